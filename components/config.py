@@ -1,0 +1,335 @@
+"""The stack-config contract: typed models, their defaults and every validation rule.
+
+These models are the single source of truth for what a stack file may say. Components receive validated
+models and never re-validate. Keys are camelCase, exactly as written in `Pulumi.<stack>.yaml`.
+
+A rule that a user can break raises `rule_error(...)`, which carries the problem and the fix in the user's
+own terms; `components.stack_config` turns those into messages that name the stack file and the YAML key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+# --- rule errors -----------------------------------------------------------------------------------------
+
+RULE_ERROR = "aca_jobs_rule"
+
+
+def rule_error(problem: str, fix: str, key: str | None = None) -> PydanticCustomError:
+    """A broken rule. `key` names the offending key below the validated object (for cross-field rules)."""
+    return PydanticCustomError(RULE_ERROR, "{problem}", {"problem": problem, "fix": fix, "key": key})
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`? Rename it, or remove it"
+    return "remove it; allowed keys here: " + ", ".join(f"`{c}`" for c in sorted(choices))
+
+
+class ConfigModel(BaseModel):
+    """Base for every config object: camelCase keys, strict types, unknown keys rejected with a hint."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = [field.alias or name for name, field in cls.model_fields.items()]
+            for key in data:
+                if key not in known:
+                    raise rule_error("unknown key", _did_you_mean(str(key), known), key=str(key))
+        return data
+
+
+# --- names and references --------------------------------------------------------------------------------
+
+# az CLI / PSRule Azure.ContainerApp.Name: 2-32 chars, lowercase alphanumerics and '-', starts with a letter,
+# ends alphanumeric, no '--'.
+_JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+def check_container_apps_name(name: str) -> str:
+    if not _JOB_NAME.fullmatch(name) or "--" in name:
+        raise rule_error(
+            f"`{name}` is not a valid Container Apps name",
+            "use 2-32 lowercase letters, digits and '-', starting with a letter, ending with a letter or "
+            "digit, with no '--' (for example `job-orders-backfill`)",
+        )
+    return name
+
+
+ContainerAppsName = Annotated[str, AfterValidator(check_container_apps_name)]
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """`registry/repo[:tag][@digest]` -> (repository, tag, digest). A registry port is not a tag."""
+    reference, _, digest = image.partition("@")
+    last_slash = reference.rfind("/")
+    last_colon = reference.rfind(":")
+    if last_colon > last_slash:
+        return reference[:last_colon], reference[last_colon + 1 :], digest or None
+    return reference, None, digest or None
+
+
+def check_image(image: str) -> str:
+    repository, tag, digest = split_image(image)
+    example = f"`{repository}:v1.0.0` or `{repository}@sha256:<digest>`"
+    if not repository or " " in image:
+        raise rule_error(f"`{image}` is not an image reference", f"write it as {example}")
+    if digest is not None and not _DIGEST.fullmatch(digest):
+        raise rule_error(f"`{digest}` is not a sha256 digest", "use `@sha256:` followed by 64 hex digits")
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise rule_error(f"`{tag}` is not a valid image tag", f"write it as {example}")
+    if tag is None and digest is None:
+        raise rule_error(
+            f"image `{image}` has no tag or digest, so every execution could run different code",
+            f"pin it, e.g. {example}",
+        )
+    if tag == "latest" and digest is None:
+        raise rule_error(
+            "the `latest` tag moves, so executions (and replays) could run different code",
+            f"pin a release tag or a digest, e.g. {example}",
+        )
+    return image
+
+
+ImageReference = Annotated[str, AfterValidator(check_image)]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env_names(env: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if not _ENV_NAME.fullmatch(name):
+            raise rule_error(
+                f"`{name}` is not a valid environment variable name",
+                "use letters, digits and '_', not starting with a digit",
+                key=name,
+            )
+    return env
+
+
+EnvironmentVariables = Annotated[dict[str, str], AfterValidator(check_env_names)]
+
+# --- CPU and memory -------------------------------------------------------------------------------------
+
+# A Consumption-only environment (the kind the platform creates) accepts 0.25 vCPU / 0.5Gi up to 2 vCPU / 4Gi
+# in 0.25 vCPU steps, always 1 vCPU : 2 GiB.
+CPU_STEP = Decimal("0.25")
+CPU_MAX = Decimal("2.0")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)Gi$")
+
+
+def consumption_pairs() -> str:
+    steps = [CPU_STEP * n for n in range(1, int(CPU_MAX / CPU_STEP) + 1)]
+    return ", ".join(f"{s.normalize():f}/{(s * 2).normalize():f}Gi" for s in steps)
+
+
+# --- platform ---------------------------------------------------------------------------------------------
+
+_REGISTRY_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+    r"Microsoft\.ContainerRegistry/registries/(?P<name>[A-Za-z0-9]{5,50})$",
+    re.IGNORECASE,
+)
+_LOGIN_SERVER = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)$")
+_RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
+_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$")
+
+
+class RegistryConfig(ConfigModel):
+    """The Azure Container Registry every job pulls from, through its own managed identity."""
+
+    server: str
+    resource_id: str
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryConfig:
+        if not _LOGIN_SERVER.fullmatch(self.server):
+            raise rule_error(
+                f"`{self.server}` is not an Azure Container Registry login server",
+                "use the registry's login server, e.g. `acrsharedprod.azurecr.io`",
+                key="server",
+            )
+        match = _REGISTRY_ID.fullmatch(self.resource_id)
+        if match is None:
+            raise rule_error(
+                f"`{self.resource_id}` is not a container registry resource id",
+                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/"
+                "registries/<name> (`az acr show -n <name> --query id -o tsv`)",
+                key="resourceId",
+            )
+        if self.server.split(".")[0] != match["name"].lower():
+            raise rule_error(
+                f"`{self.server}` is not the login server of registry `{match['name']}`, so AcrPull would be "
+                "granted on a different registry than the one images are pulled from",
+                f"make them name the same registry, e.g. server `{match['name'].lower()}.azurecr.io`",
+                key="server",
+            )
+        return self
+
+
+class EnvironmentConfig(ConfigModel):
+    """The Container Apps environment (Consumption-only) and its Log Analytics workspace."""
+
+    name: ContainerAppsName
+    log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+    core_quota: Annotated[int, Field(ge=1)] = 100
+    # Stable physical name of the workspace; defaults to `log-<environment name>`.
+    workspace_name: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> EnvironmentConfig:
+        if self.workspace_name is not None and not _WORKSPACE.fullmatch(self.workspace_name):
+            raise rule_error(
+                f"`{self.workspace_name}` is not a valid Log Analytics workspace name",
+                "use 4-63 letters, digits and '-', starting and ending with a letter or digit",
+                key="workspaceName",
+            )
+        return self
+
+    @property
+    def workspace(self) -> str:
+        return self.workspace_name or f"log-{self.name}"
+
+
+class PlatformConfig(ConfigModel):
+    resource_group: str
+    environment: EnvironmentConfig
+    registry: RegistryConfig
+    # Protect stateful resources (resource group, workspace, environment) against `pulumi destroy`/replace.
+    protect: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> PlatformConfig:
+        if not _RESOURCE_GROUP.fullmatch(self.resource_group):
+            raise rule_error(
+                f"`{self.resource_group}` is not a valid resource group name",
+                "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'",
+                key="resourceGroup",
+            )
+        return self
+
+
+# --- jobs -------------------------------------------------------------------------------------------------
+
+
+class JobSettings(ConfigModel):
+    """Settings every job kind shares: image, replicas, retries, timeout, resources, environment.
+
+    The rules here (pinned image, retries only when idempotent, n-of-m only by choice, a valid
+    CPU/memory pair) apply unchanged to every job kind.
+    """
+
+    image: ImageReference
+    parallelism: Annotated[int, Field(ge=1)] = 1
+    replica_completion_count: Annotated[int, Field(ge=1)] = 1
+    # Set when fewer successful replicas than `parallelism` is the intended outcome ("n-of-m").
+    allow_partial_completion: bool = False
+    replica_retry_limit: Annotated[int, Field(ge=0)] = 0
+    # Set when re-running a replica cannot duplicate side effects; allows replicaRetryLimit above 1.
+    idempotent: bool = False
+    replica_timeout: Annotated[int, Field(ge=1)] = 1800
+    cpu: float = 0.5
+    memory: str = "1Gi"
+    env: EnvironmentVariables = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_job_rules(self) -> JobSettings:
+        if self.replica_completion_count < self.parallelism and not self.allow_partial_completion:
+            raise rule_error(
+                f"replicaCompletionCount {self.replica_completion_count} is below parallelism "
+                f"{self.parallelism}: an execution would succeed while replicas still fail (n-of-m)",
+                f"set replicaCompletionCount to {self.parallelism}, or set `allowPartialCompletion: true` "
+                "if the extra replicas are deliberate redundancy",
+                key="replicaCompletionCount",
+            )
+        if self.replica_retry_limit > 1 and not self.idempotent:
+            raise rule_error(
+                f"replicaRetryLimit {self.replica_retry_limit} re-runs a failed replica more than once, "
+                "which repeats its side effects",
+                "lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe",
+                key="replicaRetryLimit",
+            )
+        self._check_resources()
+        return self
+
+    def _check_resources(self) -> None:
+        cpu = Decimal(str(self.cpu))
+        if cpu <= 0 or cpu > CPU_MAX or cpu % CPU_STEP != 0:
+            raise rule_error(
+                f"cpu {self.cpu} is not a Consumption size",
+                f"use a multiple of {CPU_STEP} from {CPU_STEP} to {CPU_MAX} with memory twice as many Gi "
+                f"({consumption_pairs()})",
+                key="cpu",
+            )
+        memory = _MEMORY.fullmatch(self.memory)
+        if memory is None or Decimal(memory[1]) != cpu * 2:
+            raise rule_error(
+                f"cpu {self.cpu} with memory {self.memory} is not a valid Consumption pair",
+                f"set memory to `{(cpu * 2).normalize():f}Gi` (always 1 vCPU : 2Gi; pairs: "
+                f"{consumption_pairs()})",
+                key="memory",
+            )
+
+    @property
+    def peak_cores(self) -> float:
+        """Cores one execution can hold at once."""
+        return self.parallelism * self.cpu
+
+
+class ManualJobConfig(JobSettings):
+    """A job an operator starts on demand (backfill, repair, replay)."""
+
+
+# --- the whole stack ------------------------------------------------------------------------------------
+
+PROJECT = "aca-jobs"
+LOCATION_KEY = "azure-native:location"
+PLATFORM_KEY = f"{PROJECT}:platform"
+MANUAL_JOBS_KEY = f"{PROJECT}:manualJobs"
+
+
+class StackConfig(ConfigModel):
+    """Everything a stack file configures. Field aliases are the full Pulumi config keys."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    location: Annotated[str, Field(alias=LOCATION_KEY, min_length=1)]
+    platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
+    manual_jobs: Annotated[
+        dict[ContainerAppsName, ManualJobConfig], Field(alias=MANUAL_JOBS_KEY, default_factory=dict)
+    ]
+
+    @model_validator(mode="after")
+    def _check_core_quota(self) -> StackConfig:
+        quota = self.platform.environment.core_quota
+        for name, job in self.manual_jobs.items():
+            if job.peak_cores > quota:
+                raise rule_error(
+                    f"parallelism {job.parallelism} x cpu {job.cpu} = {job.peak_cores:g} cores exceeds the "
+                    f"environment's coreQuota of {quota}; executions would fail with 'Maximum Allowed Cores "
+                    "exceeded'",
+                    "lower parallelism or cpu, or raise aca-jobs:platform.environment.coreQuota after "
+                    "raising the quota in Azure",
+                    key=f"{MANUAL_JOBS_KEY}.{name}.parallelism",
+                )
+        return self
+
+    @property
+    def job_names(self) -> list[str]:
+        return sorted(self.manual_jobs)

@@ -1,0 +1,79 @@
+"""`JobIdentity`: one user-assigned managed identity for one job and one purpose, with its role grants.
+
+Every job kind builds its identities here, so the rules live once:
+- one identity per job and purpose, so a leaked token reaches one job's resources only;
+- each grant is a role at an explicit (narrow) scope, named by a deterministic GUID, with
+  `principalType: ServicePrincipal` (ARM then skips the directory lookup that races a new identity);
+- the lifecycle says which containers may take tokens for it: `None` for identities only the platform uses
+  (image pull, scale rules), `Main` for the identity the job's own code runs as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import app, authorization, managedidentity
+
+from components.naming import BuiltInRole, role_assignment_name, role_definition_id
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role: BuiltInRole
+    scope: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class JobIdentityArgs:
+    identity_name: str
+    resource_group_name: pulumi.Input[str]
+    location: str
+    lifecycle: app.IdentitySettingsLifeCycle
+    grants: Sequence[RoleGrant]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class JobIdentity(pulumi.ComponentResource):
+    identity: managedidentity.UserAssignedIdentity
+    role_assignments: list[authorization.RoleAssignment]
+    lifecycle: app.IdentitySettingsLifeCycle
+
+    def __init__(self, name: str, args: JobIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aca-jobs:index:JobIdentity", name, None, opts)
+        self.lifecycle = args.lifecycle
+        self.identity = managedidentity.UserAssignedIdentity(
+            name,
+            resource_name_=args.identity_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.role_assignments = [self._grant(name, grant) for grant in args.grants]
+        self.register_outputs(
+            {
+                "id": self.identity.id,
+                "principalId": self.identity.principal_id,
+                "clientId": self.identity.client_id,
+            }
+        )
+
+    def _grant(self, name: str, grant: RoleGrant) -> authorization.RoleAssignment:
+        scope = pulumi.Output.from_input(grant.scope)
+        return authorization.RoleAssignment(
+            f"{name}-{grant.role.slug}",
+            role_assignment_name=pulumi.Output.all(scope, self.identity.principal_id).apply(
+                lambda values: role_assignment_name(values[0], values[1], grant.role)
+            ),
+            scope=scope,
+            role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
+            principal_id=self.identity.principal_id,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            description=f"{grant.role.display_name} for {name} (aca-jobs)",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def identity_setting(self) -> app.IdentitySettingsArgs:
+        return app.IdentitySettingsArgs(identity=self.identity.id, lifecycle=self.lifecycle)

@@ -1,0 +1,145 @@
+"""Offline preview: what a stack would create, without Azure, the Pulumi CLI or a network.
+
+    python -m tools.preview --stack dev [--config-file PATH] [--json]
+
+Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with the stack's config
+(`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`.
+
+Exit codes: 0 the stack is valid; 2 a config or usage error (message on stderr, nothing on stdout);
+1 is reserved for policy violations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.stack_config import StackConfigError
+from tools.offline import PROJECT_DIR, ProgramRun, Registration, run_program
+
+EXIT_OK = 0
+EXIT_POLICY_VIOLATION = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or the files it names; reported without a traceback."""
+
+
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise UsageError(f"{path.name}: {what} not found at {path}")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path.name}: not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path.name}: expected a YAML map at the top level")
+    return document
+
+
+def project_defaults(project_file: dict[str, Any], project: str) -> dict[str, Any]:
+    """Values from Pulumi.yaml `config:`: a plain value, or a declaration with `value:` or `default:`."""
+    defaults: dict[str, Any] = {}
+    for key, declared in (project_file.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(declared, dict) and ("value" in declared or "default" in declared):
+            defaults[full_key] = declared.get("value", declared.get("default"))
+        elif not isinstance(declared, dict):
+            defaults[full_key] = declared
+    return defaults
+
+
+def stack_config(stack_file: dict[str, Any], file_name: str, project: str) -> dict[str, Any]:
+    config = stack_file.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UsageError(f"{file_name}: `config` must be a map of config keys")
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise UsageError(
+                f"{file_name}: {full_key}: holds an encrypted value, which the offline preview cannot decrypt. "
+                "Fix: keep secrets out of this key (the program never needs one) or use `pulumi preview`."
+            )
+        values[full_key] = value
+    return values
+
+
+def load_run(stack: str, config_file: Path | None, project_dir: Path = PROJECT_DIR) -> ProgramRun:
+    project_file = read_yaml(project_dir / "Pulumi.yaml", "project file")
+    project = str(project_file.get("name") or "")
+    path = config_file or project_dir / f"Pulumi.{stack}.yaml"
+    config = {
+        **project_defaults(project_file, project),
+        **stack_config(read_yaml(path, "stack file"), path.name, project),
+    }
+    return run_program(config, stack, project=project, stack_file=path.name, project_dir=project_dir)
+
+
+# --- rendering --------------------------------------------------------------------------------------------
+
+
+def render_tree(run: ProgramRun) -> str:
+    children: dict[str, list[Registration]] = {}
+    for resource in run.resources:
+        children.setdefault(resource.parent, []).append(resource)
+    rows: list[tuple[str, str, str]] = [("pulumi:pulumi:Stack", f"{run.project}-{run.stack}", "")]
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = children.get(parent, [])
+        for index, resource in enumerate(kids):
+            last = index == len(kids) - 1
+            branch = "└─ " if last else "├─ "
+            rows.append((prefix + branch + resource.type, resource.name, "protected" if resource.protect else ""))
+            walk(resource.urn, prefix + ("   " if last else "│  "))
+
+    walk(run.stack_urn, "")
+    type_width = max(len(row[0]) for row in rows) + 2
+    name_width = max(len(row[1]) for row in rows) + 2
+    lines = [
+        f"Previewing update ({run.stack}) offline: Pulumi mock runtime, nothing is deployed",
+        "",
+        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
+    ]
+    lines += [f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}" for t, n, note in rows]
+    lines += ["", "Outputs:"]
+    for key, value in run.outputs.items():
+        rendered = json.dumps(value, indent=4, sort_keys=True).replace("\n", "\n    ")
+        lines.append(f"    {key}: {rendered}")
+    lines += ["", "Resources:", f"    + {len(rows)} to create"]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)  # argparse exits 2 on a usage error
+    try:
+        run = load_run(args.stack, args.config_file)
+    except (UsageError, StackConfigError) as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(run.as_json(), indent=2, sort_keys=True))
+    else:
+        print(render_tree(run))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
