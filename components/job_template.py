@@ -37,9 +37,9 @@ class JobDefinition:
     secrets: Sequence[app.SecretArgs] = ()
 
 
-def container_template(name: str, settings: JobSettings, extra_env: Mapping[str, pulumi.Input[str]]) -> (
-    app.JobTemplateArgs
-):
+def container_template(
+    name: str, settings: JobSettings, extra_env: Mapping[str, pulumi.Input[str]]
+) -> app.JobTemplateArgs:
     env = {**settings.env, **extra_env}
     return app.JobTemplateArgs(
         containers=[

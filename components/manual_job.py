@@ -63,4 +63,3 @@ class ManualJobComponent(pulumi.ComponentResource):
         )
         self.outputs = job_outputs(name, self.job, self.pull_identity, platform)
         self.register_outputs(self.outputs)
-

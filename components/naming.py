@@ -41,9 +41,8 @@ def subscription_of(resource_id: str) -> str:
 
 def role_definition_id(role: BuiltInRole, scope: str) -> str:
     """The role definition id in the scope's own subscription (ARM rejects a definition from another one)."""
-    return (
-        f"/subscriptions/{subscription_of(scope)}/providers/Microsoft.Authorization/roleDefinitions/{role.guid}"
-    )
+    subscription = subscription_of(scope)
+    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role.guid}"
 
 
 def role_assignment_name(scope: str, principal_id: str, role: BuiltInRole) -> str:

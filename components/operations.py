@@ -44,7 +44,9 @@ def evidence_query(job_name: str) -> str:
     )
 
 
-def job_outputs(name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
+def job_outputs(
+    name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs
+) -> dict[str, pulumi.Input[str]]:
     """The per-job output contract every job kind exports (event jobs add their queue's outputs)."""
     return {
         "resourceId": job.id,

@@ -56,7 +56,11 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "azure-native:servicebus:QueueAuthorizationRule": (
         "Microsoft.ServiceBus",
-        [("namespaces", "namespaceName"), ("queues", "queueName"), ("authorizationRules", "authorizationRuleName")],
+        [
+            ("namespaces", "namespaceName"),
+            ("queues", "queueName"),
+            ("authorizationRules", "authorizationRuleName"),
+        ],
     ),
 }
 
@@ -75,7 +79,8 @@ class AzureMocks(mocks.Mocks):
         if type_ == "azure-native:resources:ResourceGroup":
             return f"/subscriptions/{self.subscription_id}/resourceGroups/{inputs['resourceGroupName']}"
         if type_ == "azure-native:authorization:RoleAssignment":
-            return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{inputs['roleAssignmentName']}"
+            name = inputs["roleAssignmentName"]
+            return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}"
         if type_ not in ARM_PATHS:
             raise KeyError(f"no ARM path for {type_}: add it to tools/offline.py ARM_PATHS")
         namespace, segments = ARM_PATHS[type_]
@@ -111,7 +116,11 @@ class AzureMocks(mocks.Mocks):
         if args.token == "azure-native:operationalinsights:getSharedKeys":
             return {"primarySharedKey": "mock-primary-key", "secondarySharedKey": "mock-secondary-key"}
         if args.token == "azure-native:servicebus:listQueueKeys":
-            ns, queue, rule = args.args["namespaceName"], args.args["queueName"], args.args["authorizationRuleName"]
+            ns, queue, rule = (
+                args.args["namespaceName"],
+                args.args["queueName"],
+                args.args["authorizationRuleName"],
+            )
             connection = (
                 f"Endpoint=sb://{ns}.servicebus.windows.net/;SharedAccessKeyName={rule};"
                 f"SharedAccessKey=mock-key;EntityPath={queue}"
@@ -245,7 +254,9 @@ class ProgramRun:
 @contextmanager
 def _clean_pulumi_environment(stack_file: str | None) -> Iterator[None]:
     # Leftover PULUMI_CONFIG* variables would leak another stack's config into this run.
-    saved = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == "ACA_JOBS_STACK_FILE"}
+    saved = {
+        k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == "ACA_JOBS_STACK_FILE"
+    }
     for key in saved:
         del os.environ[key]
     if stack_file:
@@ -282,7 +293,9 @@ def run_program(
 ) -> ProgramRun:
     """Run `__main__.py` with `config` (keys like `aca-jobs:platform`, values as in YAML) and return what it
     registered. Exceptions from the program (e.g. `StackConfigError`) propagate after the runtime settles."""
-    wire_config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    wire_config = {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
     monitor = RecordingMonitor(AzureMocks(subscription))
     with _clean_pulumi_environment(stack_file):

@@ -67,8 +67,8 @@ def stack_config(stack_file: dict[str, Any], file_name: str, project: str) -> di
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             raise UsageError(
-                f"{file_name}: {full_key}: holds an encrypted value, which the offline preview cannot decrypt. "
-                "Fix: keep secrets out of this key (the program never needs one) or use `pulumi preview`."
+                f"{file_name}: {full_key}: holds an encrypted value, which the offline preview cannot "
+                "decrypt. Fix: keep secrets out of this key (the program needs none) or use `pulumi preview`."
             )
         values[full_key] = value
     return values
@@ -99,7 +99,9 @@ def render_tree(run: ProgramRun) -> str:
         for index, resource in enumerate(kids):
             last = index == len(kids) - 1
             branch = "└─ " if last else "├─ "
-            rows.append((prefix + branch + resource.type, resource.name, "protected" if resource.protect else ""))
+            rows.append(
+                (prefix + branch + resource.type, resource.name, "protected" if resource.protect else "")
+            )
             walk(resource.urn, prefix + ("   " if last else "│  "))
 
     walk(run.stack_urn, "")
@@ -110,7 +112,10 @@ def render_tree(run: ProgramRun) -> str:
         "",
         f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
     ]
-    lines += [f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}" for t, n, note in rows]
+    lines += [
+        f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}"
+        for t, n, note in rows
+    ]
     lines += ["", "Outputs:"]
     for key, value in run.outputs.items():
         rendered = json.dumps(value, indent=4, sort_keys=True).replace("\n", "\n    ")
@@ -122,7 +127,9 @@ def render_tree(run: ProgramRun) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
-    parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
     return parser.parse_args(argv)
 

@@ -1,0 +1,101 @@
+"""Shared fixtures: a valid stack config to mutate, a program runner, and CDK-style subset matching."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from components.stack_config import StackConfigError, load_stack_config  # noqa: E402
+from tools.offline import ProgramRun, Registration, run_program  # noqa: E402
+
+REGISTRY_ID = (
+    "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-shared/providers/"
+    "Microsoft.ContainerRegistry/registries/acrsharedprod"
+)
+
+# The seed: `az containerapp job create --trigger-type Manual --parallelism 2 --replica-completion-count 2
+# --replica-retry-limit 1 --replica-timeout 1800 --image <image>`, as a stack file says it.
+SEED_CONFIG: dict[str, Any] = {
+    "azure-native:location": "koreacentral",
+    "aca-jobs:platform": {
+        "resourceGroup": "rg-aca-test",
+        "environment": {"name": "aca-env-test", "logRetentionDays": 90, "coreQuota": 100},
+        "registry": {"server": "acrsharedprod.azurecr.io", "resourceId": REGISTRY_ID},
+        "protect": True,
+        "tags": {"owner": "platform-team"},
+    },
+    "aca-jobs:manualJobs": {
+        "job-orders-backfill": {
+            "image": "acrsharedprod.azurecr.io/jobs/orders-backfill:v1.0.0",
+            "parallelism": 2,
+            "replicaCompletionCount": 2,
+            "replicaRetryLimit": 1,
+            "replicaTimeout": 1800,
+            "cpu": 0.5,
+            "memory": "1Gi",
+        }
+    },
+}
+
+
+@pytest.fixture
+def seed_config() -> dict[str, Any]:
+    """A fresh, valid copy of the seed stack config for a test to change."""
+    return copy.deepcopy(SEED_CONFIG)
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., ProgramRun]:
+    """Run `__main__.py` under the mock runtime (preview mode) with a config dict."""
+
+    def run(config: dict[str, Any], stack: str = "test") -> ProgramRun:
+        return run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
+
+    return run
+
+
+@pytest.fixture
+def seed_run(run_stack: Callable[..., ProgramRun], seed_config: dict[str, Any]) -> ProgramRun:
+    return run_stack(seed_config)
+
+
+def config_error(config: dict[str, Any]) -> str:
+    """The message a broken config produces (fails the test if it is accepted)."""
+    with pytest.raises(StackConfigError) as raised:
+        load_stack_config(config, stack_file="Pulumi.test.yaml")
+    return str(raised.value)
+
+
+def find(run: ProgramRun, type_: str, name: str | None = None) -> Registration:
+    """The one registered resource of `type_` (and `name`); fails unless exactly one matches."""
+    matches = [r for r in run.resources if r.type == type_ and (name is None or r.name == name)]
+    assert len(matches) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in matches]}"
+    return matches[0]
+
+
+def matches_subset(actual: Any, expected: Any) -> bool:
+    """True when `expected` is contained in `actual` (dict keys recursively; lists element-wise)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and matches_subset(actual[key], value) for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(matches_subset(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    return bool(actual == expected)
+
+
+def assert_inputs(resource: Registration, expected: dict[str, Any], plain: bool = False) -> None:
+    inputs = resource.plain_inputs if plain else resource.inputs
+    assert matches_subset(inputs, expected), f"{resource.name} inputs {inputs} do not contain {expected}"

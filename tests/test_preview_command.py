@@ -1,0 +1,121 @@
+"""`python -m tools.preview`: the JSON contract, the tree, and exit codes (0 valid, 2 config/usage error)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT_DIR
+
+from tools import preview
+
+RESOURCE_KEYS = {
+    "urn",
+    "type",
+    "name",
+    "id",
+    "parent",
+    "inputs",
+    "dependencies",
+    "propertyDependencies",
+    "protect",
+}
+
+
+def write_stack(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def test_json_document_follows_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "dev", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) >= {"project", "stack", "resources", "outputs"}
+    assert (document["project"], document["stack"]) == ("aca-jobs", "dev")
+    for resource in document["resources"]:
+        assert set(resource) == RESOURCE_KEYS
+    job = next(r for r in document["resources"] if r["type"] == "azure-native:app:Job")
+    assert job["inputs"]["configuration"]["replicaTimeout"] == 1800  # an integer, camelCase key
+    assert job["id"].endswith("/providers/Microsoft.App/jobs/job-orders-backfill")
+    environment = next(r for r in document["resources"] if r["type"] == "azure-native:app:ManagedEnvironment")
+    assert (
+        environment["inputs"]["appLogsConfiguration"]["logAnalyticsConfiguration"]["sharedKey"] == "[secret]"
+    )
+    assert "mock-primary-key" not in json.dumps(document)
+    assert "job-orders-backfill" in document["outputs"]["jobs"]
+
+
+def test_tree_shows_types_names_nesting_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "pulumi:pulumi:Stack" in out and "aca-jobs-prod" in out
+    assert "\n +      ├─ aca-jobs:index:JobIdentity " in out  # a child of the ManualJob component
+    assert "\n +      │  ├─ azure-native:authorization:RoleAssignment " in out  # a child of the JobIdentity
+    assert "azure-native:app:Job" in out and "(protected)" in out
+    assert "Outputs:" in out and "startCommand" in out
+
+
+def test_config_file_option_replaces_the_stack_file(tmp_path: Path, capsys) -> None:
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    config["aca-jobs:manualJobs"]["job-from-file"] = {"image": "acrsharedprod.azurecr.io/jobs/x:v1"}
+    path = write_stack(tmp_path, config)
+    assert preview.main(["--stack", "dev", "--config-file", str(path), "--json"]) == 0
+    assert "job-from-file" in json.loads(capsys.readouterr().out)["outputs"]["jobs"]
+
+
+def test_broken_rule_exits_2_with_the_key_and_no_resources(tmp_path: Path, capsys) -> None:
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    config["aca-jobs:manualJobs"]["job-orders-backfill"]["replicaRetryLimit"] = 3
+    path = write_stack(tmp_path, config)
+    assert preview.main(["--stack", "dev", "--config-file", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Pulumi.broken.yaml: aca-jobs:manualJobs.job-orders-backfill.replicaRetryLimit:" in captured.err
+
+
+def test_missing_stack_file_exits_2(capsys) -> None:
+    assert preview.main(["--stack", "nosuchstack"]) == 2
+    assert "Pulumi.nosuchstack.yaml" in capsys.readouterr().err
+
+
+def test_encrypted_values_are_refused_offline(tmp_path: Path, capsys) -> None:
+    path = write_stack(tmp_path, {"aca-jobs:token": {"secure": "AAABAxyz"}})
+    assert preview.main(["--stack", "dev", "--config-file", str(path)]) == 2
+    assert "aca-jobs:token" in capsys.readouterr().err
+
+
+def test_project_defaults_apply_below_stack_values() -> None:
+    project = {
+        "config": {"aca-jobs:a": {"default": 1}, "b": {"value": 2}, "aca-jobs:c": 3, "d": {"type": "string"}}
+    }
+    assert preview.project_defaults(project, "aca-jobs") == {
+        "aca-jobs:a": 1,
+        "aca-jobs:b": 2,
+        "aca-jobs:c": 3,
+    }
+    assert preview.stack_config({"config": {"b": 5}}, "Pulumi.x.yaml", "aca-jobs") == {"aca-jobs:b": 5}
+
+
+def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
+    """The real process: usage error and config error exit 2 with a message and no traceback."""
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    config["aca-jobs:manualJobs"]["job-orders-backfill"]["image"] = "acrsharedprod.azurecr.io/jobs/x:latest"
+    path = write_stack(tmp_path, config)
+    command = [sys.executable, "-m", "tools.preview"]
+    broken = subprocess.run(
+        [*command, "--stack", "dev", "--config-file", str(path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    usage = subprocess.run([*command, "--json"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert (broken.returncode, broken.stdout) == (2, "")
+    assert "aca-jobs:manualJobs.job-orders-backfill.image" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    assert usage.returncode == 2 and "--stack" in usage.stderr and "Traceback" not in usage.stderr

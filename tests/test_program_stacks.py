@@ -1,0 +1,75 @@
+"""Every committed stack file, run through the real `__main__.py`, and the per-job output contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT_DIR, find
+
+from tools.offline import run_program
+
+STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+JOB_OUTPUTS = {
+    "resourceId",
+    "name",
+    "identityPrincipalId",
+    "startCommand",
+    "executionsCommand",
+    "evidenceQuery",
+}
+
+
+def run_committed(stack: str):
+    config = yaml.safe_load(Path(PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config, run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
+
+
+def test_the_three_promotion_stacks_are_committed() -> None:
+    assert {"dev", "staging", "prod"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_builds_every_configured_job(stack: str) -> None:
+    config, run = run_committed(stack)
+    jobs = config.get("aca-jobs:manualJobs", {})
+    assert {r.name for r in run.by_type("azure-native:app:Job")} == set(jobs)
+    assert set(run.outputs["jobs"]) == set(jobs)
+    for name, outputs in run.outputs["jobs"].items():
+        assert set(outputs) >= JOB_OUTPUTS
+        job = find(run, "azure-native:app:Job", name)
+        assert outputs["resourceId"] == job.id
+        resource_group = config["aca-jobs:platform"]["resourceGroup"]
+        assert (
+            outputs["startCommand"]
+            == f"az containerapp job start --name {name} --resource-group {resource_group}"
+        )
+        assert f'where Job == "{name}"' in outputs["evidenceQuery"]
+
+
+def test_only_prod_protects_its_stateful_resources() -> None:
+    for stack in ("dev", "staging", "prod"):
+        _, run = run_committed(stack)
+        protected = {r.type for r in run.resources if r.protect}
+        if stack == "prod":
+            assert protected == {
+                "azure-native:resources:ResourceGroup",
+                "azure-native:operationalinsights:Workspace",
+                "azure-native:app:ManagedEnvironment",
+            }
+        else:
+            assert protected == set(), stack
+
+
+def test_stacks_differ_in_names_and_retention() -> None:
+    names = {}
+    for stack in ("dev", "staging", "prod"):
+        _, run = run_committed(stack)
+        names[stack] = (
+            find(run, "azure-native:resources:ResourceGroup").inputs["resourceGroupName"],
+            find(run, "azure-native:app:ManagedEnvironment").inputs["environmentName"],
+        )
+    assert len(set(names.values())) == 3
+    _, prod = run_committed("prod")
+    assert find(prod, "azure-native:operationalinsights:Workspace").inputs["retentionInDays"] == 90
