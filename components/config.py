@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -206,10 +206,41 @@ class EnvironmentConfig(ConfigModel):
         return self.workspace_name or f"log-{self.name}"
 
 
+SERVICE_BUS_HOST_SUFFIX = ".servicebus.windows.net"
+# Service Bus namespace: 6-50 letters, digits and '-', starts with a letter, ends with a letter or digit.
+_NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")
+
+
+def normalize_namespace(value: str) -> str:
+    """Accept the host-name form guides show (`<ns>.servicebus.windows.net`) and keep the bare name: the
+    KEDA scaler with a managed identity appends the suffix itself, so a host name would be doubled."""
+    bare = value.lower().removesuffix("/").removesuffix(SERVICE_BUS_HOST_SUFFIX)
+    if not _NAMESPACE.fullmatch(bare) or bare.endswith(("-sb", "-mgmt")):
+        raise rule_error(
+            f"`{value}` is not a Service Bus namespace name",
+            "use 6-50 letters, digits and '-', starting with a letter, ending with a letter or digit (not "
+            "`-sb` or `-mgmt`), e.g. `sb-aca-prod`",
+        )
+    return bare
+
+
+class ServiceBusConfig(ConfigModel):
+    """The Service Bus namespace this stack creates for its event-driven jobs."""
+
+    namespace: Annotated[str, AfterValidator(normalize_namespace)]
+    sku: Literal["Basic", "Standard", "Premium"] = "Standard"
+
+    @property
+    def host_name(self) -> str:
+        return self.namespace + SERVICE_BUS_HOST_SUFFIX
+
+
 class PlatformConfig(ConfigModel):
     resource_group: str
     environment: EnvironmentConfig
     registry: RegistryConfig
+    # Required only when the stack has event jobs.
+    service_bus: ServiceBusConfig | None = None
     # Protect stateful resources (resource group, workspace, environment) against `pulumi destroy`/replace.
     protect: bool = False
     tags: dict[str, str] = Field(default_factory=dict)
@@ -286,14 +317,94 @@ class JobSettings(ConfigModel):
                 key="memory",
             )
 
-    @property
-    def peak_cores(self) -> float:
-        """Cores one execution can hold at once."""
-        return self.parallelism * self.cpu
+    def peak_cores(self) -> tuple[float, str, str]:
+        """Cores this job can hold at once, how that is computed, and the key to lower."""
+        cores = self.parallelism * self.cpu
+        return cores, f"parallelism {self.parallelism} x cpu {self.cpu}", "parallelism"
 
 
 class ManualJobConfig(JobSettings):
     """A job an operator starts on demand (backfill, repair, replay)."""
+
+
+_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+_QUEUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$")
+LOCK_DURATION_MAX_SECONDS = 300
+# Environment variables the event job sets for the workload; a user value would silently override them.
+WORKLOAD_ENV = ("AZURE_CLIENT_ID", "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE", "SERVICEBUS_QUEUE_NAME")
+
+
+def duration_seconds(value: str) -> float | None:
+    """Seconds in an ISO-8601 duration of days/hours/minutes/seconds (`PT1M`, `P14D`), or None."""
+    match = _DURATION.fullmatch(value)
+    if match is None or value in ("P", "PT") or value.endswith("T"):
+        return None
+    d, h, m, s = (float(match[g] or 0) for g in ("d", "h", "m", "s"))
+    return d * 86400 + h * 3600 + m * 60 + s
+
+
+def check_queue_name(name: str) -> str:
+    if not _QUEUE.fullmatch(name):
+        raise rule_error(
+            f"`{name}` is not a Service Bus queue name",
+            "use 1-260 letters, digits, '.', '-' and '_', starting and ending with a letter or digit",
+        )
+    return name
+
+
+class EventJobConfig(JobSettings):
+    """A job whose executions a KEDA `azure-servicebus` scale rule starts as the queue backlog grows."""
+
+    queue: Annotated[str, AfterValidator(check_queue_name)]
+    # Messages per execution: the scaler starts ceil(activeMessages / messageCount) executions.
+    message_count: Annotated[int, Field(ge=1)]
+    activation_message_count: Annotated[int, Field(ge=0)] = 0
+    polling_interval: Annotated[int, Field(ge=1)] = 30
+    min_executions: Annotated[int, Field(ge=0)] = 0
+    max_executions: Annotated[int, Field(ge=1)] = 10
+    # `connectionString` is the visible, weaker fallback: a SAS rule and a secret instead of an identity.
+    auth: Literal["managedIdentity", "connectionString"] = "managedIdentity"
+    max_delivery_count: Annotated[int, Field(ge=1)] = 10
+    lock_duration: str = "PT1M"
+    message_time_to_live: str | None = None
+
+    @model_validator(mode="after")
+    def _check_event_rules(self) -> EventJobConfig:
+        if self.min_executions > self.max_executions:
+            raise rule_error(
+                f"minExecutions {self.min_executions} is above maxExecutions {self.max_executions}",
+                f"lower minExecutions to at most {self.max_executions}, or raise maxExecutions",
+                key="minExecutions",
+            )
+        lock = duration_seconds(self.lock_duration)
+        if lock is None or not 0 < lock <= LOCK_DURATION_MAX_SECONDS:
+            raise rule_error(
+                f"lockDuration `{self.lock_duration}` is not an ISO-8601 duration up to PT5M",
+                "use e.g. `PT30S`, `PT1M` or `PT5M` (Service Bus allows at most 5 minutes; renew the lock "
+                "from code for longer work)",
+                key="lockDuration",
+            )
+        if self.message_time_to_live is not None:
+            ttl = duration_seconds(self.message_time_to_live)
+            if ttl is None or ttl <= 0:
+                raise rule_error(
+                    f"messageTimeToLive `{self.message_time_to_live}` is not an ISO-8601 duration",
+                    "use e.g. `P14D` or `PT12H`",
+                    key="messageTimeToLive",
+                )
+        for name in WORKLOAD_ENV:
+            if name in self.env:
+                raise rule_error(
+                    f"`{name}` is set by the event job for its workload identity and queue",
+                    f"remove env.{name}; the job sets it",
+                    key=f"env.{name}",
+                )
+        return self
+
+    def peak_cores(self) -> tuple[float, str, str]:
+        cores = self.max_executions * self.parallelism * self.cpu
+        how = f"maxExecutions {self.max_executions} x parallelism {self.parallelism} x cpu {self.cpu}"
+        return cores, how, "maxExecutions"
 
 
 # --- the whole stack ------------------------------------------------------------------------------------
@@ -302,6 +413,7 @@ PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
 PLATFORM_KEY = f"{PROJECT}:platform"
 MANUAL_JOBS_KEY = f"{PROJECT}:manualJobs"
+EVENT_JOBS_KEY = f"{PROJECT}:eventJobs"
 
 
 class StackConfig(ConfigModel):
@@ -314,22 +426,74 @@ class StackConfig(ConfigModel):
     manual_jobs: Annotated[
         dict[ContainerAppsName, ManualJobConfig], Field(alias=MANUAL_JOBS_KEY, default_factory=dict)
     ]
+    event_jobs: Annotated[
+        dict[ContainerAppsName, EventJobConfig], Field(alias=EVENT_JOBS_KEY, default_factory=dict)
+    ]
 
     @model_validator(mode="after")
-    def _check_core_quota(self) -> StackConfig:
-        quota = self.platform.environment.core_quota
-        for name, job in self.manual_jobs.items():
-            if job.peak_cores > quota:
+    def _check_across_jobs(self) -> StackConfig:
+        if self.event_jobs and self.platform.service_bus is None:
+            raise rule_error(
+                "is required when aca-jobs:eventJobs has jobs",
+                "add `serviceBus: {namespace: <name>, sku: Standard}` under aca-jobs:platform",
+                key=f"{PLATFORM_KEY}.serviceBus",
+            )
+        both = sorted(set(self.manual_jobs) & set(self.event_jobs))
+        if both:
+            raise rule_error(
+                f"job `{both[0]}` is also defined in aca-jobs:manualJobs; a job name is its Azure name",
+                "rename one of them",
+                key=f"{EVENT_JOBS_KEY}.{both[0]}",
+            )
+        owners: dict[str, str] = {}
+        for name, job in sorted(self.event_jobs.items()):
+            if job.queue in owners:
                 raise rule_error(
-                    f"parallelism {job.parallelism} x cpu {job.cpu} = {job.peak_cores:g} cores exceeds the "
-                    f"environment's coreQuota of {quota}; executions would fail with 'Maximum Allowed Cores "
-                    "exceeded'",
-                    "lower parallelism or cpu, or raise aca-jobs:platform.environment.coreQuota after "
-                    "raising the quota in Azure",
-                    key=f"{MANUAL_JOBS_KEY}.{name}.parallelism",
+                    f"queue `{job.queue}` is already consumed by `{owners[job.queue]}`; two jobs on one "
+                    "queue would compete for its messages and double-count its backlog",
+                    "give this job its own queue",
+                    key=f"{EVENT_JOBS_KEY}.{name}.queue",
+                )
+            owners[job.queue] = name
+        quota = self.platform.environment.core_quota
+        for key, name, job in self._jobs():
+            cores, how, lever = job.peak_cores()
+            if cores > quota:
+                raise rule_error(
+                    f"{how} = {cores:g} cores exceeds the environment's coreQuota of {quota}; executions "
+                    "would fail with 'Maximum Allowed Cores exceeded'",
+                    f"lower {lever} or cpu, or raise aca-jobs:platform.environment.coreQuota after raising "
+                    "the quota in Azure",
+                    key=f"{key}.{name}.{lever}",
                 )
         return self
 
+    def _jobs(self) -> list[tuple[str, str, JobSettings]]:
+        manual = [(MANUAL_JOBS_KEY, name, job) for name, job in sorted(self.manual_jobs.items())]
+        event = [(EVENT_JOBS_KEY, name, job) for name, job in sorted(self.event_jobs.items())]
+        return [*manual, *event]
+
     @property
-    def job_names(self) -> list[str]:
-        return sorted(self.manual_jobs)
+    def service_bus_local_auth(self) -> bool:
+        """SAS (local) auth stays off unless a job explicitly chose the connection-string fallback."""
+        return any(job.auth == "connectionString" for job in self.event_jobs.values())
+
+    def warnings(self) -> list[str]:
+        """Valid but risky choices, shown by every preview."""
+        found = []
+        quota = self.platform.environment.core_quota
+        total = sum(job.peak_cores()[0] for _, _, job in self._jobs())
+        if total > quota:
+            found.append(
+                f"all jobs at their peak together could use {total:g} cores, above the environment's "
+                f"coreQuota of {quota}: executions started past the quota fail. Lower maxExecutions, "
+                "parallelism or cpu, or raise aca-jobs:platform.environment.coreQuota."
+            )
+        for name, job in sorted(self.event_jobs.items()):
+            if job.auth == "connectionString":
+                found.append(
+                    f"event job `{name}` uses `auth: connectionString`: its scaler reads queue "
+                    f"`{job.queue}` with a SAS key kept as a job secret, and the Service Bus namespace keeps "
+                    "local (SAS) auth enabled. Prefer `auth: managedIdentity`."
+                )
+        return found

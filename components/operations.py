@@ -25,6 +25,16 @@ def executions_command(job_name: str, resource_group: str) -> str:
     )
 
 
+def send_test_message_command(namespace_host: str, queue: str) -> str:
+    """Send one message through the Service Bus REST API with the caller's Entra ID token (the caller needs
+    Azure Service Bus Data Sender on the queue; local auth is off, so there is no SAS alternative)."""
+    return (
+        f'az rest --method post --url "https://{namespace_host}/{queue}/messages" '
+        '--resource "https://servicebus.azure.net" --headers "Content-Type=application/json" '
+        """--body '{"test": true}'"""
+    )
+
+
 def evidence_query(job_name: str) -> str:
     """KQL: one row per execution with its outcome. Columns vary between workspaces, hence column_ifexists."""
     failures = ", ".join(f'"{reason}"' for reason in FAILURE_REASONS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, operationalinsights, resources
+from pulumi_azure_native import app, operationalinsights, resources, servicebus
 
 from components.config import PlatformConfig, RegistryConfig
 
@@ -15,6 +15,15 @@ from components.config import PlatformConfig, RegistryConfig
 class JobsPlatformArgs:
     config: PlatformConfig
     location: str
+    # True only when an event job opted into the connection-string fallback.
+    service_bus_local_auth: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceBusRefs:
+    namespace_name: pulumi.Output[str]
+    namespace_id: pulumi.Output[str]
+    host_name: str
 
 
 @dataclass(frozen=True)
@@ -27,12 +36,14 @@ class PlatformRefs:
     registry: RegistryConfig
     tags: dict[str, str]
     protect: bool
+    service_bus: ServiceBusRefs | None
 
 
 class JobsPlatform(pulumi.ComponentResource):
     resource_group: resources.ResourceGroup
     workspace: operationalinsights.Workspace
     environment: app.ManagedEnvironment
+    service_bus_namespace: servicebus.Namespace | None
     refs: PlatformRefs
 
     def __init__(self, name: str, args: JobsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -85,6 +96,26 @@ class JobsPlatform(pulumi.ComponentResource):
             tags=tags,
             opts=stateful(),
         )
+        self.service_bus_namespace = None
+        service_bus_refs = None
+        if config.service_bus is not None:
+            self.service_bus_namespace = servicebus.Namespace(
+                "service-bus",
+                namespace_name=config.service_bus.namespace,
+                resource_group_name=self.resource_group.name,
+                location=location,
+                sku=servicebus.SBSkuArgs(name=config.service_bus.sku, tier=config.service_bus.sku),
+                minimum_tls_version=servicebus.TlsVersion.TLS_VERSION_1_2,
+                # Entra ID only: no SAS keys exist to leak, unless a job chose the connection-string fallback.
+                disable_local_auth=not args.service_bus_local_auth,
+                tags=tags,
+                opts=stateful(),
+            )
+            service_bus_refs = ServiceBusRefs(
+                namespace_name=self.service_bus_namespace.name,
+                namespace_id=self.service_bus_namespace.id,
+                host_name=config.service_bus.host_name,
+            )
         self.refs = PlatformRefs(
             resource_group_name=self.resource_group.name,
             location=location,
@@ -92,6 +123,7 @@ class JobsPlatform(pulumi.ComponentResource):
             registry=config.registry,
             tags=tags,
             protect=config.protect,
+            service_bus=service_bus_refs,
         )
         self.register_outputs(
             {

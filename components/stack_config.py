@@ -118,6 +118,8 @@ def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
     if kind in expected:
         what, fix = expected[kind]
         return f"must be {what}, got {shown}", fix
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}, got {shown}", f"use one of {ctx['expected']}"
     if kind == "missing":
         return "is required", "add this key"
     if kind == "greater_than_equal":

@@ -10,6 +10,7 @@ Used by `tools.preview` and by the tests, so both see exactly the same registrat
 from __future__ import annotations
 
 import json
+import logging
 import os
 import runpy
 import sys
@@ -235,6 +236,7 @@ class ProgramRun:
     resources: list[Registration]
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
 
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -248,7 +250,19 @@ class ProgramRun:
             "stack": self.stack,
             "resources": [r.as_json() for r in self.resources],
             "outputs": self.outputs,
+            "warnings": self.warnings,
         }
+
+
+class _WarningCollector(logging.Handler):
+    """Collects what the program logs with `pulumi.log.warn` (the mock engine logs it here)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 @contextmanager
@@ -298,9 +312,15 @@ def run_program(
     }
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
     monitor = RecordingMonitor(AzureMocks(subscription))
+    warnings = _WarningCollector()
+    logger = logging.getLogger(f"aca-jobs.offline.{id(warnings)}")
+    logger.propagate = False
+    logger.addHandler(warnings)
     with _clean_pulumi_environment(stack_file):
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        mocks.set_mocks(
+            monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
+        )
         pulumi.runtime.set_all_config(wire_config)
         if str(project_dir) not in sys.path:
             sys.path.insert(0, str(project_dir))
@@ -321,4 +341,5 @@ def run_program(
         resources=sorted(monitor.registrations, key=lambda r: r.urn),
         outputs=outputs,
         secret_outputs=secret_outputs,
+        warnings=warnings.messages,
     )

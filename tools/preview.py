@@ -120,6 +120,9 @@ def render_tree(run: ProgramRun) -> str:
     for key, value in run.outputs.items():
         rendered = json.dumps(value, indent=4, sort_keys=True).replace("\n", "\n    ")
         lines.append(f"    {key}: {rendered}")
+    if run.warnings:
+        lines += ["", "Diagnostics:", f"  pulumi:pulumi:Stack ({run.project}-{run.stack}):"]
+        lines += [f"    warning: {warning}" for warning in run.warnings]
     lines += ["", "Resources:", f"    + {len(rows)} to create"]
     return "\n".join(lines)
 

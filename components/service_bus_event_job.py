@@ -1,0 +1,193 @@
+"""`ServiceBusEventJob`: a queue whose backlog starts job executions through a KEDA `azure-servicebus`
+scale rule; each execution receives a bounded unit of work and exits.
+
+Two identities, because the scaler and the code need different rights:
+- the **scaler identity** (lifecycle `None`) pulls the image and is the scale rule's identity. KEDA reads the
+  queue's active-message count through the Service Bus *administration* API, which needs Manage rights, so it
+  holds Azure Service Bus **Data Owner** on this queue only. No container can take tokens for it.
+- the **workload identity** (lifecycle `Main`) is what the job's code runs as (`AZURE_CLIENT_ID`), with
+  Azure Service Bus **Data Receiver** on this queue only: it can receive and settle, never manage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import app, servicebus
+
+from components.config import EventJobConfig
+from components.job_identity import JobIdentity, JobIdentityArgs, RoleGrant
+from components.job_template import JobDefinition, Trigger, create_job
+from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER, identity_name
+from components.operations import job_outputs, send_test_message_command
+from components.platform import PlatformRefs, ServiceBusRefs
+
+SCALE_RULE_NAME = "queue-backlog"
+CONNECTION_SECRET = "servicebus-connection"
+# The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
+SCALER_SAS_RIGHTS = [
+    servicebus.AccessRights.LISTEN,
+    servicebus.AccessRights.SEND,
+    servicebus.AccessRights.MANAGE,
+]
+
+
+@dataclass(frozen=True)
+class ServiceBusEventJobArgs:
+    config: EventJobConfig
+    platform: PlatformRefs
+
+
+class ServiceBusEventJob(pulumi.ComponentResource):
+    queue: servicebus.Queue
+    scaler_identity: JobIdentity
+    workload_identity: JobIdentity
+    scaler_rule: servicebus.QueueAuthorizationRule | None
+    job: app.Job
+    outputs: dict[str, pulumi.Input[str]]
+
+    def __init__(
+        self, name: str, args: ServiceBusEventJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("aca-jobs:index:ServiceBusEventJob", name, None, opts)
+        config, platform = args.config, args.platform
+        if platform.service_bus is None:  # guaranteed by StackConfig; a programming error otherwise
+            raise ValueError("ServiceBusEventJob needs a platform with a Service Bus namespace")
+        bus = platform.service_bus
+        uses_identity = config.auth == "managedIdentity"
+
+        self.queue = servicebus.Queue(
+            # Named after the queue, not the job: renaming the job keeps the queue's URN (and its messages).
+            f"queue-{config.queue}",
+            # Stable physical name from config.
+            queue_name=config.queue,
+            namespace_name=bus.namespace_name,
+            resource_group_name=platform.resource_group_name,
+            max_delivery_count=config.max_delivery_count,
+            lock_duration=config.lock_duration,
+            default_message_time_to_live=config.message_time_to_live,
+            # Expired messages are kept for inspection and replay instead of silently dropped.
+            dead_lettering_on_message_expiration=True,
+            opts=pulumi.ResourceOptions(parent=self, protect=platform.protect),
+        )
+        scaler_grants = [RoleGrant(ACR_PULL, platform.registry.resource_id)]
+        if uses_identity:
+            scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, self.queue.id))
+        self.scaler_identity = self._identity(
+            name, "scaler", app.IdentitySettingsLifeCycle.NONE, scaler_grants, platform
+        )
+        self.workload_identity = self._identity(
+            name,
+            "workload",
+            app.IdentitySettingsLifeCycle.MAIN,
+            [RoleGrant(SERVICE_BUS_DATA_RECEIVER, self.queue.id)],
+            platform,
+        )
+        self.scaler_rule = None if uses_identity else self._scaler_sas_rule(name, bus, platform)
+
+        metadata = {
+            "queueName": config.queue,
+            # Bare name: with an identity KEDA appends `.servicebus.windows.net` itself.
+            "namespace": bus.namespace_name,
+            # KEDA metadata values are strings.
+            "messageCount": str(config.message_count),
+            "activationMessageCount": str(config.activation_message_count),
+        }
+        scale_rule = app.JobScaleRuleArgs(
+            name=SCALE_RULE_NAME,
+            type="azure-servicebus",
+            metadata=metadata,
+            identity=self.scaler_identity.identity.id if uses_identity else None,
+            auth=None
+            if uses_identity
+            else [app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter="connection")],
+        )
+        self.job = create_job(
+            self,
+            JobDefinition(
+                name=name,
+                settings=config,
+                trigger=Trigger(
+                    trigger_type=app.TriggerType.EVENT,
+                    event=app.JobConfigurationEventTriggerConfigArgs(
+                        parallelism=config.parallelism,
+                        replica_completion_count=config.replica_completion_count,
+                        scale=app.JobScaleArgs(
+                            min_executions=config.min_executions,
+                            max_executions=config.max_executions,
+                            polling_interval=config.polling_interval,
+                            rules=[scale_rule],
+                        ),
+                    ),
+                ),
+                pull_identity=self.scaler_identity,
+                identities=[self.scaler_identity, self.workload_identity],
+                # What DefaultAzureCredential and the Service Bus SDK need, with no secret.
+                extra_env={
+                    "AZURE_CLIENT_ID": self.workload_identity.identity.client_id,
+                    "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": bus.host_name,
+                    "SERVICEBUS_QUEUE_NAME": config.queue,
+                },
+                secrets=[] if self.scaler_rule is None else [self._connection_secret(bus, platform)],
+            ),
+            platform,
+        )
+        self.outputs = {
+            **job_outputs(name, self.job, self.scaler_identity, platform),
+            "queueId": self.queue.id,
+            "queueName": self.queue.name,
+            "namespaceHostName": bus.host_name,
+            "workloadIdentityClientId": self.workload_identity.identity.client_id,
+            "workloadIdentityPrincipalId": self.workload_identity.identity.principal_id,
+            "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
+        }
+        self.register_outputs(self.outputs)
+
+    def _identity(
+        self,
+        name: str,
+        purpose: str,
+        lifecycle: app.IdentitySettingsLifeCycle,
+        grants: list[RoleGrant],
+        platform: PlatformRefs,
+    ) -> JobIdentity:
+        return JobIdentity(
+            f"{name}-{purpose}",
+            JobIdentityArgs(
+                identity_name=identity_name(name, purpose),
+                resource_group_name=platform.resource_group_name,
+                location=platform.location,
+                lifecycle=lifecycle,
+                grants=grants,
+                tags=platform.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _scaler_sas_rule(
+        self, name: str, bus: ServiceBusRefs, platform: PlatformRefs
+    ) -> servicebus.QueueAuthorizationRule:
+        # Fallback only: a SAS rule on this queue alone, never on the namespace.
+        return servicebus.QueueAuthorizationRule(
+            f"{name}-scaler",
+            authorization_rule_name="keda-scaler",
+            queue_name=self.queue.name,
+            namespace_name=bus.namespace_name,
+            resource_group_name=platform.resource_group_name,
+            rights=SCALER_SAS_RIGHTS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _connection_secret(self, bus: ServiceBusRefs, platform: PlatformRefs) -> app.SecretArgs:
+        assert self.scaler_rule is not None
+        keys = servicebus.list_queue_keys_output(
+            authorization_rule_name=self.scaler_rule.name,
+            queue_name=self.queue.name,
+            namespace_name=bus.namespace_name,
+            resource_group_name=platform.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return app.SecretArgs(
+            name=CONNECTION_SECRET, value=pulumi.Output.secret(keys.primary_connection_string)
+        )
