@@ -46,6 +46,37 @@ SEED_CONFIG: dict[str, Any] = {
 }
 
 
+# The event-job seed: the namespace written in host-name form, as the usual guides show it.
+EVENT_SEED_CONFIG: dict[str, Any] = {
+    **copy.deepcopy(SEED_CONFIG),
+    "aca-jobs:eventJobs": {
+        "job-orders-queue": {
+            "image": "acrsharedprod.azurecr.io/jobs/orders-consumer:v1.0.0",
+            "queue": "orders",
+            "messageCount": 10,
+            "replicaTimeout": 900,
+            "replicaRetryLimit": 2,
+            "idempotent": True,
+        }
+    },
+}
+EVENT_SEED_CONFIG["aca-jobs:platform"]["serviceBus"] = {
+    "namespace": "sb-aca-test.servicebus.windows.net",
+    "sku": "Standard",
+}
+
+
+@pytest.fixture
+def event_config() -> dict[str, Any]:
+    """A fresh, valid copy of the event-job seed (manual job included) for a test to change."""
+    return copy.deepcopy(EVENT_SEED_CONFIG)
+
+
+@pytest.fixture
+def event_run(run_stack: Callable[..., ProgramRun], event_config: dict[str, Any]) -> ProgramRun:
+    return run_stack(event_config)
+
+
 @pytest.fixture
 def seed_config() -> dict[str, Any]:
     """A fresh, valid copy of the seed stack config for a test to change."""

@@ -119,3 +119,49 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert "aca-jobs:manualJobs.job-orders-backfill.image" in broken.stderr
     assert "Traceback" not in broken.stderr
     assert usage.returncode == 2 and "--stack" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(
+    tmp_path: Path, capsys
+) -> None:
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
+    config["aca-jobs:platform"]["serviceBus"]["namespace"] = "sb-aca-prod.servicebus.windows.net"
+    assert (
+        preview.main(["--stack", "prod", "--config-file", str(write_stack(tmp_path, config)), "--json"]) == 0
+    )
+    document = json.loads(capsys.readouterr().out)
+    job = next(
+        r
+        for r in document["resources"]
+        if r["type"] == "azure-native:app:Job" and r["name"] == "job-orders-queue"
+    )
+    scaler = next(
+        r
+        for r in document["resources"]
+        if r["type"] == "azure-native:managedidentity:UserAssignedIdentity"
+        and r["name"] == "job-orders-queue-scaler"
+    )
+    rule = job["inputs"]["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]
+    assert rule["metadata"]["namespace"] == "sb-aca-prod"
+    assert rule["metadata"]["queueName"] == "orders"
+    assert rule["metadata"]["messageCount"] == "10"
+    assert rule["identity"] == scaler["id"]
+
+
+def test_preview_warns_about_the_connection_string_fallback_by_job_name(tmp_path: Path, capsys) -> None:
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    config["aca-jobs:eventJobs"]["job-orders-queue"]["auth"] = "connectionString"
+    assert preview.main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
+    out = capsys.readouterr().out
+    assert "warning: event job `job-orders-queue` uses `auth: connectionString`" in out
+    assert "azure-native:servicebus:QueueAuthorizationRule" in out
+
+
+def test_components_have_no_id_and_custom_resources_do(capsys) -> None:
+    assert preview.main(["--stack", "dev", "--json"]) == 0
+    resources = json.loads(capsys.readouterr().out)["resources"]
+    components = [r for r in resources if r["type"].startswith("aca-jobs:")]
+    assert components and all(r["id"] is None for r in components)
+    assert all(
+        r["id"].startswith("/subscriptions/") for r in resources if r["type"].startswith("azure-native:")
+    )

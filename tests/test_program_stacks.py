@@ -19,6 +19,13 @@ JOB_OUTPUTS = {
     "executionsCommand",
     "evidenceQuery",
 }
+EVENT_JOB_OUTPUTS = JOB_OUTPUTS | {
+    "queueId",
+    "queueName",
+    "namespaceHostName",
+    "workloadIdentityClientId",
+    "sendTestMessageCommand",
+}
 
 
 def run_committed(stack: str):
@@ -31,13 +38,21 @@ def test_the_three_promotion_stacks_are_committed() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_has_both_job_kinds(stack: str) -> None:
+    config, run = run_committed(stack)
+    assert config.get("aca-jobs:manualJobs") and config.get("aca-jobs:eventJobs")
+    assert run.warnings == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_committed_stack_builds_every_configured_job(stack: str) -> None:
     config, run = run_committed(stack)
-    jobs = config.get("aca-jobs:manualJobs", {})
+    manual, event = config.get("aca-jobs:manualJobs", {}), config.get("aca-jobs:eventJobs", {})
+    jobs = {**manual, **event}
     assert {r.name for r in run.by_type("azure-native:app:Job")} == set(jobs)
     assert set(run.outputs["jobs"]) == set(jobs)
     for name, outputs in run.outputs["jobs"].items():
-        assert set(outputs) >= JOB_OUTPUTS
+        assert set(outputs) >= (EVENT_JOB_OUTPUTS if name in event else JOB_OUTPUTS)
         job = find(run, "azure-native:app:Job", name)
         assert outputs["resourceId"] == job.id
         resource_group = config["aca-jobs:platform"]["resourceGroup"]
@@ -57,6 +72,8 @@ def test_only_prod_protects_its_stateful_resources() -> None:
                 "azure-native:resources:ResourceGroup",
                 "azure-native:operationalinsights:Workspace",
                 "azure-native:app:ManagedEnvironment",
+                "azure-native:servicebus:Namespace",
+                "azure-native:servicebus:Queue",
             }
         else:
             assert protected == set(), stack

@@ -212,7 +212,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 urn=response.urn,
                 type=request.type,
                 name=request.name,
-                id=response.id or None,
+                id=(response.id or None) if request.custom else None,  # components have no id
                 custom=request.custom,
                 parent=request.parent,
                 inputs=_display(wire, reveal=False),
