@@ -312,8 +312,7 @@ class JobSettings(ConfigModel):
         if memory is None or Decimal(memory[1]) != cpu * 2:
             raise rule_error(
                 f"cpu {self.cpu} with memory {self.memory} is not a valid Consumption pair",
-                f"set memory to `{(cpu * 2).normalize():f}Gi` (always 1 vCPU : 2Gi; pairs: "
-                f"{consumption_pairs()})",
+                f"set memory to `{(cpu * 2).normalize():f}Gi` (always 1 vCPU : 2Gi; pairs: {consumption_pairs()})",
                 key="memory",
             )
 
@@ -423,12 +422,8 @@ class StackConfig(ConfigModel):
 
     location: Annotated[str, Field(alias=LOCATION_KEY, min_length=1)]
     platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
-    manual_jobs: Annotated[
-        dict[ContainerAppsName, ManualJobConfig], Field(alias=MANUAL_JOBS_KEY, default_factory=dict)
-    ]
-    event_jobs: Annotated[
-        dict[ContainerAppsName, EventJobConfig], Field(alias=EVENT_JOBS_KEY, default_factory=dict)
-    ]
+    manual_jobs: Annotated[dict[ContainerAppsName, ManualJobConfig], Field(alias=MANUAL_JOBS_KEY, default_factory=dict)]
+    event_jobs: Annotated[dict[ContainerAppsName, EventJobConfig], Field(alias=EVENT_JOBS_KEY, default_factory=dict)]
 
     @model_validator(mode="after")
     def _check_across_jobs(self) -> StackConfig:

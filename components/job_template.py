@@ -47,11 +47,20 @@ def container_template(
                 name=name,
                 image=settings.image,
                 resources=app.ContainerResourcesArgs(cpu=settings.cpu, memory=settings.memory),
-                env=[app.EnvironmentVarArgs(name=key, value=value) for key, value in sorted(env.items())]
-                or None,
+                env=[app.EnvironmentVarArgs(name=key, value=value) for key, value in sorted(env.items())] or None,
             )
         ]
     )
+
+
+# Markers a reviewer (and the policy pack) reads on the job itself: the deliberate choices that relax a rule.
+IDEMPOTENT_TAG = "aca-jobs-idempotent"
+PARTIAL_COMPLETION_TAG = "aca-jobs-partial-completion"
+
+
+def job_tags(settings: JobSettings, platform_tags: Mapping[str, str]) -> dict[str, str]:
+    markers = {IDEMPOTENT_TAG: settings.idempotent, PARTIAL_COMPLETION_TAG: settings.allow_partial_completion}
+    return {**platform_tags, **{tag: "true" for tag, chosen in markers.items() if chosen}}
 
 
 def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: PlatformRefs) -> app.Job:
@@ -84,7 +93,7 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
             secrets=list(definition.secrets) or None,
         ),
         template=container_template(definition.name, settings, definition.extra_env),
-        tags=platform.tags,
+        tags=job_tags(settings, platform.tags),
         # Role assignments are separate resources the job does not reference: without this wait the job
         # could exist (and be started) before its identity may pull the image or read the queue.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=role_assignments),

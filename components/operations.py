@@ -19,10 +19,7 @@ def start_command(job_name: str, resource_group: str) -> str:
 
 
 def executions_command(job_name: str, resource_group: str) -> str:
-    return (
-        f"az containerapp job execution list --name {job_name} --resource-group {resource_group} "
-        "--output table"
-    )
+    return f"az containerapp job execution list --name {job_name} --resource-group {resource_group} --output table"
 
 
 def send_test_message_command(namespace_host: str, queue: str) -> str:
@@ -54,9 +51,7 @@ def evidence_query(job_name: str) -> str:
     )
 
 
-def job_outputs(
-    name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs
-) -> dict[str, pulumi.Input[str]]:
+def job_outputs(name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
     """The per-job output contract every job kind exports (event jobs add their queue's outputs)."""
     return {
         "resourceId": job.id,

@@ -68,9 +68,7 @@ class JobsPlatform(pulumi.ComponentResource):
             workspace_name=config.environment.workspace,
             resource_group_name=self.resource_group.name,
             location=location,
-            sku=operationalinsights.WorkspaceSkuArgs(
-                name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018
-            ),
+            sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=config.environment.log_retention_days,
             tags=tags,
             opts=stateful(),

@@ -47,9 +47,7 @@ class ServiceBusEventJob(pulumi.ComponentResource):
     job: app.Job
     outputs: dict[str, pulumi.Input[str]]
 
-    def __init__(
-        self, name: str, args: ServiceBusEventJobArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ServiceBusEventJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aca-jobs:index:ServiceBusEventJob", name, None, opts)
         config, platform = args.config, args.platform
         if platform.service_bus is None:  # guaranteed by StackConfig; a programming error otherwise
@@ -188,6 +186,4 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             resource_group_name=platform.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        return app.SecretArgs(
-            name=CONNECTION_SECRET, value=pulumi.Output.secret(keys.primary_connection_string)
-        )
+        return app.SecretArgs(name=CONNECTION_SECRET, value=pulumi.Output.secret(keys.primary_connection_string))

@@ -73,9 +73,7 @@ def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | No
 
 def format_errors(error: ValidationError, stack_file: str) -> str:
     lines = [_format_one(detail, stack_file) for detail in error.errors(include_url=False)]
-    header = (
-        f"{stack_file}: {len(lines)} config problem{'s' if len(lines) != 1 else ''} (nothing was created):"
-    )
+    header = f"{stack_file}: {len(lines)} config problem{'s' if len(lines) != 1 else ''} (nothing was created):"
     return "\n".join([header, *(f"  - {line}" for line in sorted(set(lines)))])
 
 
@@ -103,9 +101,7 @@ def key_path(detail: ErrorDetails) -> str:
 
 def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
     kind, ctx, given = detail["type"], detail.get("ctx") or {}, detail.get("input")
-    shown = (
-        json.dumps(given) if isinstance(given, str | int | float | bool) or given is None else "a map/list"
-    )
+    shown = json.dumps(given) if isinstance(given, str | int | float | bool) or given is None else "a map/list"
     expected = {
         "int_type": ("a whole number", "write a number without quotes or decimals"),
         "float_type": ("a number", "write a number without quotes, e.g. 0.5"),

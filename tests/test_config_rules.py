@@ -175,9 +175,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 
 
 @pytest.mark.parametrize(("mutate", "key_path", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
-def test_broken_rule_names_file_key_and_fix(
-    seed_config: dict[str, Any], mutate, key_path: str, words: str
-) -> None:
+def test_broken_rule_names_file_key_and_fix(seed_config: dict[str, Any], mutate, key_path: str, words: str) -> None:
     mutate(seed_config)
     message = config_error(seed_config)
     assert f"Pulumi.test.yaml: {key_path}: " in message
@@ -213,9 +211,7 @@ def test_valid_edge_values_are_accepted(seed_config: dict[str, Any], mutate) -> 
 
 
 def test_defaults_match_the_contract(seed_config: dict[str, Any]) -> None:
-    seed_config["aca-jobs:manualJobs"] = {
-        "job-minimal": {"image": "acrsharedprod.azurecr.io/jobs/minimal:v1"}
-    }
+    seed_config["aca-jobs:manualJobs"] = {"job-minimal": {"image": "acrsharedprod.azurecr.io/jobs/minimal:v1"}}
     seed_config["aca-jobs:platform"]["environment"] = {"name": "aca-env-test"}
     del seed_config["aca-jobs:platform"]["protect"]
     config = load_stack_config(seed_config, stack_file="Pulumi.test.yaml")

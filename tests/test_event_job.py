@@ -48,9 +48,7 @@ def test_queue_has_a_stable_name_dead_lettering_and_delivery_settings(event_run:
 
 
 def test_queue_ttl_and_lock_come_from_config(run_stack, event_config) -> None:
-    event_config["aca-jobs:eventJobs"][NAME].update(
-        messageTimeToLive="P14D", lockDuration="PT5M", maxDeliveryCount=3
-    )
+    event_config["aca-jobs:eventJobs"][NAME].update(messageTimeToLive="P14D", lockDuration="PT5M", maxDeliveryCount=3)
     assert_inputs(
         find(run_stack(event_config), QUEUE),
         {"defaultMessageTimeToLive": "P14D", "lockDuration": "PT5M", "maxDeliveryCount": 3},

@@ -148,9 +148,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 
 
 @pytest.mark.parametrize(("mutate", "key_path", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
-def test_broken_rule_names_file_key_and_fix(
-    event_config: dict[str, Any], mutate, key_path: str, words: str
-) -> None:
+def test_broken_rule_names_file_key_and_fix(event_config: dict[str, Any], mutate, key_path: str, words: str) -> None:
     mutate(event_config)
     message = config_error(event_config)
     assert f"Pulumi.test.yaml: {key_path}: " in message

@@ -135,9 +135,7 @@ def test_jobs_are_not_protected_even_in_a_protected_stack(seed_run: ProgramRun) 
 
 
 def test_each_job_gets_its_own_identity(run_stack, seed_config) -> None:
-    seed_config["aca-jobs:manualJobs"]["job-orders-repair"] = {
-        "image": "acrsharedprod.azurecr.io/jobs/repair:v2"
-    }
+    seed_config["aca-jobs:manualJobs"]["job-orders-repair"] = {"image": "acrsharedprod.azurecr.io/jobs/repair:v2"}
     run = run_stack(seed_config)
     identities = {r.inputs["resourceName"] for r in run.by_type(IDENTITY)}
     assert identities == {"id-job-orders-backfill-pull", "id-job-orders-repair-pull"}
@@ -150,3 +148,14 @@ def test_env_is_passed_to_the_container_in_a_stable_order(run_stack, seed_config
     seed_config["aca-jobs:manualJobs"]["job-orders-backfill"]["env"] = {"MODE": "full", "BATCH": "500"}
     container = find(run_stack(seed_config), JOB).inputs["template"]["containers"][0]
     assert container["env"] == [{"name": "BATCH", "value": "500"}, {"name": "MODE", "value": "full"}]
+
+
+def test_deliberate_choices_are_marked_on_the_job(run_stack, seed_config) -> None:
+    job = seed_config["aca-jobs:manualJobs"]["job-orders-backfill"]
+    job.update(replicaCompletionCount=1, allowPartialCompletion=True, replicaRetryLimit=3, idempotent=True)
+    tags = find(run_stack(seed_config), JOB).inputs["tags"]
+    assert tags == {
+        "owner": "platform-team",
+        "aca-jobs-idempotent": "true",
+        "aca-jobs-partial-completion": "true",
+    }

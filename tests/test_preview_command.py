@@ -43,9 +43,7 @@ def test_json_document_follows_the_contract(capsys: pytest.CaptureFixture[str]) 
     assert job["inputs"]["configuration"]["replicaTimeout"] == 1800  # an integer, camelCase key
     assert job["id"].endswith("/providers/Microsoft.App/jobs/job-orders-backfill")
     environment = next(r for r in document["resources"] if r["type"] == "azure-native:app:ManagedEnvironment")
-    assert (
-        environment["inputs"]["appLogsConfiguration"]["logAnalyticsConfiguration"]["sharedKey"] == "[secret]"
-    )
+    assert environment["inputs"]["appLogsConfiguration"]["logAnalyticsConfiguration"]["sharedKey"] == "[secret]"
     assert "mock-primary-key" not in json.dumps(document)
     assert "job-orders-backfill" in document["outputs"]["jobs"]
 
@@ -90,9 +88,7 @@ def test_encrypted_values_are_refused_offline(tmp_path: Path, capsys) -> None:
 
 
 def test_project_defaults_apply_below_stack_values() -> None:
-    project = {
-        "config": {"aca-jobs:a": {"default": 1}, "b": {"value": 2}, "aca-jobs:c": 3, "d": {"type": "string"}}
-    }
+    project = {"config": {"aca-jobs:a": {"default": 1}, "b": {"value": 2}, "aca-jobs:c": 3, "d": {"type": "string"}}}
     assert preview.project_defaults(project, "aca-jobs") == {
         "aca-jobs:a": 1,
         "aca-jobs:b": 2,
@@ -121,25 +117,18 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "--stack" in usage.stderr and "Traceback" not in usage.stderr
 
 
-def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(
-    tmp_path: Path, capsys
-) -> None:
+def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
     config["aca-jobs:platform"]["serviceBus"]["namespace"] = "sb-aca-prod.servicebus.windows.net"
-    assert (
-        preview.main(["--stack", "prod", "--config-file", str(write_stack(tmp_path, config)), "--json"]) == 0
-    )
+    assert preview.main(["--stack", "prod", "--config-file", str(write_stack(tmp_path, config)), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     job = next(
-        r
-        for r in document["resources"]
-        if r["type"] == "azure-native:app:Job" and r["name"] == "job-orders-queue"
+        r for r in document["resources"] if r["type"] == "azure-native:app:Job" and r["name"] == "job-orders-queue"
     )
     scaler = next(
         r
         for r in document["resources"]
-        if r["type"] == "azure-native:managedidentity:UserAssignedIdentity"
-        and r["name"] == "job-orders-queue-scaler"
+        if r["type"] == "azure-native:managedidentity:UserAssignedIdentity" and r["name"] == "job-orders-queue-scaler"
     )
     rule = job["inputs"]["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]
     assert rule["metadata"]["namespace"] == "sb-aca-prod"
@@ -162,6 +151,112 @@ def test_components_have_no_id_and_custom_resources_do(capsys) -> None:
     resources = json.loads(capsys.readouterr().out)["resources"]
     components = [r for r in resources if r["type"].startswith("aca-jobs:")]
     assert components and all(r["id"] is None for r in components)
-    assert all(
-        r["id"].startswith("/subscriptions/") for r in resources if r["type"].startswith("azure-native:")
+    assert all(r["id"].startswith("/subscriptions/") for r in resources if r["type"].startswith("azure-native:"))
+
+
+# --- policy review in the preview ---------------------------------------------------------------------------
+
+
+def prod_config() -> dict:
+    return yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
+
+
+def prod_job(config: dict, kind: str = "eventJobs") -> dict:
+    return config[f"aca-jobs:{kind}"]["job-orders-queue" if kind == "eventJobs" else "job-orders-backfill"]
+
+
+PROD_VIOLATIONS = [
+    (
+        "connection-string-fallback",
+        lambda c: prod_job(c).update(auth="connectionString"),
+        "job-connection-string-fallback",
+        "job-orders-queue",
+    ),
+    (
+        "tag-without-digest",
+        lambda c: prod_job(c, "manualJobs").update(image="acrsharedprod.azurecr.io/jobs/orders-backfill:v1.0.0"),
+        "job-image-pinned",
+        "job-orders-backfill",
+    ),
+    (
+        "not-protected",
+        lambda c: c["aca-jobs:platform"].update(protect=False),
+        "stateful-resources-protected",
+        "queue-orders",
+    ),
+    (
+        "missing-required-tag",
+        lambda c: c["aca-jobs:platform"]["tags"].pop("environment"),
+        "required-tags",
+        "job-orders-queue",
+    ),
+    (
+        "timeout-above-bound",
+        lambda c: prod_job(c).update(replicaTimeout=9000),
+        "job-timeout-bounded",
+        "job-orders-queue",
+    ),
+    ("retries-above-bound", lambda c: prod_job(c).update(replicaRetryLimit=6), "job-retry-bounded", "job-orders-queue"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "policy", "resource"), [v[1:] for v in PROD_VIOLATIONS], ids=[v[0] for v in PROD_VIOLATIONS]
+)
+def test_a_mandatory_violation_exits_1_naming_resource_and_fix(
+    tmp_path: Path, capsys, mutate, policy: str, resource: str
+) -> None:
+    config = prod_config()
+    mutate(config)
+    path = write_stack(tmp_path, config)
+    assert (
+        preview.main(
+            [
+                "--stack",
+                "prod",
+                "--config-file",
+                str(path),
+                "--policy-config",
+                str(PROJECT_DIR / "policy" / "prod.json"),
+            ]
+        )
+        == 1
     )
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if f"  {policy}  " in line)
+    assert line.startswith("    [mandatory]") and resource in out
+    assert "Fix: " in out
+
+
+def test_json_lists_policy_violations(tmp_path: Path, capsys) -> None:
+    config = prod_config()
+    prod_job(config).update(auth="connectionString")
+    path = write_stack(tmp_path, config)
+    assert preview.main(["--stack", "prod", "--config-file", str(path), "--json"]) == 1
+    violations = json.loads(capsys.readouterr().out)["policyViolations"]
+    assert violations and all(set(v) == {"policyName", "enforcementLevel", "urn", "message"} for v in violations)
+    fallback = next(v for v in violations if v["policyName"] == "job-connection-string-fallback")
+    assert fallback["enforcementLevel"] == "mandatory"
+    assert fallback["urn"].endswith("azure-native:app:Job::job-orders-queue")
+
+
+def test_advisory_violations_do_not_fail_dev(tmp_path: Path, capsys) -> None:
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    config["aca-jobs:eventJobs"]["job-orders-queue"]["auth"] = "connectionString"
+    assert preview.main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
+    assert "[advisory]  aca-jobs-policies  job-connection-string-fallback" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_committed_stacks_preview_clean(stack: str, capsys) -> None:
+    assert preview.main(["--stack", stack, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policyViolations"] == []
+
+
+def test_bad_policy_config_or_pack_exits_2(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "policy.json"
+    bad.write_text('{"no-such-policy": "mandatory"}')
+    assert preview.main(["--stack", "dev", "--policy-config", str(bad)]) == 2
+    assert "no-such-policy" in capsys.readouterr().err
+    assert preview.main(["--stack", "dev", "--policy-pack", str(tmp_path)]) == 2
+    assert "not a policy pack" in capsys.readouterr().err

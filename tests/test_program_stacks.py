@@ -56,10 +56,7 @@ def test_committed_stack_builds_every_configured_job(stack: str) -> None:
         job = find(run, "azure-native:app:Job", name)
         assert outputs["resourceId"] == job.id
         resource_group = config["aca-jobs:platform"]["resourceGroup"]
-        assert (
-            outputs["startCommand"]
-            == f"az containerapp job start --name {name} --resource-group {resource_group}"
-        )
+        assert outputs["startCommand"] == f"az containerapp job start --name {name} --resource-group {resource_group}"
         assert f'where Job == "{name}"' in outputs["evidenceQuery"]
 
 

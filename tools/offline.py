@@ -150,6 +150,7 @@ class Registration:
     inputs: dict[str, Any]  # display form: camelCase, integers as integers, secrets as "[secret]"
     plain_inputs: dict[str, Any]  # the same with secrets revealed, for assertions on what a secret holds
     secret_paths: frozenset[str]  # dotted paths of the input values the engine received as secrets
+    wire_inputs: dict[str, Any]  # exactly as received (secrets signed, numbers as floats), for analyzers
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     protect: bool
@@ -218,6 +219,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=_display(wire, reveal=False),
                 plain_inputs=_display(wire, reveal=True),
                 secret_paths=frozenset(_secret_paths(wire)),
+                wire_inputs=wire,
                 dependencies=sorted(request.dependencies),
                 property_dependencies={
                     key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
@@ -268,9 +270,7 @@ class _WarningCollector(logging.Handler):
 @contextmanager
 def _clean_pulumi_environment(stack_file: str | None) -> Iterator[None]:
     # Leftover PULUMI_CONFIG* variables would leak another stack's config into this run.
-    saved = {
-        k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == "ACA_JOBS_STACK_FILE"
-    }
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == "ACA_JOBS_STACK_FILE"}
     for key in saved:
         del os.environ[key]
     if stack_file:
@@ -307,9 +307,7 @@ def run_program(
 ) -> ProgramRun:
     """Run `__main__.py` with `config` (keys like `aca-jobs:platform`, values as in YAML) and return what it
     registered. Exceptions from the program (e.g. `StackConfigError`) propagate after the runtime settles."""
-    wire_config = {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
-    }
+    wire_config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
     monitor = RecordingMonitor(AzureMocks(subscription))
     warnings = _WarningCollector()
@@ -318,9 +316,7 @@ def run_program(
     logger.addHandler(warnings)
     with _clean_pulumi_environment(stack_file):
         pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks.set_mocks(
-            monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
-        )
+        mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger)
         pulumi.runtime.set_all_config(wire_config)
         if str(project_dir) not in sys.path:
             sys.path.insert(0, str(project_dir))

@@ -3,10 +3,11 @@
     python -m tools.preview --stack dev [--config-file PATH] [--json]
 
 Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with the stack's config
-(`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`.
+(`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`, then reviews
+what it registered with the policy pack, started and driven the way `pulumi preview --policy-pack` does.
 
-Exit codes: 0 the stack is valid; 2 a config or usage error (message on stderr, nothing on stdout);
-1 is reserved for policy violations.
+Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandatory policy violation;
+2 a config or usage error (message on stderr, nothing on stdout).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ import yaml
 
 from components.stack_config import StackConfigError
 from tools.offline import PROJECT_DIR, ProgramRun, Registration, run_program
+from tools.policy_runner import (
+    PolicyConfigError,
+    PolicyPackProcess,
+    PolicyViolation,
+    read_policy_config,
+    review,
+)
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
@@ -99,9 +107,7 @@ def render_tree(run: ProgramRun) -> str:
         for index, resource in enumerate(kids):
             last = index == len(kids) - 1
             branch = "└─ " if last else "├─ "
-            rows.append(
-                (prefix + branch + resource.type, resource.name, "protected" if resource.protect else "")
-            )
+            rows.append((prefix + branch + resource.type, resource.name, "protected" if resource.protect else ""))
             walk(resource.urn, prefix + ("   " if last else "│  "))
 
     walk(run.stack_urn, "")
@@ -113,8 +119,7 @@ def render_tree(run: ProgramRun) -> str:
         f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
     ]
     lines += [
-        f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}"
-        for t, n, note in rows
+        f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}" for t, n, note in rows
     ]
     lines += ["", "Outputs:"]
     for key, value in run.outputs.items():
@@ -127,28 +132,64 @@ def render_tree(run: ProgramRun) -> str:
     return "\n".join(lines)
 
 
+def render_violations(violations: list[PolicyViolation]) -> str:
+    """As `pulumi preview` prints them: level, pack, policy, resource; then description and message."""
+    if not violations:
+        return "Policies:\n    no violations"
+    lines = ["Policy Violations:"]
+    for violation in violations:
+        resource = violation.urn.rsplit("::", 2)
+        where = f"{resource[-2].rsplit('$', 1)[-1]}: {resource[-1]}" if len(resource) == 3 else violation.urn
+        lines += [
+            f"    [{violation.enforcement_level}]  {violation.pack}  {violation.policy_name}  ({where})",
+            f"    {violation.description}",
+            *(f"    {line}" for line in violation.message.splitlines()),
+            "",
+        ]
+    return "\n".join(lines).rstrip()
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
-    parser.add_argument(
-        "--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml"
-    )
+    parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
+    parser.add_argument("--policy-pack", type=Path, default=PROJECT_DIR / "policy", help="policy pack folder")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy config JSON (default: <policy-pack>/<stack>.json if present)",
+    )
     return parser.parse_args(argv)
+
+
+def policy_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    path = args.policy_config or args.policy_pack / f"{args.stack}.json"
+    if args.policy_config is None and not path.is_file():
+        return {}, "policy defaults"
+    return read_policy_config(path), path.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # argparse exits 2 on a usage error
     try:
-        run = load_run(args.stack, args.config_file)
-    except (UsageError, StackConfigError) as error:
+        user_policy_config, policy_source = policy_config(args)
+        # Started before the program runs, so the pack boots while the program registers resources.
+        with PolicyPackProcess(args.policy_pack.resolve()) as pack:
+            run = load_run(args.stack, args.config_file)
+            violations = review(pack, run, user_policy_config, policy_source)
+    except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(run.as_json(), indent=2, sort_keys=True))
+        document = {**run.as_json(), "policyViolations": [v.as_json() for v in violations]}
+        print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_tree(run))
-    return EXIT_OK
+        print()
+        print(render_violations(violations))
+    mandatory = any(v.enforcement_level == "mandatory" for v in violations)
+    return EXIT_POLICY_VIOLATION if mandatory else EXIT_OK
 
 
 if __name__ == "__main__":

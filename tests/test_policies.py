@@ -1,0 +1,360 @@
+"""The policy pack, driven over its real gRPC analyzer protocol: a pack process started as the CLI starts it,
+configured, then asked to analyze resources and the stack. Each policy passes a compliant case and flags a
+violating one."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, find
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import analyzer_pb2
+
+from components import job_template, naming
+from policy import aca_jobs_policies as policies
+from tools.offline import ProgramRun, Registration, run_program
+from tools.policy_runner import (
+    LEVEL_NAMES,
+    PolicyConfigError,
+    PolicyPackProcess,
+    _struct,
+    read_policy_config,
+    reconcile_config,
+    review,
+)
+
+JOB = "azure-native:app:Job"
+DIGEST = "@sha256:" + "a" * 64
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess(PROJECT_DIR / "policy") as process:
+        process.connect()
+        yield process
+
+
+@pytest.fixture(scope="module")
+def compliant() -> ProgramRun:
+    return run_program(copy.deepcopy(EVENT_SEED_CONFIG), "test", stack_file="Pulumi.test.yaml")
+
+
+def configure(pack: PolicyPackProcess, user_config: dict[str, Any] | None = None) -> None:
+    stub = pack.connect()
+    config = reconcile_config(stub.GetAnalyzerInfo(empty_pb2.Empty()), user_config or {})
+    stub.Configure(
+        analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
+                for name, (level, props) in config.items()
+            }
+        )
+    )
+
+
+def analyze(
+    pack: PolicyPackProcess,
+    resource: Registration,
+    props: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    protect: bool | None = None,
+) -> dict[str, list[str]]:
+    """policy name -> messages, for one resource analyzed over gRPC."""
+    configure(pack, config)
+    response = pack.connect().Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=resource.type,
+            name=resource.name,
+            urn=resource.urn,
+            properties=_struct(resource.wire_inputs if props is None else props),
+            options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect if protect is None else protect),
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for diagnostic in response.diagnostics:
+        found.setdefault(diagnostic.policyName, []).append(diagnostic.message)
+    return found
+
+
+def job_props(run: ProgramRun, name: str = "job-orders-queue") -> dict[str, Any]:
+    return copy.deepcopy(find(run, JOB, name).wire_inputs)
+
+
+def test_every_resource_of_a_compliant_stack_passes(pack, compliant) -> None:
+    violations = review(pack, compliant, {})
+    assert violations == []
+
+
+# --- job identity -------------------------------------------------------------------------------------------
+
+
+def test_job_without_user_assigned_identity_is_flagged(pack, compliant) -> None:
+    props = job_props(compliant)
+    del props["identity"]
+    assert (
+        "has no user-assigned identity"
+        in analyze(pack, find(compliant, JOB, "job-orders-queue"), props)["job-user-assigned-identity"][0]
+    )
+
+
+def test_registry_with_password_is_flagged(pack, compliant) -> None:
+    props = job_props(compliant)
+    props["configuration"]["registries"] = [{"server": "acr.azurecr.io", "username": "u", "passwordSecretRef": "p"}]
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
+    assert "username/password" in found["job-user-assigned-identity"][0]
+
+
+# --- images -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "config", "flagged"),
+    [
+        ("acr.azurecr.io/jobs/x:latest", {}, "`latest`"),
+        ("acr.azurecr.io/jobs/x", {}, "untagged"),
+        ("acr.azurecr.io/jobs/x:v1", {"job-image-pinned": {"requireDigest": True}}, "without a digest"),
+        ("acr.azurecr.io/jobs/x:v1", {}, None),
+        ("acr.azurecr.io/jobs/x:v1" + DIGEST, {"job-image-pinned": {"requireDigest": True}}, None),
+        ("acr.azurecr.io/jobs/x" + DIGEST, {"job-image-pinned": {"requireDigest": True}}, None),
+    ],
+)
+def test_image_pinning(pack, compliant, image: str, config: dict, flagged: str | None) -> None:
+    props = job_props(compliant)
+    props["template"]["containers"][0]["image"] = image
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props, config).get("job-image-pinned", [])
+    assert (flagged in found[0]) if flagged else found == []
+
+
+# --- secrets ------------------------------------------------------------------------------------------------
+
+
+def test_plaintext_secret_value_is_flagged_and_key_vault_reference_passes(pack, compliant) -> None:
+    resource = find(compliant, JOB, "job-orders-queue")
+    props = job_props(compliant)
+    props["configuration"]["secrets"] = [{"name": "api-key", "value": "s3cr3t"}]
+    assert "holds its value in the job configuration" in analyze(pack, resource, props)["job-secrets-not-plaintext"][0]
+    props["configuration"]["secrets"] = [
+        {"name": "api-key", "keyVaultUrl": "https://kv.vault.azure.net/secrets/api-key", "identity": "/id"}
+    ]
+    assert "job-secrets-not-plaintext" not in analyze(pack, resource, props)
+
+
+def test_credential_in_an_env_value_is_flagged(pack, compliant) -> None:
+    props = job_props(compliant)
+    props["template"]["containers"][0]["env"].append(
+        {"name": "BUS", "value": "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=abc"}
+    )
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
+    assert "env `BUS` holds a credential" in found["job-secrets-not-plaintext"][0]
+
+
+@pytest.fixture(scope="module")
+def fallback() -> ProgramRun:
+    config = copy.deepcopy(EVENT_SEED_CONFIG)
+    config["aca-jobs:eventJobs"]["job-orders-queue"]["auth"] = "connectionString"
+    return run_program(config, "test", stack_file="Pulumi.test.yaml")
+
+
+def test_connection_string_fallback_is_visible_at_the_configured_level(pack, fallback) -> None:
+    resource = find(fallback, JOB, "job-orders-queue")
+    found = analyze(pack, resource)
+    assert "scales from a Service Bus connection string" in found["job-connection-string-fallback"][0]
+    assert "job-secrets-not-plaintext" not in found  # the fallback secret is reported by its own policy
+    levels = {
+        v.policy_name: v.enforcement_level
+        for v in review(pack, fallback, read_policy_config(PROJECT_DIR / "policy" / "dev.json"))
+    }
+    assert levels["job-connection-string-fallback"] == "advisory"
+    levels = {
+        v.policy_name: v.enforcement_level
+        for v in review(pack, fallback, read_policy_config(PROJECT_DIR / "policy" / "prod.json"))
+    }
+    assert levels["job-connection-string-fallback"] == "mandatory"
+
+
+# --- scale rules --------------------------------------------------------------------------------------------
+
+
+def test_scale_rule_with_host_name_namespace_is_flagged(pack, compliant) -> None:
+    props = job_props(compliant)
+    rule = props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]
+    rule["metadata"]["namespace"] = "sb-aca-test.servicebus.windows.net"
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
+    assert "use the bare name `sb-aca-test`" in found["servicebus-scaler-identity"][0]
+
+
+def test_scale_rule_without_identity_or_auth_is_flagged(pack, compliant) -> None:
+    props = job_props(compliant)
+    del props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["identity"]
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
+    assert "has no identity" in found["servicebus-scaler-identity"][0]
+
+
+# --- retries, timeouts, completion --------------------------------------------------------------------------
+
+
+def test_retries_above_the_bound_need_the_idempotent_marker(pack, compliant) -> None:
+    resource = find(compliant, JOB, "job-orders-queue")
+    props = job_props(compliant)
+    props["configuration"]["replicaRetryLimit"] = 3
+    del props["tags"][policies.IDEMPOTENT_TAG]
+    assert "retries a replica 3 times" in analyze(pack, resource, props)["job-retry-bounded"][0]
+    props["tags"][policies.IDEMPOTENT_TAG] = "true"
+    assert "job-retry-bounded" not in analyze(pack, resource, props)
+    found = analyze(pack, resource, props, {"job-retry-bounded": {"maxRetryLimitIdempotent": 2}})
+    assert "lower replicaRetryLimit to 2" in found["job-retry-bounded"][0]
+
+
+def test_timeout_must_be_set_and_bounded(pack, compliant) -> None:
+    resource = find(compliant, JOB, "job-orders-queue")
+    props = job_props(compliant)
+    assert "job-timeout-bounded" not in analyze(
+        pack, resource, props, {"job-timeout-bounded": {"maxReplicaTimeout": 900}}
+    )
+    found = analyze(pack, resource, props, {"job-timeout-bounded": {"maxReplicaTimeout": 600}})
+    assert "above this stack's bound of 600 s" in found["job-timeout-bounded"][0]
+    del props["configuration"]["replicaTimeout"]
+    assert "has no replicaTimeout" in analyze(pack, resource, props)["job-timeout-bounded"][0]
+
+
+def test_n_of_m_needs_the_opt_in_marker(pack, compliant) -> None:
+    resource = find(compliant, JOB, "job-orders-backfill")
+    props = job_props(compliant, "job-orders-backfill")
+    props["configuration"]["manualTriggerConfig"] = {"parallelism": 3.0, "replicaCompletionCount": 2.0}
+    found = analyze(pack, resource, props)
+    assert "succeeds after 2 of 3 replicas" in found["job-partial-completion-opt-in"][0]
+    props["tags"][policies.PARTIAL_COMPLETION_TAG] = "true"
+    assert "job-partial-completion-opt-in" not in analyze(pack, resource, props)
+
+
+# --- Service Bus namespace ----------------------------------------------------------------------------------
+
+
+def test_namespace_tls_and_local_auth(pack, compliant) -> None:
+    namespace = find(compliant, "azure-native:servicebus:Namespace")
+    assert analyze(pack, namespace) == {}
+    props = copy.deepcopy(namespace.wire_inputs) | {"minimumTlsVersion": "1.0", "disableLocalAuth": False}
+    found = analyze(pack, namespace, props)
+    assert "accepts TLS below 1.2" in found["servicebus-minimum-tls"][0]
+    assert "allows SAS keys" in found["servicebus-local-auth-disabled"][0]
+
+
+# --- least privilege (stack policy) -------------------------------------------------------------------------
+
+
+def stack_violations(pack: PolicyPackProcess, run: ProgramRun) -> list[str]:
+    return [v.message for v in review(pack, run, {}) if v.policy_name == "least-privilege-role-assignments"]
+
+
+def with_inputs(run: ProgramRun, resource: Registration, **changes: Any) -> ProgramRun:
+    changed = Registration(**{**resource.__dict__, "wire_inputs": {**resource.wire_inputs, **changes}})
+    return ProgramRun(**{**run.__dict__, "resources": [changed if r is resource else r for r in run.resources]})
+
+
+def grant(run: ProgramRun, name: str) -> Registration:
+    return find(run, "azure-native:authorization:RoleAssignment", name)
+
+
+def test_data_owner_at_namespace_scope_is_flagged(pack, compliant) -> None:
+    namespace_id = find(compliant, "azure-native:servicebus:Namespace").id
+    changed = with_inputs(compliant, grant(compliant, "job-orders-queue-scaler-sb-data-owner"), scope=namespace_id)
+    assert any("wider than one queue" in m for m in stack_violations(pack, changed))
+
+
+def test_broad_roles_are_flagged(pack, compliant) -> None:
+    acr_pull = grant(compliant, "job-orders-backfill-pull-acr-pull")
+    contributor = acr_pull.wire_inputs["roleDefinitionId"].replace(
+        naming.ACR_PULL.guid, "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    )
+    changed = with_inputs(compliant, acr_pull, roleDefinitionId=contributor)
+    assert any("grants Contributor" in m for m in stack_violations(pack, changed))
+
+
+def test_data_owner_for_an_identity_containers_can_use_is_flagged(pack, compliant) -> None:
+    job = find(compliant, JOB, "job-orders-queue")
+    props = job_props(compliant)
+    for setting in props["configuration"]["identitySettings"]:
+        setting["lifecycle"] = "Main"
+    changed = with_inputs(compliant, job, **props)
+    assert any("lets containers use it (lifecycle `Main`)" in m for m in stack_violations(pack, changed))
+    del props["configuration"]["identitySettings"]
+    changed = with_inputs(compliant, job, **props)
+    assert any("default lifecycle `All`" in m for m in stack_violations(pack, changed))
+
+
+def test_compliant_grants_pass_the_stack_policy(pack, compliant) -> None:
+    assert stack_violations(pack, compliant) == []
+
+
+# --- protection, names, tags --------------------------------------------------------------------------------
+
+
+def test_stateful_resources_must_be_protected_where_required(pack, compliant) -> None:
+    queue = find(compliant, "azure-native:servicebus:Queue")
+    required = {"stateful-resources-protected": {"requireProtection": True}}
+    assert analyze(pack, queue, protect=True, config=required) == {}
+    assert "is not protected" in analyze(pack, queue, protect=False, config=required)["stateful-resources-protected"][0]
+    assert analyze(pack, queue, protect=False) == {}  # not required by default
+
+
+def test_job_name_format(pack, compliant) -> None:
+    props = job_props(compliant) | {"jobName": "Orders_Job"}
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
+    assert "breaks the Container Apps rules" in found["job-name-format"][0]
+
+
+def test_required_tags(pack, compliant) -> None:
+    resource = find(compliant, "azure-native:resources:ResourceGroup")
+    assert analyze(pack, resource) == {}
+    found = analyze(pack, resource, config={"required-tags": {"requiredTags": ["owner", "cost-center"]}})
+    assert "lacks required tags ['cost-center']" in found["required-tags"][0]
+
+
+# --- configuration ------------------------------------------------------------------------------------------
+
+
+def test_config_levels_follow_the_cli_order(pack) -> None:
+    info = pack.connect().GetAnalyzerInfo(empty_pb2.Empty())
+    config = reconcile_config(
+        info, {"all": "advisory", "job-retry-bounded": {"enforcementLevel": "mandatory", "maxRetryLimit": 2}}
+    )
+    assert LEVEL_NAMES[config["job-image-pinned"][0]] == "advisory"
+    assert LEVEL_NAMES[config["job-retry-bounded"][0]] == "mandatory"
+    assert config["job-retry-bounded"][1] == {"maxRetryLimit": 2, "maxRetryLimitIdempotent": 10}
+    defaults = reconcile_config(info, {})
+    assert LEVEL_NAMES[defaults["job-connection-string-fallback"][0]] == "advisory"
+    assert defaults["job-image-pinned"][1] == {"requireDigest": False}
+
+
+@pytest.mark.parametrize(
+    ("user", "words"),
+    [
+        ({"no-such-policy": "mandatory"}, "not a policy of this pack"),
+        ({"job-image-pinned": "strict"}, "enforcement level must be one of"),
+        ({"job-image-pinned": {"requireDigests": True}}, "not a setting of this policy"),
+        ({"job-retry-bounded": {"maxRetryLimit": "2"}}, "must be of type integer"),
+    ],
+)
+def test_bad_policy_config_is_refused(pack, user: dict, words: str) -> None:
+    with pytest.raises(PolicyConfigError, match=words):
+        reconcile_config(pack.connect().GetAnalyzerInfo(empty_pb2.Empty()), user)
+
+
+def test_every_policy_has_a_description_and_committed_configs_are_valid(pack) -> None:
+    info = pack.connect().GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == "aca-jobs-policies"
+    assert {p.name for p in info.policies} == {p.name for p in policies.POLICIES}
+    assert all(p.description for p in info.policies)
+    for stack in ("dev", "staging", "prod"):
+        reconcile_config(info, read_policy_config(PROJECT_DIR / "policy" / f"{stack}.json"))
+
+
+def test_shared_constants_match_the_program() -> None:
+    assert policies.IDEMPOTENT_TAG == job_template.IDEMPOTENT_TAG
+    assert policies.PARTIAL_COMPLETION_TAG == job_template.PARTIAL_COMPLETION_TAG
+    assert naming.SERVICE_BUS_DATA_OWNER.guid == policies.SB_DATA_OWNER
+    assert naming.SERVICE_BUS_DATA_RECEIVER.guid == policies.SB_DATA_RECEIVER
+    assert naming.SERVICE_BUS_DATA_SENDER.guid == policies.SB_DATA_SENDER

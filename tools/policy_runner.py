@@ -1,0 +1,294 @@
+"""Run a CrossGuard policy pack the way the Pulumi CLI does, against an offline preview's registrations.
+
+The pack is started as a separate process exactly as the CLI starts a Python pack
+(`python -u -m pulumi.policy <engine-address> .` in the pack folder); it prints its gRPC port and serves
+`pulumirpc.Analyzer`. We then do what the CLI does: GetAnalyzerInfo, Configure (schema defaults, the pack's
+initial config, then the stack's policy config, like `--policy-pack-config`), Analyze for each resource and
+AnalyzeStack once.
+
+The Python policy SDK never dials the engine address, so none is served; the argument is kept for fidelity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from tools.offline import ProgramRun, Registration
+
+LEVEL_NAMES = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.DISABLED: "disabled",
+    analyzer_pb2.REMEDIATE: "remediate",
+}
+LEVELS = {name: level for level, name in LEVEL_NAMES.items()}
+UNUSED_ENGINE_ADDRESS = "127.0.0.1:0"
+START_TIMEOUT_SECONDS = 60
+MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+
+
+class PolicyConfigError(Exception):
+    """The policy config file is unreadable or names policies, levels or properties the pack lacks."""
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    policy_name: str
+    enforcement_level: str
+    urn: str
+    message: str
+    description: str = ""
+    pack: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "policyName": self.policy_name,
+            "enforcementLevel": self.enforcement_level,
+            "urn": self.urn,
+            "message": self.message,
+        }
+
+
+class PolicyPackProcess:
+    """A policy pack process and a gRPC stub to it. Starting is not blocking: `connect()` waits for the port,
+    so the pack can boot while the program runs."""
+
+    def __init__(self, pack_dir: Path, python: str = sys.executable) -> None:
+        if not (pack_dir / "PulumiPolicy.yaml").is_file():
+            raise PolicyConfigError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
+        self.pack_dir = pack_dir
+        self.process = subprocess.Popen(
+            [python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, "."],
+            cwd=pack_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={key: value for key, value in os.environ.items() if not key.startswith("PULUMI_CONFIG")},
+        )
+        self.stderr: list[str] = []
+        threading.Thread(target=self._drain, args=(self.process.stderr, self.stderr), daemon=True).start()
+        self.channel: grpc.Channel | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+
+    @staticmethod
+    def _drain(stream: Any, into: list[str] | None) -> None:
+        for line in iter(stream.readline, b""):
+            if into is not None:
+                into.append(line.decode(errors="replace"))
+
+    def connect(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._stub is not None:
+            return self._stub
+        port_line: list[bytes] = []
+        reader = threading.Thread(target=lambda: port_line.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_SECONDS)
+        port = (port_line[0] if port_line else b"").strip()
+        if not port.isdigit():
+            self.close()
+            raise RuntimeError(f"policy pack {self.pack_dir} did not start:\n{''.join(self.stderr)}")
+        # Policies may print; keep the pipe drained so the pack never blocks on it.
+        threading.Thread(target=self._drain, args=(self.process.stdout, None), daemon=True).start()
+        self.channel = grpc.insecure_channel(
+            f"127.0.0.1:{int(port)}",
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        grpc.channel_ready_future(self.channel).result(timeout=START_TIMEOUT_SECONDS)
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        return self._stub
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+        if self.process.poll() is None:
+            # The pack sleeps in the foreground; SIGINT stops its server and it exits 0.
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- configuration, as the CLI reconciles it ----------------------------------------------------------------
+
+
+def read_policy_config(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PolicyConfigError(f"{path}: policy config not found") from None
+    except ValueError as error:
+        raise PolicyConfigError(f"{path.name}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise PolicyConfigError(f"{path.name}: expected a JSON object of policy names")
+    return document
+
+
+def _level(value: Any, where: str) -> int:
+    if value not in LEVELS:
+        raise PolicyConfigError(f"{where}: enforcement level must be one of {sorted(LEVELS)}, got {value!r}")
+    return LEVELS[value]
+
+
+def reconcile_config(
+    info: analyzer_pb2.AnalyzerInfo, user: Mapping[str, Any], source: str = "policy config"
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Per policy: its enforcement level and properties. Schema defaults, then the pack's initial config,
+    then `all`, then per-policy user config: the order the CLI applies them in."""
+    config: dict[str, tuple[int, dict[str, Any]]] = {}
+    schemas: dict[str, dict[str, Any]] = {}
+    for policy in info.policies:
+        schema = json_format.MessageToDict(policy.configSchema.properties)
+        schemas[policy.name] = schema
+        defaults = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
+        config[policy.name] = (policy.enforcementLevel, defaults)
+    for name, initial in info.initialConfig.items():
+        if name in config:
+            level, properties = config[name]
+            config[name] = (
+                initial.enforcementLevel,
+                {**properties, **json_format.MessageToDict(initial.properties)},
+            )
+    if "all" in user:
+        level = _level(user["all"], f"{source}: all")
+        config = {name: (level, properties) for name, (_, properties) in config.items()}
+    for name, value in user.items():
+        if name == "all":
+            continue
+        if name not in config:
+            raise PolicyConfigError(f"{source}: `{name}` is not a policy of this pack; known: {sorted(config)}")
+        level, properties = config[name]
+        if isinstance(value, str):
+            config[name] = (_level(value, f"{source}: {name}"), properties)
+            continue
+        if not isinstance(value, dict):
+            raise PolicyConfigError(f"{source}: {name}: expected a level or an object")
+        overrides = dict(value)
+        if "enforcementLevel" in overrides:
+            level = _level(overrides.pop("enforcementLevel"), f"{source}: {name}.enforcementLevel")
+        for key, setting in overrides.items():
+            _check_property(schemas[name], key, setting, f"{source}: {name}.{key}")
+        config[name] = (level, {**properties, **overrides})
+    return config
+
+
+_JSON_TYPES = {
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+    "string": str,
+    "array": list,
+    "object": dict,
+}
+
+
+def _check_property(schema: Mapping[str, Any], key: str, value: Any, where: str) -> None:
+    if key not in schema:
+        raise PolicyConfigError(f"{where}: not a setting of this policy; known: {sorted(schema)}")
+    expected = _JSON_TYPES.get(schema[key].get("type", ""), object)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise PolicyConfigError(f"{where}: must be of type {schema[key].get('type')}, got {value!r}")
+
+
+# --- analysis ------------------------------------------------------------------------------------------------
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(dict(value))
+    return struct
+
+
+def _options(resource: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent)
+
+
+def _analyzer_resource(resource: Registration) -> analyzer_pb2.AnalyzerResource:
+    return analyzer_pb2.AnalyzerResource(
+        type=resource.type,
+        name=resource.name,
+        urn=resource.urn,
+        properties=_struct(resource.wire_inputs),
+        options=_options(resource),
+        parent=resource.parent,
+        dependencies=resource.dependencies,
+        propertyDependencies={
+            key: analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
+            for key, urns in resource.property_dependencies.items()
+        },
+    )
+
+
+def review(
+    pack: PolicyPackProcess, run: ProgramRun, user_config: Mapping[str, Any], source: str = "policy config"
+) -> list[PolicyViolation]:
+    """Configure the pack, analyze every resource and the whole stack, and return the violations."""
+    stub = pack.connect()
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+    config = reconcile_config(info, user_config, source)
+    stub.Configure(
+        analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
+                for name, (level, properties) in config.items()
+            }
+        )
+    )
+    descriptions = {policy.name: policy.description for policy in info.policies}
+    # Fire every Analyze before waiting on any: the pack serves them on its own threads, in its own process.
+    pending = [
+        (
+            resource.urn,
+            stub.Analyze.future(
+                analyzer_pb2.AnalyzeRequest(
+                    type=resource.type,
+                    name=resource.name,
+                    urn=resource.urn,
+                    properties=_struct(resource.wire_inputs),
+                    options=_options(resource),
+                )
+            ),
+        )
+        for resource in run.resources
+    ]
+    stack = stub.AnalyzeStack(
+        analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in run.resources])
+    )
+    responses: list[tuple[str, Iterable[Any]]] = [(urn, future.result().diagnostics) for urn, future in pending]
+    responses.append((run.stack_urn, stack.diagnostics))
+    violations = [
+        PolicyViolation(
+            policy_name=diagnostic.policyName,
+            enforcement_level=LEVEL_NAMES.get(diagnostic.enforcementLevel, "advisory"),
+            urn=diagnostic.urn or urn,
+            # The SDK prefixes the policy's description; it is printed separately.
+            message=diagnostic.message.removeprefix(descriptions.get(diagnostic.policyName, "") + "\n"),
+            description=descriptions.get(diagnostic.policyName, diagnostic.description),
+            pack=f"{info.name}",
+        )
+        for urn, diagnostics in responses
+        for diagnostic in diagnostics
+    ]
+    return sorted(violations, key=lambda v: (v.enforcement_level != "mandatory", v.policy_name, v.urn, v.message))
