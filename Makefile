@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: setup preview test lint lock clean
+.PHONY: setup preview test lint bench lock clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ preview: $(STAMP)
 ## Unit tests (Pulumi mocks; no Azure, no CLI, no network)
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## Benchmark: offline preview vs a direct-registration baseline, 10/100/300 jobs (not a test; ~4 min)
+bench: $(STAMP)
+	$(PY) -m bench.run
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -15,7 +15,7 @@ import os
 import runpy
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,10 +197,11 @@ def _secret_paths(value: Any, path: str = "") -> Iterator[str]:
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, mocks_: mocks.Mocks) -> None:
+    def __init__(self, mocks_: mocks.Mocks, on_register: Callable[[Registration], None] | None = None) -> None:
         super().__init__(mocks_)
         self.stack_urn = ""
         self.registrations: list[Registration] = []
+        self.on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -208,25 +209,26 @@ class RecordingMonitor(mocks.MockMonitor):
             self.stack_urn = response.urn
             return response
         wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
-        self.registrations.append(
-            Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                id=(response.id or None) if request.custom else None,  # components have no id
-                custom=request.custom,
-                parent=request.parent,
-                inputs=_display(wire, reveal=False),
-                plain_inputs=_display(wire, reveal=True),
-                secret_paths=frozenset(_secret_paths(wire)),
-                wire_inputs=wire,
-                dependencies=sorted(request.dependencies),
-                property_dependencies={
-                    key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
-                },
-                protect=request.protect,
-            )
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            id=(response.id or None) if request.custom else None,  # components have no id
+            custom=request.custom,
+            parent=request.parent,
+            inputs=_display(wire, reveal=False),
+            plain_inputs=_display(wire, reveal=True),
+            secret_paths=frozenset(_secret_paths(wire)),
+            wire_inputs=wire,
+            dependencies=sorted(request.dependencies),
+            property_dependencies={
+                key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
+            },
+            protect=request.protect,
         )
+        self.registrations.append(registration)
+        if self.on_register is not None:
+            self.on_register(registration)
         return response
 
 
@@ -304,12 +306,14 @@ def run_program(
     stack_file: str | None = None,
     project_dir: Path = PROJECT_DIR,
     preview: bool = True,
+    program: Path | None = None,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` with `config` (keys like `aca-jobs:platform`, values as in YAML) and return what it
     registered. Exceptions from the program (e.g. `StackConfigError`) propagate after the runtime settles."""
     wire_config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
-    monitor = RecordingMonitor(AzureMocks(subscription))
+    monitor = RecordingMonitor(AzureMocks(subscription), on_register)
     warnings = _WarningCollector()
     logger = logging.getLogger(f"aca-jobs.offline.{id(warnings)}")
     logger.propagate = False
@@ -320,8 +324,8 @@ def run_program(
         pulumi.runtime.set_all_config(wire_config)
         if str(project_dir) not in sys.path:
             sys.path.insert(0, str(project_dir))
-        program = str(project_dir / "__main__.py")
-        _sync_await(mocks.run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+        program_path = str(program or project_dir / "__main__.py")
+        _sync_await(mocks.run_pulumi_func(lambda: runpy.run_path(program_path, run_name="__main__")))
         root = pulumi.runtime.get_root_resource()
         exported = dict(getattr(root, "outputs", {}) or {})
         outputs: dict[str, Any] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -241,54 +242,90 @@ def _analyzer_resource(resource: Registration) -> analyzer_pb2.AnalyzerResource:
     )
 
 
+def _analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
+    return analyzer_pb2.AnalyzeRequest(
+        type=resource.type,
+        name=resource.name,
+        urn=resource.urn,
+        properties=_struct(resource.wire_inputs),
+        options=_options(resource),
+    )
+
+
+class PolicyReview:
+    """Reviews resources as they are registered, like the CLI does during a preview.
+
+    A worker thread connects to the pack, configures it, then sends each submitted resource's Analyze request
+    without waiting for the answer; the pack analyzes in its own process while the program keeps registering.
+    `finish` sends AnalyzeStack and collects every diagnostic."""
+
+    def __init__(self, pack: PolicyPackProcess, user_config: Mapping[str, Any], source: str = "policy config") -> None:
+        self._pack, self._user_config, self._source = pack, user_config, source
+        self._submitted: queue.SimpleQueue[Registration | None] = queue.SimpleQueue()
+        self._pending: list[tuple[str, grpc.Future]] = []
+        self._info: analyzer_pb2.AnalyzerInfo | None = None
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker.start()
+
+    def submit(self, resource: Registration) -> None:
+        # Like the engine, resource policies see custom resources only; AnalyzeStack sees components too.
+        if resource.custom:
+            self._submitted.put(resource)
+
+    def _work(self) -> None:
+        try:
+            stub = self._pack.connect()
+            self._info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+            config = reconcile_config(self._info, self._user_config, self._source)
+            stub.Configure(
+                analyzer_pb2.ConfigureAnalyzerRequest(
+                    policyConfig={
+                        name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
+                        for name, (level, properties) in config.items()
+                    }
+                )
+            )
+            while (resource := self._submitted.get()) is not None:
+                self._pending.append((resource.urn, stub.Analyze.future(_analyze_request(resource))))
+        except BaseException as error:  # re-raised by finish, on the caller's thread
+            self._error = error
+            while self._submitted.get() is not None:
+                pass
+
+    def finish(self, run: ProgramRun) -> list[PolicyViolation]:
+        self._submitted.put(None)
+        self._worker.join()
+        if self._error is not None:
+            raise self._error
+        assert self._info is not None
+        stack = self._pack.connect().AnalyzeStack(
+            analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in run.resources])
+        )
+        responses: list[tuple[str, Iterable[Any]]] = [(urn, f.result().diagnostics) for urn, f in self._pending]
+        responses.append((run.stack_urn, stack.diagnostics))
+        descriptions = {policy.name: policy.description for policy in self._info.policies}
+        violations = [
+            PolicyViolation(
+                policy_name=diagnostic.policyName,
+                enforcement_level=LEVEL_NAMES.get(diagnostic.enforcementLevel, "advisory"),
+                urn=diagnostic.urn or urn,
+                # The SDK prefixes the policy's description; it is printed separately.
+                message=diagnostic.message.removeprefix(descriptions.get(diagnostic.policyName, "") + "\n"),
+                description=descriptions.get(diagnostic.policyName, diagnostic.description),
+                pack=self._info.name,
+            )
+            for urn, diagnostics in responses
+            for diagnostic in diagnostics
+        ]
+        return sorted(violations, key=lambda v: (v.enforcement_level != "mandatory", v.policy_name, v.urn, v.message))
+
+
 def review(
     pack: PolicyPackProcess, run: ProgramRun, user_config: Mapping[str, Any], source: str = "policy config"
 ) -> list[PolicyViolation]:
-    """Configure the pack, analyze every resource and the whole stack, and return the violations."""
-    stub = pack.connect()
-    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-    config = reconcile_config(info, user_config, source)
-    stub.Configure(
-        analyzer_pb2.ConfigureAnalyzerRequest(
-            policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
-                for name, (level, properties) in config.items()
-            }
-        )
-    )
-    descriptions = {policy.name: policy.description for policy in info.policies}
-    # Fire every Analyze before waiting on any: the pack serves them on its own threads, in its own process.
-    pending = [
-        (
-            resource.urn,
-            stub.Analyze.future(
-                analyzer_pb2.AnalyzeRequest(
-                    type=resource.type,
-                    name=resource.name,
-                    urn=resource.urn,
-                    properties=_struct(resource.wire_inputs),
-                    options=_options(resource),
-                )
-            ),
-        )
-        for resource in run.resources
-    ]
-    stack = stub.AnalyzeStack(
-        analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in run.resources])
-    )
-    responses: list[tuple[str, Iterable[Any]]] = [(urn, future.result().diagnostics) for urn, future in pending]
-    responses.append((run.stack_urn, stack.diagnostics))
-    violations = [
-        PolicyViolation(
-            policy_name=diagnostic.policyName,
-            enforcement_level=LEVEL_NAMES.get(diagnostic.enforcementLevel, "advisory"),
-            urn=diagnostic.urn or urn,
-            # The SDK prefixes the policy's description; it is printed separately.
-            message=diagnostic.message.removeprefix(descriptions.get(diagnostic.policyName, "") + "\n"),
-            description=descriptions.get(diagnostic.policyName, diagnostic.description),
-            pack=f"{info.name}",
-        )
-        for urn, diagnostics in responses
-        for diagnostic in diagnostics
-    ]
-    return sorted(violations, key=lambda v: (v.enforcement_level != "mandatory", v.policy_name, v.urn, v.message))
+    """Review an already finished run: every resource, then the stack."""
+    policy_review = PolicyReview(pack, user_config, source)
+    for resource in run.resources:
+        policy_review.submit(resource)
+    return policy_review.finish(run)

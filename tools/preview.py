@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,9 @@ from tools.offline import PROJECT_DIR, ProgramRun, Registration, run_program
 from tools.policy_runner import (
     PolicyConfigError,
     PolicyPackProcess,
+    PolicyReview,
     PolicyViolation,
     read_policy_config,
-    review,
 )
 
 EXIT_OK = 0
@@ -82,7 +82,12 @@ def stack_config(stack_file: dict[str, Any], file_name: str, project: str) -> di
     return values
 
 
-def load_run(stack: str, config_file: Path | None, project_dir: Path = PROJECT_DIR) -> ProgramRun:
+def load_run(
+    stack: str,
+    config_file: Path | None,
+    project_dir: Path = PROJECT_DIR,
+    on_register: Callable[[Registration], None] | None = None,
+) -> ProgramRun:
     project_file = read_yaml(project_dir / "Pulumi.yaml", "project file")
     project = str(project_file.get("name") or "")
     path = config_file or project_dir / f"Pulumi.{stack}.yaml"
@@ -90,7 +95,9 @@ def load_run(stack: str, config_file: Path | None, project_dir: Path = PROJECT_D
         **project_defaults(project_file, project),
         **stack_config(read_yaml(path, "stack file"), path.name, project),
     }
-    return run_program(config, stack, project=project, stack_file=path.name, project_dir=project_dir)
+    return run_program(
+        config, stack, project=project, stack_file=path.name, project_dir=project_dir, on_register=on_register
+    )
 
 
 # --- rendering --------------------------------------------------------------------------------------------
@@ -174,10 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # argparse exits 2 on a usage error
     try:
         user_policy_config, policy_source = policy_config(args)
-        # Started before the program runs, so the pack boots while the program registers resources.
+        # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
         with PolicyPackProcess(args.policy_pack.resolve()) as pack:
-            run = load_run(args.stack, args.config_file)
-            violations = review(pack, run, user_policy_config, policy_source)
+            policy_review = PolicyReview(pack, user_policy_config, policy_source)
+            run = load_run(args.stack, args.config_file, on_register=policy_review.submit)
+            violations = policy_review.finish(run)
     except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
