@@ -1,6 +1,7 @@
 """Offline preview: what a stack would create, without Azure, the Pulumi CLI or a network.
 
     python -m tools.preview --stack dev [--config-file PATH] [--json]
+    python -m tools.preview --compare staging prod [--json]
 
 Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with the stack's config
 (`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`, then reviews
@@ -22,6 +23,8 @@ from typing import Any
 import yaml
 
 from components.stack_config import StackConfigError
+from tools.compare import compare
+from tools.compare import render as render_comparison
 from tools.offline import PROJECT_DIR, ProgramRun, Registration, run_program
 from tools.policy_runner import (
     PolicyConfigError,
@@ -158,7 +161,11 @@ def render_violations(violations: list[PolicyViolation]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", help="stack name; reads Pulumi.<stack>.yaml")
+    target.add_argument(
+        "--compare", nargs=2, metavar=("LEFT", "RIGHT"), help="list resource-level differences between two stacks"
+    )
     parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
     parser.add_argument("--policy-pack", type=Path, default=PROJECT_DIR / "policy", help="policy pack folder")
@@ -177,8 +184,20 @@ def policy_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return read_policy_config(path), path.name
 
 
+def compare_stacks(left: str, right: str, as_json: bool) -> int:
+    try:
+        comparison = compare(load_run(left, None), load_run(right, None))
+    except (UsageError, StackConfigError) as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(comparison.as_json(), indent=2, sort_keys=True) if as_json else render_comparison(comparison))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)  # argparse exits 2 on a usage error
+    if args.compare:
+        return compare_stacks(*args.compare, as_json=args.json)
     try:
         user_policy_config, policy_source = policy_config(args)
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
