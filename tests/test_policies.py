@@ -21,6 +21,7 @@ from tools.policy_runner import (
     PolicyConfigError,
     PolicyPackProcess,
     _struct,
+    configure,
     read_policy_config,
     reconcile_config,
     review,
@@ -42,19 +43,6 @@ def compliant() -> ProgramRun:
     return run_program(copy.deepcopy(EVENT_SEED_CONFIG), "test", stack_file="Pulumi.test.yaml")
 
 
-def configure(pack: PolicyPackProcess, user_config: dict[str, Any] | None = None) -> None:
-    stub = pack.connect()
-    config = reconcile_config(stub.GetAnalyzerInfo(empty_pb2.Empty()), user_config or {})
-    stub.Configure(
-        analyzer_pb2.ConfigureAnalyzerRequest(
-            policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
-                for name, (level, props) in config.items()
-            }
-        )
-    )
-
-
 def analyze(
     pack: PolicyPackProcess,
     resource: Registration,
@@ -63,7 +51,7 @@ def analyze(
     protect: bool | None = None,
 ) -> dict[str, list[str]]:
     """policy name -> messages, for one resource analyzed over gRPC."""
-    configure(pack, config)
+    configure(pack.connect(), config or {})
     response = pack.connect().Analyze(
         analyzer_pb2.AnalyzeRequest(
             type=resource.type,

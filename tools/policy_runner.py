@@ -242,6 +242,23 @@ def _analyzer_resource(resource: Registration) -> analyzer_pb2.AnalyzerResource:
     )
 
 
+def configure(
+    stub: analyzer_pb2_grpc.AnalyzerStub, user_config: Mapping[str, Any], source: str = "policy config"
+) -> analyzer_pb2.AnalyzerInfo:
+    """GetAnalyzerInfo, then Configure every policy with its reconciled level and settings."""
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+    config = reconcile_config(info, user_config, source)
+    stub.Configure(
+        analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
+                for name, (level, properties) in config.items()
+            }
+        )
+    )
+    return info
+
+
 def _analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
         type=resource.type,
@@ -276,16 +293,7 @@ class PolicyReview:
     def _work(self) -> None:
         try:
             stub = self._pack.connect()
-            self._info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-            config = reconcile_config(self._info, self._user_config, self._source)
-            stub.Configure(
-                analyzer_pb2.ConfigureAnalyzerRequest(
-                    policyConfig={
-                        name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
-                        for name, (level, properties) in config.items()
-                    }
-                )
-            )
+            self._info = configure(stub, self._user_config, self._source)
             while (resource := self._submitted.get()) is not None:
                 self._pending.append((resource.urn, stub.Analyze.future(_analyze_request(resource))))
         except BaseException as error:  # re-raised by finish, on the caller's thread
