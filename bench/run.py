@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tools.preview import exit_now
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SIZES = (10, 100, 300)
 REPEATS = 3
@@ -110,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.jobs)))
-        return
+        exit_now(0)
 
     print(f"offline preview, median of {REPEATS} fresh processes per cell; half manual, half event jobs")
     header = (

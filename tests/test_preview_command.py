@@ -111,6 +111,8 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
         timeout=120,
     )
     usage = subprocess.run([*command, "--json"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    valid = subprocess.run([*command, "--stack", "dev"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert (valid.returncode, valid.stderr) == (0, "")  # no shutdown noise after a clean preview
     assert (broken.returncode, broken.stdout) == (2, "")
     assert "aca-jobs:manualJobs.job-orders-backfill.image" in broken.stderr
     assert "Traceback" not in broken.stderr

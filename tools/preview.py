@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -219,5 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_POLICY_VIOLATION if mandatory else EXIT_OK
 
 
+def exit_now(code: int) -> None:
+    """Exit without interpreter finalization: the Pulumi SDK leaves per-thread event loops whose finalizers
+    can print an "Exception ignored" traceback at shutdown, after the real output."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
