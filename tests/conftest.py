@@ -105,6 +105,15 @@ def config_error(config: dict[str, Any]) -> str:
     return str(raised.value)
 
 
+def assert_rule_broken(config: dict[str, Any], key_path: str, words: str) -> None:
+    """The config is refused with a message naming the stack file, the YAML key path, the problem and a fix."""
+    message = config_error(config)
+    assert f"Pulumi.test.yaml: {key_path}: " in message
+    assert words in message
+    assert "Fix: " in message
+    assert "Traceback" not in message
+
+
 def find(run: ProgramRun, type_: str, name: str | None = None) -> Registration:
     """The one registered resource of `type_` (and `name`); fails unless exactly one matches."""
     matches = [r for r in run.resources if r.type == type_ and (name is None or r.name == name)]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import config_error
+from conftest import assert_rule_broken, config_error
 
 from components.stack_config import load_stack_config
 
@@ -177,11 +177,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 @pytest.mark.parametrize(("mutate", "key_path", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
 def test_broken_rule_names_file_key_and_fix(seed_config: dict[str, Any], mutate, key_path: str, words: str) -> None:
     mutate(seed_config)
-    message = config_error(seed_config)
-    assert f"Pulumi.test.yaml: {key_path}: " in message
-    assert words in message
-    assert "Fix: " in message
-    assert "Traceback" not in message
+    assert_rule_broken(seed_config, key_path, words)
 
 
 ACCEPTED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [

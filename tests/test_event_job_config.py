@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import config_error
+from conftest import assert_rule_broken
 
 from components.stack_config import load_stack_config
 
@@ -150,10 +150,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 @pytest.mark.parametrize(("mutate", "key_path", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
 def test_broken_rule_names_file_key_and_fix(event_config: dict[str, Any], mutate, key_path: str, words: str) -> None:
     mutate(event_config)
-    message = config_error(event_config)
-    assert f"Pulumi.test.yaml: {key_path}: " in message
-    assert words in message
-    assert "Fix: " in message
+    assert_rule_broken(event_config, key_path, words)
 
 
 def test_host_name_form_is_normalized_to_the_bare_namespace(event_config: dict[str, Any]) -> None:
