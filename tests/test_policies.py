@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, find
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import analyzer_pb2
 
 from components import job_template, naming
 from policy import aca_jobs_policies as policies
@@ -20,7 +20,7 @@ from tools.policy_runner import (
     LEVEL_NAMES,
     PolicyConfigError,
     PolicyPackProcess,
-    _struct,
+    _analyze_request,
     configure,
     read_policy_config,
     reconcile_config,
@@ -52,15 +52,12 @@ def analyze(
 ) -> dict[str, list[str]]:
     """policy name -> messages, for one resource analyzed over gRPC."""
     configure(pack.connect(), config or {})
-    response = pack.connect().Analyze(
-        analyzer_pb2.AnalyzeRequest(
-            type=resource.type,
-            name=resource.name,
-            urn=resource.urn,
-            properties=_struct(resource.wire_inputs if props is None else props),
-            options=analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect if protect is None else protect),
-        )
+    resource = replace(
+        resource,
+        wire_inputs=resource.wire_inputs if props is None else props,
+        protect=resource.protect if protect is None else protect,
     )
+    response = pack.connect().Analyze(_analyze_request(resource))
     found: dict[str, list[str]] = {}
     for diagnostic in response.diagnostics:
         found.setdefault(diagnostic.policyName, []).append(diagnostic.message)
@@ -238,8 +235,8 @@ def stack_violations(pack: PolicyPackProcess, run: ProgramRun) -> list[str]:
 
 
 def with_inputs(run: ProgramRun, resource: Registration, **changes: Any) -> ProgramRun:
-    changed = Registration(**{**resource.__dict__, "wire_inputs": {**resource.wire_inputs, **changes}})
-    return ProgramRun(**{**run.__dict__, "resources": [changed if r is resource else r for r in run.resources]})
+    changed = replace(resource, wire_inputs={**resource.wire_inputs, **changes})
+    return replace(run, resources=[changed if r is resource else r for r in run.resources])
 
 
 def grant(run: ProgramRun, name: str) -> Registration:

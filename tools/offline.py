@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks
 from pulumi.runtime.sync_await import _sync_await
+
+from components.stack_config import STACK_FILE_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -147,13 +150,25 @@ class Registration:
     id: str | None
     custom: bool
     parent: str
-    inputs: dict[str, Any]  # display form: camelCase, integers as integers, secrets as "[secret]"
-    plain_inputs: dict[str, Any]  # the same with secrets revealed, for assertions on what a secret holds
-    secret_paths: frozenset[str]  # dotted paths of the input values the engine received as secrets
     wire_inputs: dict[str, Any]  # exactly as received (secrets signed, numbers as floats), for analyzers
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     protect: bool
+
+    @cached_property
+    def inputs(self) -> dict[str, Any]:
+        """Display form: camelCase, integers as integers, secrets as "[secret]"."""
+        return _display(self.wire_inputs, reveal=False)
+
+    @cached_property
+    def plain_inputs(self) -> dict[str, Any]:
+        """The same with secrets revealed, for assertions on what a secret holds."""
+        return _display(self.wire_inputs, reveal=True)
+
+    @cached_property
+    def secret_paths(self) -> frozenset[str]:
+        """Dotted paths of the input values the engine received as secrets."""
+        return frozenset(_secret_paths(self.wire_inputs))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -216,9 +231,6 @@ class RecordingMonitor(mocks.MockMonitor):
             id=(response.id or None) if request.custom else None,  # components have no id
             custom=request.custom,
             parent=request.parent,
-            inputs=_display(wire, reveal=False),
-            plain_inputs=_display(wire, reveal=True),
-            secret_paths=frozenset(_secret_paths(wire)),
             wire_inputs=wire,
             dependencies=sorted(request.dependencies),
             property_dependencies={
@@ -239,14 +251,10 @@ class ProgramRun:
     stack_urn: str
     resources: list[Registration]
     outputs: dict[str, Any]
-    secret_outputs: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
-
-    def by_urn(self, urn: str) -> Registration:
-        return next(r for r in self.resources if r.urn == urn)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -272,19 +280,20 @@ class _WarningCollector(logging.Handler):
 @contextmanager
 def _clean_pulumi_environment(stack_file: str | None) -> Iterator[None]:
     # Leftover PULUMI_CONFIG* variables would leak another stack's config into this run.
-    saved = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == "ACA_JOBS_STACK_FILE"}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG") or k == STACK_FILE_ENV}
     for key in saved:
         del os.environ[key]
     if stack_file:
-        os.environ["ACA_JOBS_STACK_FILE"] = stack_file
+        os.environ[STACK_FILE_ENV] = stack_file
     try:
         yield
     finally:
-        os.environ.pop("ACA_JOBS_STACK_FILE", None)
+        os.environ.pop(STACK_FILE_ENV, None)
         os.environ.update(saved)
 
 
-def _resolve_output(value: Any) -> tuple[Any, bool]:
+def _resolve_output(value: Any) -> Any:
+    """An exported value as JSON, with secrets and unknowns marked."""
     output = pulumi.Output.from_input(value)
 
     async def resolve() -> tuple[Any, bool, bool]:
@@ -292,10 +301,10 @@ def _resolve_output(value: Any) -> tuple[Any, bool]:
 
     resolved, known, secret = _sync_await(resolve())
     if secret:
-        return SECRET_MARK, True
+        return SECRET_MARK
     if not known:
-        return UNKNOWN_MARK, False
-    return json.loads(json.dumps(resolved, default=str)), False
+        return UNKNOWN_MARK
+    return json.loads(json.dumps(resolved, default=str))
 
 
 def run_program(
@@ -328,18 +337,12 @@ def run_program(
         _sync_await(mocks.run_pulumi_func(lambda: runpy.run_path(program_path, run_name="__main__")))
         root = pulumi.runtime.get_root_resource()
         exported = dict(getattr(root, "outputs", {}) or {})
-        outputs: dict[str, Any] = {}
-        secret_outputs: set[str] = set()
-        for key in sorted(exported):
-            outputs[key], is_secret = _resolve_output(exported[key])
-            if is_secret:
-                secret_outputs.add(key)
+        outputs = {key: _resolve_output(exported[key]) for key in sorted(exported)}
     return ProgramRun(
         project=project,
         stack=stack,
         stack_urn=monitor.stack_urn,
         resources=sorted(monitor.registrations, key=lambda r: r.urn),
         outputs=outputs,
-        secret_outputs=secret_outputs,
         warnings=warnings.messages,
     )
