@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import app, authorization, managedidentity
 
-from components.naming import BuiltInRole, role_assignment_name, role_definition_id
+from components.naming import BuiltInRole, identity_name, role_assignment_name, role_definition_id
+from components.platform import PlatformRefs
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,26 @@ class JobIdentity(pulumi.ComponentResource):
 
     def identity_setting(self) -> app.IdentitySettingsArgs:
         return app.IdentitySettingsArgs(identity=self.identity.id, lifecycle=self.lifecycle)
+
+
+def job_identity(
+    parent: pulumi.Resource,
+    job_name: str,
+    purpose: str,
+    lifecycle: app.IdentitySettingsLifeCycle,
+    grants: Sequence[RoleGrant],
+    platform: PlatformRefs,
+) -> JobIdentity:
+    """The `purpose` identity of one job (`id-<job>-<purpose>`), in the platform's group, with its grants."""
+    return JobIdentity(
+        f"{job_name}-{purpose}",
+        JobIdentityArgs(
+            identity_name=identity_name(job_name, purpose),
+            resource_group_name=platform.resource_group_name,
+            location=platform.location,
+            lifecycle=lifecycle,
+            grants=grants,
+            tags=platform.tags,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -9,9 +9,9 @@ import pulumi
 from pulumi_azure_native import app
 
 from components.config import ManualJobConfig
-from components.job_identity import JobIdentity, JobIdentityArgs, RoleGrant
+from components.job_identity import JobIdentity, RoleGrant, job_identity
 from components.job_template import JobDefinition, Trigger, create_job
-from components.naming import ACR_PULL, identity_name
+from components.naming import ACR_PULL
 from components.operations import job_outputs
 from components.platform import PlatformRefs
 
@@ -32,17 +32,13 @@ class ManualJobComponent(pulumi.ComponentResource):
         config, platform = args.config, args.platform
 
         # Used only by the platform to pull the image (lifecycle None): no container can take its tokens.
-        self.pull_identity = JobIdentity(
-            f"{name}-pull",
-            JobIdentityArgs(
-                identity_name=identity_name(name, "pull"),
-                resource_group_name=platform.resource_group_name,
-                location=platform.location,
-                lifecycle=app.IdentitySettingsLifeCycle.NONE,
-                grants=[RoleGrant(ACR_PULL, platform.registry.resource_id)],
-                tags=platform.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        self.pull_identity = job_identity(
+            self,
+            name,
+            "pull",
+            app.IdentitySettingsLifeCycle.NONE,
+            [RoleGrant(ACR_PULL, platform.registry.resource_id)],
+            platform,
         )
         self.job = create_job(
             self,

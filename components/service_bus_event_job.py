@@ -17,9 +17,9 @@ import pulumi
 from pulumi_azure_native import app, servicebus
 
 from components.config import EventJobConfig
-from components.job_identity import JobIdentity, JobIdentityArgs, RoleGrant
+from components.job_identity import JobIdentity, RoleGrant, job_identity
 from components.job_template import JobDefinition, Trigger, create_job
-from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER, identity_name
+from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import job_outputs, send_test_message_command
 from components.platform import PlatformRefs, ServiceBusRefs
 
@@ -72,10 +72,11 @@ class ServiceBusEventJob(pulumi.ComponentResource):
         scaler_grants = [RoleGrant(ACR_PULL, platform.registry.resource_id)]
         if uses_identity:
             scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, self.queue.id))
-        self.scaler_identity = self._identity(
-            name, "scaler", app.IdentitySettingsLifeCycle.NONE, scaler_grants, platform
+        self.scaler_identity = job_identity(
+            self, name, "scaler", app.IdentitySettingsLifeCycle.NONE, scaler_grants, platform
         )
-        self.workload_identity = self._identity(
+        self.workload_identity = job_identity(
+            self,
             name,
             "workload",
             app.IdentitySettingsLifeCycle.MAIN,
@@ -141,27 +142,6 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
         }
         self.register_outputs(self.outputs)
-
-    def _identity(
-        self,
-        name: str,
-        purpose: str,
-        lifecycle: app.IdentitySettingsLifeCycle,
-        grants: list[RoleGrant],
-        platform: PlatformRefs,
-    ) -> JobIdentity:
-        return JobIdentity(
-            f"{name}-{purpose}",
-            JobIdentityArgs(
-                identity_name=identity_name(name, purpose),
-                resource_group_name=platform.resource_group_name,
-                location=platform.location,
-                lifecycle=lifecycle,
-                grants=grants,
-                tags=platform.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
 
     def _scaler_sas_rule(
         self, name: str, bus: ServiceBusRefs, platform: PlatformRefs
