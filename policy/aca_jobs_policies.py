@@ -429,6 +429,32 @@ def _identity_id_matches(identity: PolicyResource, identity_id: Any) -> bool:
     return str(identity_id or "").lower().endswith(expected)
 
 
+def _check_owner_unreachable(identity: PolicyResource, job: PolicyResource, report: ReportViolation) -> None:
+    """A job that assigns a Data Owner identity must list it with lifecycle `None` (unset means `All`)."""
+    name = _job_name(job.props, job.name)
+    listed = [
+        setting
+        for setting in _get(job.props, "configuration", "identitySettings") or []
+        if _identity_id_matches(identity, setting.get("identity"))
+    ]
+    for setting in listed:
+        if setting.get("lifecycle") != "None":
+            report(
+                f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` lets containers use it "
+                f"(lifecycle `{setting.get('lifecycle')}`). Fix: set its lifecycle to `None`; give the code a "
+                "separate identity with Data Receiver.",
+                job.urn,
+            )
+    assigned = _get(job.props, "identity", "userAssignedIdentities") or []
+    if not listed and any(_identity_id_matches(identity, assigned_id) for assigned_id in assigned):
+        report(
+            f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` assigns it without "
+            "identitySettings, so every container can use it (default lifecycle `All`). Fix: list it with "
+            "lifecycle `None`.",
+            job.urn,
+        )
+
+
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     jobs = [r for r in args.resources if r.resource_type == JOB]
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
@@ -461,30 +487,7 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
             )
             continue
         for job in jobs:
-            for setting in _get(job.props, "configuration", "identitySettings") or []:
-                if _identity_id_matches(identity, setting.get("identity")) and setting.get("lifecycle") != "None":
-                    report(
-                        f"identity `{identity.name}` holds Service Bus Data Owner, and job "
-                        f"`{_job_name(job.props, job.name)}` lets containers use it (lifecycle "
-                        f"`{setting.get('lifecycle')}`). Fix: set its lifecycle to `None`; give the code a "
-                        "separate identity with Data Receiver.",
-                        job.urn,
-                    )
-            listed = [
-                s
-                for s in _get(job.props, "configuration", "identitySettings") or []
-                if _identity_id_matches(identity, s.get("identity"))
-            ]
-            assigned = any(
-                _identity_id_matches(identity, i) for i in _get(job.props, "identity", "userAssignedIdentities") or []
-            )
-            if assigned and not listed:
-                report(
-                    f"identity `{identity.name}` holds Service Bus Data Owner, and job "
-                    f"`{_job_name(job.props, job.name)}` assigns it without identitySettings, so every container "
-                    "can use it (default lifecycle `All`). Fix: list it with lifecycle `None`.",
-                    job.urn,
-                )
+            _check_owner_unreachable(identity, job, report)
 
 
 least_privilege = StackValidationPolicy(
