@@ -132,3 +132,17 @@ def test_compare_json_marks_by_design_differences(capsys) -> None:
     assert by_path[("resource-group", "resourceGroupName")]["byDesign"] is True
     assert by_path[("workspace", "retentionInDays")]["byDesign"] is False
     assert document["onlyIn_dev"] == [] and document["onlyIn_prod"] == []
+
+
+def test_a_malformed_or_invalid_stack_file_is_refused_with_a_message(project: Path, capsys) -> None:
+    (project / "Pulumi.staging.yaml").write_text("config:\n  aca-jobs:manualJobs: [unclosed\n")
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    assert "Pulumi.staging.yaml: not valid YAML" in capsys.readouterr().err
+    shutil.copy(PROJECT_DIR / "Pulumi.staging.yaml", project)
+    prod = (project / "Pulumi.prod.yaml").read_text()
+    first_image = next(line for line in prod.splitlines(keepends=True) if line.strip().startswith("image:"))
+    (project / "Pulumi.prod.yaml").write_text(prod.replace(first_image, "", 1))
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.prod.yaml: aca-jobs:manualJobs.job-orders-backfill.image: is required" in err
+    assert "Traceback" not in err

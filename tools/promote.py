@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 
 from components.config import EVENT_JOBS_KEY, MANUAL_JOBS_KEY, split_image
 from components.stack_config import StackConfigError, load_stack_config
@@ -88,6 +88,20 @@ def promote(
     return changed
 
 
+def read_stack(stack_yaml: YAML, path: Path) -> Any:
+    """A stack file, round-trip loaded; it must already satisfy the config contract (so every job has an
+    `image`), or promotion stops with the contract's own messages."""
+    if not path.is_file():
+        raise PromotionRefusedError(f"{path.name} not found")
+    text = path.read_text()
+    try:
+        document = stack_yaml.load(text)
+    except YAMLError as error:
+        raise PromotionRefusedError(f"{path.name}: not valid YAML: {error}") from None
+    load_stack_config(round_trip_config(text), stack_file=path.name)
+    return document
+
+
 def dump(yaml: YAML, document: Any) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
@@ -112,11 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     target_path = args.project_dir / f"Pulumi.{args.target}.yaml"
     stack_yaml = round_trip_yaml()
     try:
-        for path in (source_path, target_path):
-            if not path.is_file():
-                raise PromotionRefusedError(f"{path.name} not found")
-        source, before = stack_yaml.load(source_path.read_text()), target_path.read_text()
-        target = stack_yaml.load(before)
+        source, before = read_stack(stack_yaml, source_path), target_path.read_text() if target_path.is_file() else ""
+        target = read_stack(stack_yaml, target_path)
         changed = promote(
             source, target, args.jobs, requires_digest(args.target, args.project_dir / "policy"), target_path.name
         )
@@ -145,8 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def round_trip_config(text: str) -> dict[str, Any]:
-    """The `config:` map of a stack file as plain Python values."""
-    return (yaml.safe_load(text) or {}).get("config") or {}
+    """The `config:` map of a stack file as plain Python values (no encrypted values expected)."""
+    document = yaml.safe_load(text) or {}
+    config = document.get("config") if isinstance(document, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 if __name__ == "__main__":
