@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,15 @@ def test_bad_policy_config_or_pack_exits_2(tmp_path: Path, capsys) -> None:
     assert "no-such-policy" in capsys.readouterr().err
     assert preview.main(["--stack", "dev", "--policy-pack", str(tmp_path)]) == 2
     assert "not a policy pack" in capsys.readouterr().err
+
+
+def test_a_failing_policy_pack_exits_3_not_1(tmp_path: Path, capsys) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(PROJECT_DIR / "policy", pack, ignore=shutil.ignore_patterns("__pycache__"))
+    policies = pack / "aca_jobs_policies.py"
+    source = policies.read_text()
+    broken = "def _job_name_format(args: ResourceValidationArgs, report: ReportViolation) -> None:\n"
+    policies.write_text(source.replace(broken, broken + '    raise ValueError("policy bug")\n'))
+    assert preview.main(["--stack", "dev", "--policy-pack", str(pack)]) == 3
+    captured = capsys.readouterr()
+    assert "failed, so the stack was not reviewed" in captured.err and "policy bug" in captured.err

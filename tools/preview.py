@@ -8,7 +8,7 @@ Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with t
 what it registered with the policy pack, started and driven the way `pulumi preview --policy-pack` does.
 
 Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandatory policy violation;
-2 a config or usage error (message on stderr, nothing on stdout).
+2 a config or usage error (message on stderr, nothing on stdout); 3 the policy pack or the tool failed.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 import yaml
 
 from components.stack_config import StackConfigError
@@ -38,6 +40,9 @@ from tools.policy_runner import (
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
 EXIT_USAGE = 2
+# Not a verdict on the stack: the policy pack (or this tool) failed. Distinct from 1 so CI never reads a
+# crash as "policy violated" or a violation as a crash.
+EXIT_FAILURE = 3
 
 
 class UsageError(Exception):
@@ -209,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
+    except (grpc.RpcError, RuntimeError) as error:
+        details = error.details() if isinstance(error, grpc.RpcError) else str(error)
+        print(f"policy pack {args.policy_pack} failed, so the stack was not reviewed: {details}", file=sys.stderr)
+        return EXIT_FAILURE
     if args.json:
         document = {**run.as_json(), "policyViolations": [v.as_json() for v in violations]}
         print(json.dumps(document, indent=2, sort_keys=True))
@@ -229,4 +238,9 @@ def exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
-    exit_now(main())
+    try:
+        code = main()
+    except Exception:  # a bug in this tool: show it, but never with the exit code of a verdict
+        traceback.print_exc()
+        code = EXIT_FAILURE
+    exit_now(code)
