@@ -33,7 +33,7 @@ event_jobs = {
     for name, job in config.event_jobs.items()
 }
 
-pulumi.export("resourceGroupName", platform.resource_group.name)
-pulumi.export("environmentId", platform.environment.id)
+pulumi.export("resourceGroupName", platform.refs.resource_group_name)
+pulumi.export("environmentId", platform.refs.environment_id)
 pulumi.export("workspaceCustomerId", platform.workspace.customer_id)
 pulumi.export("jobs", {name: job.outputs for name, job in {**manual_jobs, **event_jobs}.items()})

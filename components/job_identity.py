@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import app, authorization, managedidentity
 
+from components.arm import known_after, resource_id
 from components.naming import BuiltInRole, identity_name, role_assignment_name, role_definition_id
 from components.platform import PlatformRefs
 
@@ -29,6 +30,8 @@ class RoleGrant:
 @dataclass(frozen=True)
 class JobIdentityArgs:
     identity_name: str
+    subscription_id: pulumi.Input[str]
+    resource_group: str
     resource_group_name: pulumi.Input[str]
     location: str
     lifecycle: app.IdentitySettingsLifeCycle
@@ -38,6 +41,9 @@ class JobIdentityArgs:
 
 class JobIdentity(pulumi.ComponentResource):
     identity: managedidentity.UserAssignedIdentity
+    # The identity's ARM id, composed from config so that it is known in a first preview: the job lists it
+    # (identity, registries, identity settings, scale rule) and reviewers and the policy pack can match it.
+    id: pulumi.Output[str]
     role_assignments: list[authorization.RoleAssignment]
     lifecycle: app.IdentitySettingsLifeCycle
 
@@ -52,10 +58,23 @@ class JobIdentity(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.id = known_after(
+            resource_id(
+                args.subscription_id,
+                args.resource_group,
+                "Microsoft.ManagedIdentity",
+                "userAssignedIdentities",
+                args.identity_name,
+            ),
+            self.identity,
+        )
         self.role_assignments = [self._grant(name, grant) for grant in args.grants]
+        # The policy pack reads `id` and `lifecycle` here to tie the identity to the job settings that list it
+        # when the identity's own outputs are not known yet.
         self.register_outputs(
             {
-                "id": self.identity.id,
+                "id": self.id,
+                "lifecycle": self.lifecycle.value,
                 "principalId": self.identity.principal_id,
                 "clientId": self.identity.client_id,
             }
@@ -77,7 +96,7 @@ class JobIdentity(pulumi.ComponentResource):
         )
 
     def identity_setting(self) -> app.IdentitySettingsArgs:
-        return app.IdentitySettingsArgs(identity=self.identity.id, lifecycle=self.lifecycle)
+        return app.IdentitySettingsArgs(identity=self.id, lifecycle=self.lifecycle)
 
 
 def job_identity(
@@ -93,6 +112,8 @@ def job_identity(
         f"{job_name}-{purpose}",
         JobIdentityArgs(
             identity_name=identity_name(job_name, purpose),
+            subscription_id=platform.subscription_id,
+            resource_group=platform.resource_group,
             resource_group_name=platform.resource_group_name,
             location=platform.location,
             lifecycle=lifecycle,

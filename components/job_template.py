@@ -75,7 +75,7 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         environment_id=platform.environment_id,
         identity=app.ManagedServiceIdentityArgs(
             type=app.ManagedServiceIdentityType.USER_ASSIGNED,
-            user_assigned_identities=[identity.identity.id for identity in definition.identities],
+            user_assigned_identities=[identity.id for identity in definition.identities],
         ),
         configuration=app.JobConfigurationArgs(
             # The SDK silently defaults triggerType to Manual; always say which trigger is meant.
@@ -85,9 +85,7 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
             replica_retry_limit=settings.replica_retry_limit,
             replica_timeout=settings.replica_timeout,
             registries=[
-                app.RegistryCredentialsArgs(
-                    server=platform.registry.server, identity=definition.pull_identity.identity.id
-                )
+                app.RegistryCredentialsArgs(server=platform.registry.server, identity=definition.pull_identity.id)
             ],
             identity_settings=[identity.identity_setting() for identity in definition.identities],
             secrets=list(definition.secrets) or None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import app
 
+from components.arm import known_after, resource_id
 from components.job_identity import JobIdentity
 from components.platform import PlatformRefs
 
@@ -54,8 +55,10 @@ def evidence_query(job_name: str) -> str:
 def job_outputs(name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
     """The per-job output contract every job kind exports (event jobs add their queue's outputs)."""
     return {
-        "resourceId": job.id,
-        "name": job.name,
+        "resourceId": known_after(
+            resource_id(platform.subscription_id, platform.resource_group, "Microsoft.App", "jobs", name), job
+        ),
+        "name": known_after(name, job),
         "identityPrincipalId": identity.identity.principal_id,
         "startCommand": platform.resource_group_name.apply(lambda rg: start_command(name, rg)),
         "executionsCommand": platform.resource_group_name.apply(lambda rg: executions_command(name, rg)),

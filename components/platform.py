@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, operationalinsights, resources, servicebus
+from pulumi_azure_native import app, authorization, operationalinsights, resources, servicebus
 
+from components.arm import known_after, resource_id
 from components.config import PlatformConfig, RegistryConfig
 
 
@@ -21,7 +22,8 @@ class JobsPlatformArgs:
 
 @dataclass(frozen=True)
 class ServiceBusRefs:
-    namespace_name: pulumi.Output[str]
+    namespace: str  # the bare name from config
+    namespace_name: pulumi.Output[str]  # the same, known, depending on the namespace resource
     namespace_id: pulumi.Output[str]
     host_name: str
 
@@ -30,7 +32,9 @@ class ServiceBusRefs:
 class PlatformRefs:
     """What a job needs from the platform: where to live, what to pull from, how to tag, what to protect."""
 
-    resource_group_name: pulumi.Output[str]
+    subscription_id: pulumi.Output[str]
+    resource_group: str  # the name from config
+    resource_group_name: pulumi.Output[str]  # the same, known, depending on the resource group resource
     location: str
     environment_id: pulumi.Output[str]
     registry: RegistryConfig
@@ -50,6 +54,10 @@ class JobsPlatform(pulumi.ComponentResource):
         super().__init__("aca-jobs:index:JobsPlatform", name, None, opts)
         config, location = args.config, args.location
         tags = dict(config.tags)
+        # The deployment's subscription: invokes run during a preview, so this is known before anything exists.
+        subscription_id = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).subscription_id
 
         def stateful(**extra: object) -> pulumi.ResourceOptions:
             # Stateful resources are protected as a whole stack decides (prod: on); their physical names come
@@ -63,16 +71,21 @@ class JobsPlatform(pulumi.ComponentResource):
             tags=tags,
             opts=stateful(),
         )
+        # Names come from config, not from the resources' outputs, so a first preview shows them (and the ids
+        # built from them); `known_after` keeps each child waiting for the resource group.
+        resource_group_name = known_after(config.resource_group, self.resource_group)
         self.workspace = operationalinsights.Workspace(
             "workspace",
             workspace_name=config.environment.workspace,
-            resource_group_name=self.resource_group.name,
+            resource_group_name=resource_group_name,
             location=location,
             sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=config.environment.log_retention_days,
             tags=tags,
             opts=stateful(),
         )
+        # Built from the workspace's outputs on purpose: in the first preview the workspace does not exist, so the
+        # key cannot be read and stays unknown (an invoke with unknown arguments is not run).
         shared_key = operationalinsights.get_shared_keys_output(
             resource_group_name=self.resource_group.name,
             workspace_name=self.workspace.name,
@@ -81,7 +94,7 @@ class JobsPlatform(pulumi.ComponentResource):
         self.environment = app.ManagedEnvironment(
             "environment",
             environment_name=config.environment.name,
-            resource_group_name=self.resource_group.name,
+            resource_group_name=resource_group_name,
             location=location,
             app_logs_configuration=app.AppLogsConfigurationArgs(
                 destination="log-analytics",
@@ -100,7 +113,7 @@ class JobsPlatform(pulumi.ComponentResource):
             self.service_bus_namespace = servicebus.Namespace(
                 "service-bus",
                 namespace_name=config.service_bus.namespace,
-                resource_group_name=self.resource_group.name,
+                resource_group_name=resource_group_name,
                 location=location,
                 sku=servicebus.SBSkuArgs(name=config.service_bus.sku, tier=config.service_bus.sku),
                 minimum_tls_version=servicebus.TlsVersion.TLS_VERSION_1_2,
@@ -109,15 +122,27 @@ class JobsPlatform(pulumi.ComponentResource):
                 tags=tags,
                 opts=stateful(),
             )
+            namespace = config.service_bus.namespace
             service_bus_refs = ServiceBusRefs(
-                namespace_name=self.service_bus_namespace.name,
-                namespace_id=self.service_bus_namespace.id,
+                namespace=namespace,
+                namespace_name=known_after(namespace, self.service_bus_namespace),
+                namespace_id=known_after(
+                    resource_id(
+                        subscription_id, config.resource_group, "Microsoft.ServiceBus", "namespaces", namespace
+                    ),
+                    self.service_bus_namespace,
+                ),
                 host_name=config.service_bus.host_name,
             )
+        environment_id = resource_id(
+            subscription_id, config.resource_group, "Microsoft.App", "managedEnvironments", config.environment.name
+        )
         self.refs = PlatformRefs(
-            resource_group_name=self.resource_group.name,
+            subscription_id=subscription_id,
+            resource_group=config.resource_group,
+            resource_group_name=resource_group_name,
             location=location,
-            environment_id=self.environment.id,
+            environment_id=known_after(environment_id, self.environment),
             registry=config.registry,
             tags=tags,
             protect=config.protect,
@@ -125,8 +150,8 @@ class JobsPlatform(pulumi.ComponentResource):
         )
         self.register_outputs(
             {
-                "resourceGroupName": self.resource_group.name,
-                "environmentId": self.environment.id,
+                "resourceGroupName": self.refs.resource_group_name,
+                "environmentId": self.refs.environment_id,
                 "workspaceCustomerId": self.workspace.customer_id,
             }
         )

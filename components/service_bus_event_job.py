@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import app, servicebus
 
+from components.arm import known_after, resource_id
 from components.config import EventJobConfig
 from components.job_identity import JobIdentity, RoleGrant, job_identity
 from components.job_template import JobDefinition, Trigger, create_job
@@ -69,9 +70,23 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             dead_lettering_on_message_expiration=True,
             opts=pulumi.ResourceOptions(parent=self, protect=platform.protect),
         )
+        # The queue's id from config names: the grants' scope is then known (and reviewable) in a first preview.
+        queue_id = known_after(
+            resource_id(
+                platform.subscription_id,
+                platform.resource_group,
+                "Microsoft.ServiceBus",
+                "namespaces",
+                bus.namespace,
+                "queues",
+                config.queue,
+            ),
+            self.queue,
+        )
+        queue_name = known_after(config.queue, self.queue)
         scaler_grants = [RoleGrant(ACR_PULL, platform.registry.resource_id)]
         if uses_identity:
-            scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, self.queue.id))
+            scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, queue_id))
         self.scaler_identity = job_identity(
             self, name, "scaler", app.IdentitySettingsLifeCycle.NONE, scaler_grants, platform
         )
@@ -80,10 +95,10 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             name,
             "workload",
             app.IdentitySettingsLifeCycle.MAIN,
-            [RoleGrant(SERVICE_BUS_DATA_RECEIVER, self.queue.id)],
+            [RoleGrant(SERVICE_BUS_DATA_RECEIVER, queue_id)],
             platform,
         )
-        self.scaler_rule = None if uses_identity else self._scaler_sas_rule(name, bus, platform)
+        self.scaler_rule = None if uses_identity else self._scaler_sas_rule(name, queue_name, bus, platform)
 
         metadata = {
             "queueName": config.queue,
@@ -97,7 +112,7 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             name=SCALE_RULE_NAME,
             type="azure-servicebus",
             metadata=metadata,
-            identity=self.scaler_identity.identity.id if uses_identity else None,
+            identity=self.scaler_identity.id if uses_identity else None,
             auth=None
             if uses_identity
             else [app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter="connection")],
@@ -134,8 +149,8 @@ class ServiceBusEventJob(pulumi.ComponentResource):
         )
         self.outputs = {
             **job_outputs(name, self.job, self.scaler_identity, platform),
-            "queueId": self.queue.id,
-            "queueName": self.queue.name,
+            "queueId": queue_id,
+            "queueName": queue_name,
             "namespaceHostName": bus.host_name,
             "workloadIdentityClientId": self.workload_identity.identity.client_id,
             "workloadIdentityPrincipalId": self.workload_identity.identity.principal_id,
@@ -144,13 +159,13 @@ class ServiceBusEventJob(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
     def _scaler_sas_rule(
-        self, name: str, bus: ServiceBusRefs, platform: PlatformRefs
+        self, name: str, queue_name: pulumi.Output[str], bus: ServiceBusRefs, platform: PlatformRefs
     ) -> servicebus.QueueAuthorizationRule:
         # Fallback only: a SAS rule on this queue alone, never on the namespace.
         return servicebus.QueueAuthorizationRule(
             f"{name}-scaler",
             authorization_rule_name="keda-scaler",
-            queue_name=self.queue.name,
+            queue_name=queue_name,
             namespace_name=bus.namespace_name,
             resource_group_name=platform.resource_group_name,
             rights=SCALER_SAS_RIGHTS,

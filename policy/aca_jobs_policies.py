@@ -10,7 +10,7 @@ pack in its own virtualenv), so the few shared constants are repeated here and a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -20,11 +20,15 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    Severity,
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 JOB = "azure-native:app:Job"
+# The program's component around each identity; it registers the identity's `id` (known in a first preview).
+JOB_IDENTITY_COMPONENT = "aca-jobs:index:JobIdentity"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
@@ -73,11 +77,59 @@ CREDENTIAL_PATTERNS = re.compile(
 )
 
 
-# --- helpers ----------------------------------------------------------------------------------------------
+# --- reading what the engine sends ------------------------------------------------------------------------
+#
+# In a preview, values Azure has not computed yet reach a policy as unknowns, and the SDK's property proxy raises
+# `UnknownValueError` when `validate` reads one (pulumi_policy `proxy.py` `_raise_if_unknown`); the SDK then
+# turns the whole policy into an ADVISORY "can't run policy ... during preview" note (`policy.py`, the
+# `UnknownValueError` handlers of `Analyze` and `AnalyzeStack`) - a mandatory policy silently skipped. So every
+# policy first copies what it reads into plain values, each unknown becoming `UNKNOWN`: an unknown value counts
+# as "set, value not known yet", the rest of the resource is still checked, and a rule that needs the value
+# reports what it could not verify instead of passing.
+
+
+class _Unknown:
+    """A value the engine does not know yet (truthy: the property is set)."""
+
+    def __repr__(self) -> str:
+        return "<unknown during preview>"
+
+
+UNKNOWN = _Unknown()
+
+
+def plain(value: Any) -> Any:
+    """Props as plain dicts and lists, unknowns as `UNKNOWN`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        result = {}
+        for key in value:
+            try:
+                result[key] = plain(value[key])
+            except UnknownValueError:
+                result[key] = UNKNOWN
+        return result
+    if isinstance(value, Sequence):
+        items = []
+        for index in range(len(value)):
+            try:
+                items.append(plain(value[index]))
+            except UnknownValueError:
+                items.append(UNKNOWN)
+        return items
+    return value
+
+
+def known(value: Any) -> bool:
+    return value is not UNKNOWN
 
 
 def _get(value: Any, *path: str | int) -> Any:
+    """The value at `path`, None where absent; `UNKNOWN` where a step is unknown."""
     for step in path:
+        if value is UNKNOWN:
+            return UNKNOWN
         if isinstance(step, int):
             value = value[step] if isinstance(value, list) and len(value) > step else None
         else:
@@ -87,74 +139,136 @@ def _get(value: Any, *path: str | int) -> Any:
     return value
 
 
+def _list(value: Any) -> list[Any]:
+    """A list property; an unknown list reads as one unknown element."""
+    if value is UNKNOWN:
+        return [UNKNOWN]
+    return list(value) if isinstance(value, list) else []
+
+
 def _job_name(props: Mapping[str, Any], fallback: str) -> str:
-    return str(props.get("jobName") or fallback)
+    name = props.get("jobName") or props.get("name")
+    return str(name) if isinstance(name, str) else fallback
 
 
-def _trigger_config(configuration: Mapping[str, Any]) -> Mapping[str, Any]:
-    for key in ("manualTriggerConfig", "eventTriggerConfig", "scheduleTriggerConfig"):
-        if isinstance(configuration.get(key), Mapping):
-            return configuration[key]
-    return {}
+def _trigger_config(configuration: Any) -> Mapping[str, Any]:
+    """The block that matches `triggerType` (the one Azure acts on)."""
+    trigger = _get(configuration, "triggerType")
+    key = {"Manual": "manualTriggerConfig", "Event": "eventTriggerConfig", "Schedule": "scheduleTriggerConfig"}.get(
+        trigger if isinstance(trigger, str) else ""
+    )
+    block = _get(configuration, key) if key else None
+    return block if isinstance(block, Mapping) else {}
 
 
-def _containers(props: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    template = props.get("template") or {}
+def _containers(props: Mapping[str, Any]) -> Iterator[Any]:
     for key in ("containers", "initContainers"):
-        yield from template.get(key) or []
+        yield from _list(_get(props, "template", key))
 
 
-def _scale_rules(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return _get(props, "configuration", "eventTriggerConfig", "scale", "rules") or []
+def _scale_rules(props: Mapping[str, Any]) -> list[Any]:
+    return _list(_get(props, "configuration", "eventTriggerConfig", "scale", "rules"))
 
 
-def _fallback_secret_names(props: Mapping[str, Any]) -> set[str]:
+def _fallback_secret_names(props: Mapping[str, Any]) -> set[Any]:
     """Secrets a Service Bus scale rule uses as its connection (the connection-string fallback)."""
     return {
-        auth.get("secretRef")
+        _get(auth, "secretRef")
         for rule in _scale_rules(props)
-        if rule.get("type") == "azure-servicebus"
-        for auth in rule.get("auth") or []
-        if auth.get("triggerParameter") == "connection"
+        if _get(rule, "type") == "azure-servicebus"
+        for auth in _list(_get(rule, "auth"))
+        if _get(auth, "triggerParameter") == "connection"
     }
 
 
 def _tag(props: Mapping[str, Any], tag: str) -> bool:
-    return str((props.get("tags") or {}).get(tag, "")).lower() == "true"
+    return str(_get(props, "tags", tag) or "").lower() == "true"
 
 
 def _role_guid(role_definition_id: Any) -> str:
     return str(role_definition_id or "").rsplit("/", 1)[-1].lower()
 
 
+def _same_id(left: Any, right: Any) -> bool:
+    """ARM ids compare case-insensitively; an unknown id matches nothing."""
+    return isinstance(left, str) and isinstance(right, str) and left.lower() == right.lower()
+
+
+def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool, Any]:
+    """Whether the job lists `identity_id` in identitySettings, and with which lifecycle (unset means `All`)."""
+    for setting in _list(_get(props, "configuration", "identitySettings")):
+        if _same_id(_get(setting, "identity"), identity_id):
+            return True, _get(setting, "lifecycle") or "All"
+    return False, None
+
+
+def _check_platform_only(
+    props: Mapping[str, Any], identity_id: Any, what: str, name: str, report: ReportViolation
+) -> None:
+    """The identity the platform uses for `what` must be listed with lifecycle `None`: no container can take
+    its tokens."""
+    if not known(identity_id):
+        report(
+            f"job `{name}` {what} identity is not known during preview, so it cannot be verified that containers "
+            "cannot use it. Fix: build the identity id from names known before deployment (as aca-jobs does), so "
+            "the review can match it to identitySettings."
+        )
+        return
+    listed, lifecycle = _lifecycle_of(props, identity_id)
+    if not listed:
+        report(
+            f"job `{name}` {what} identity `{identity_id}` is not in identitySettings, so every container can use "
+            "it (default lifecycle `All`). Fix: list it with lifecycle `None`."
+        )
+    elif lifecycle != "None":
+        report(
+            f"job `{name}` {what} identity `{identity_id}` has lifecycle `{lifecycle}`, so containers can take its "
+            "tokens. Fix: set its lifecycle to `None`; give the code its own identity."
+        )
+
+
+def _type_of(args: ResourceValidationArgs, *types: str) -> Mapping[str, Any]:
+    """The resource's props as plain values, or not applicable when it is not one of `types`."""
+    if args.resource_type not in types:
+        args.not_applicable(f"applies to {', '.join(types)} only")
+    return plain(args.props)
+
+
 # --- job identity and registries --------------------------------------------------------------------------
 
 
 def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    name = _job_name(args.props, args.name)
-    identity = args.props.get("identity") or {}
-    if "UserAssigned" not in str(identity.get("type", "")) or not identity.get("userAssignedIdentities"):
+    props = _type_of(args, JOB)
+    name = _job_name(props, args.name)
+    identity_type = _get(props, "identity", "type")
+    assigned = _get(props, "identity", "userAssignedIdentities")
+    if (known(identity_type) and "UserAssigned" not in str(identity_type or "")) or not assigned:
         report(
             f"job `{name}` has no user-assigned identity. Fix: assign one identity per job "
             "(identity.type UserAssigned) so its grants stay narrow."
         )
-    for registry in _get(args.props, "configuration", "registries") or []:
-        server = registry.get("server", "?")
-        if registry.get("username") or registry.get("passwordSecretRef"):
+    for registry in _list(_get(props, "configuration", "registries")):
+        server = _get(registry, "server") or "?"
+        if _get(registry, "username") or _get(registry, "passwordSecretRef"):
             report(
                 f"job `{name}` pulls from `{server}` with a username/password. Fix: remove them and set the "
                 "registry's `identity` to the job's user-assigned identity (granted AcrPull)."
             )
-        elif not registry.get("identity"):
+        elif not _get(registry, "identity"):
             report(f"job `{name}` pulls from `{server}` without an identity. Fix: set the registry's `identity`.")
+        else:
+            _check_platform_only(props, _get(registry, "identity"), f"registry `{server}` pull", name, report)
 
 
 job_identity = ResourceValidationPolicy(
     name="job-user-assigned-identity",
-    description="Every job has a user-assigned identity, and registries pull through an identity.",
+    description=(
+        "Every job has a user-assigned identity, and registries pull through an identity that no container can use."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Give each job its own user-assigned identity; pull images through it, listed with lifecycle "
+    "`None` in identitySettings.",
     validate=_job_identity,
 )
 
@@ -163,12 +277,17 @@ job_identity = ResourceValidationPolicy(
 
 
 def _image_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
+    props = _type_of(args, JOB)
     require_digest = bool(args.get_config().get("requireDigest", False))
-    name = _job_name(args.props, args.name)
-    for container in _containers(args.props):
-        image = str(container.get("image") or "")
+    name = _job_name(props, args.name)
+    for container in _containers(props):
+        image = _get(container, "image")
+        if not isinstance(image, str):
+            report(
+                f"job `{name}` runs an image that is not known during preview, so its pinning cannot be verified. "
+                "Fix: write the image reference in the stack file."
+            )
+            continue
         reference = image.split("@", 1)[0]
         tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
         has_digest = bool(DIGEST.search(image))
@@ -189,6 +308,8 @@ image_pinned = ResourceValidationPolicy(
     name="job-image-pinned",
     description="Job images are pinned: no `latest`, no untagged image, and a digest where configured.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Pin each image by release tag, or by digest where the stack requires it.",
     config_schema=PolicyConfigSchema(
         properties={"requireDigest": {"type": "boolean", "default": False}},
     ),
@@ -200,30 +321,32 @@ image_pinned = ResourceValidationPolicy(
 
 
 def _secrets_not_plaintext(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    name = _job_name(args.props, args.name)
-    fallback = _fallback_secret_names(args.props)
-    for secret in _get(args.props, "configuration", "secrets") or []:
-        secret_name = secret.get("name", "?")
-        if secret.get("keyVaultUrl"):
-            if not secret.get("identity"):
+    props = _type_of(args, JOB)
+    name = _job_name(props, args.name)
+    fallback = _fallback_secret_names(props)
+    for secret in _list(_get(props, "configuration", "secrets")):
+        secret_name = _get(secret, "name") or "?"
+        if _get(secret, "keyVaultUrl"):
+            if not _get(secret, "identity"):
                 report(
                     f"job `{name}` secret `{secret_name}` is a Key Vault reference without an identity. "
                     "Fix: set `identity` to a user-assigned identity with Key Vault Secrets User."
                 )
         elif secret_name not in fallback:
+            # A value that is unknown during preview is still a value held in the job configuration.
             report(
                 f"job `{name}` secret `{secret_name}` holds its value in the job configuration. Fix: store it "
                 "in Key Vault and reference it (`keyVaultUrl` + `identity`), or use a managed identity instead."
             )
-    for container in _containers(args.props):
-        for variable in container.get("env") or []:
-            value = variable.get("value")
+    for container in _containers(props):
+        for variable in _list(_get(container, "env")):
+            value = _get(variable, "value")
+            # An unknown value comes from a resource output (an id, a client id), not from a literal: skip it
+            # and go on with the next entry.
             if isinstance(value, str) and CREDENTIAL_PATTERNS.search(value):
                 report(
-                    f"job `{name}` env `{variable.get('name')}` holds a credential in plain text. Fix: move it to "
-                    "a Key Vault-referenced secret and use `secretRef`, or use the job's managed identity."
+                    f"job `{name}` env `{_get(variable, 'name')}` holds a credential in plain text. Fix: move it "
+                    "to a Key Vault-referenced secret and use `secretRef`, or use the job's managed identity."
                 )
 
 
@@ -231,16 +354,18 @@ secrets_not_plaintext = ResourceValidationPolicy(
     name="job-secrets-not-plaintext",
     description="No plaintext secret values in job configuration; Key Vault references pass.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Keep secrets in Key Vault (`keyVaultUrl` + `identity`, env `secretRef`) or use the job's "
+    "managed identity.",
     validate=_secrets_not_plaintext,
 )
 
 
 def _connection_string_fallback(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    for secret_name in sorted(_fallback_secret_names(args.props)):
+    props = _type_of(args, JOB)
+    for secret_name in sorted(str(n) for n in _fallback_secret_names(props)):
         report(
-            f"job `{_job_name(args.props, args.name)}` scales from a Service Bus connection string (secret "
+            f"job `{_job_name(props, args.name)}` scales from a Service Bus connection string (secret "
             f"`{secret_name}`) instead of a managed identity. Fix: set `auth: managedIdentity` on the job, so "
             "the scaler uses its identity with Data Owner on the queue and the namespace can disable local auth."
         )
@@ -250,6 +375,8 @@ connection_string_fallback = ResourceValidationPolicy(
     name="job-connection-string-fallback",
     description="The Service Bus connection-string fallback is visible (advisory in dev, mandatory in prod).",
     enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    remediation_steps="Set `auth: managedIdentity` on the event job.",
     validate=_connection_string_fallback,
 )
 
@@ -258,31 +385,46 @@ connection_string_fallback = ResourceValidationPolicy(
 
 
 def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    name = _job_name(args.props, args.name)
-    for rule in _scale_rules(args.props):
-        if rule.get("type") != "azure-servicebus":
+    props = _type_of(args, JOB)
+    name = _job_name(props, args.name)
+    for rule in _scale_rules(props):
+        if _get(rule, "type") != "azure-servicebus":
             continue
-        rule_name = rule.get("name", "?")
-        if not rule.get("identity") and not rule.get("auth"):
+        rule_name = _get(rule, "name") or "?"
+        identity, auth = _get(rule, "identity"), _get(rule, "auth")
+        if not identity and not auth:
             report(
                 f"job `{name}` scale rule `{rule_name}` has no identity. Fix: set the rule's `identity` to the "
                 "job's scaler identity (Data Owner on the queue)."
             )
-        namespace = str(_get(rule, "metadata", "namespace") or "")
-        if rule.get("identity") and "." in namespace:
-            bare = namespace.split(".", 1)[0]
-            report(
-                f"job `{name}` scale rule `{rule_name}` has namespace `{namespace}`; with an identity KEDA appends "
-                f"`.servicebus.windows.net` itself and would never see a message. Fix: use the bare name `{bare}`."
-            )
+        if identity:
+            namespace = _get(rule, "metadata", "namespace")
+            if not isinstance(namespace, str):
+                report(
+                    f"job `{name}` scale rule `{rule_name}` has a namespace that is not known during preview, so it "
+                    "cannot be verified to be the bare name. Fix: write the namespace name in the stack file."
+                )
+            elif "." in namespace:
+                bare = namespace.split(".", 1)[0]
+                report(
+                    f"job `{name}` scale rule `{rule_name}` has namespace `{namespace}`; with an identity KEDA "
+                    "appends `.servicebus.windows.net` itself and would never see a message. Fix: use the bare "
+                    f"name `{bare}`."
+                )
+            # The scaler's identity holds Data Owner (Manage): only the platform may use it.
+            if identity != "system":
+                _check_platform_only(props, identity, f"scale rule `{rule_name}`", name, report)
 
 
 scaler_identity = ResourceValidationPolicy(
     name="servicebus-scaler-identity",
-    description="azure-servicebus scale rules authenticate with an identity and name the bare namespace.",
+    description=(
+        "azure-servicebus scale rules authenticate with an identity no container can use, and name the bare namespace."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Set the scale rule's `identity` to the job's scaler identity (lifecycle `None`) and its "
+    "`namespace` to the bare namespace name.",
     validate=_scaler_identity,
 )
 
@@ -290,27 +432,36 @@ scaler_identity = ResourceValidationPolicy(
 # --- retries, timeout, completion -------------------------------------------------------------------------
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _retry_bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
+    props = _type_of(args, JOB)
     config = args.get_config()
-    idempotent = _tag(args.props, IDEMPOTENT_TAG)
+    idempotent = _tag(props, IDEMPOTENT_TAG)
     bound = int(config.get("maxRetryLimitIdempotent" if idempotent else "maxRetryLimit", 10 if idempotent else 1))
-    retries = _get(args.props, "configuration", "replicaRetryLimit") or 0
-    if retries > bound:
+    name = _job_name(props, args.name)
+    value = _get(props, "configuration", "replicaRetryLimit")
+    retries = _number(value) if known(value) else None
+    if not known(value) or (value is not None and retries is None):
+        report(f"job `{name}` has a replicaRetryLimit that cannot be verified. Fix: set a number in the stack file.")
+    elif retries is not None and retries > bound:
         fix = (
             f"lower replicaRetryLimit to {bound}"
             if idempotent
             else f"lower replicaRetryLimit to {bound}, or mark the job idempotent (`idempotent: true`, tag "
             f"`{IDEMPOTENT_TAG}`) if re-running a replica is safe"
         )
-        report(f"job `{_job_name(args.props, args.name)}` retries a replica {int(retries)} times. Fix: {fix}.")
+        report(f"job `{name}` retries a replica {int(retries)} times. Fix: {fix}.")
 
 
 retry_bounded = ResourceValidationPolicy(
     name="job-retry-bounded",
     description="Replica retries stay within a bound; a higher bound only for jobs marked idempotent.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+    remediation_steps="Lower replicaRetryLimit, or mark the job idempotent if re-running a replica is safe.",
     config_schema=PolicyConfigSchema(
         properties={
             "maxRetryLimit": {"type": "integer", "minimum": 0, "default": 1},
@@ -322,12 +473,14 @@ retry_bounded = ResourceValidationPolicy(
 
 
 def _timeout_bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
+    props = _type_of(args, JOB)
     bound = int(args.get_config().get("maxReplicaTimeout", 86400))
-    timeout = _get(args.props, "configuration", "replicaTimeout")
-    name = _job_name(args.props, args.name)
-    if not timeout:
+    value = _get(props, "configuration", "replicaTimeout")
+    timeout = _number(value) if known(value) else None
+    name = _job_name(props, args.name)
+    if not known(value):
+        report(f"job `{name}` has a replicaTimeout that is not known during preview. Fix: set it in the stack file.")
+    elif not timeout:
         report(f"job `{name}` has no replicaTimeout. Fix: set replicaTimeout (seconds a replica may run).")
     elif timeout > bound:
         report(
@@ -340,6 +493,8 @@ timeout_bounded = ResourceValidationPolicy(
     name="job-timeout-bounded",
     description="Every job sets replicaTimeout, within a configured bound.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+    remediation_steps="Set replicaTimeout within the stack's bound, or split the work into smaller executions.",
     config_schema=PolicyConfigSchema(
         properties={"maxReplicaTimeout": {"type": "integer", "minimum": 1, "default": 86400}},
     ),
@@ -348,13 +503,19 @@ timeout_bounded = ResourceValidationPolicy(
 
 
 def _partial_completion(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    trigger = _trigger_config(args.props.get("configuration") or {})
-    parallelism, completions = trigger.get("parallelism") or 1, trigger.get("replicaCompletionCount") or 1
-    if completions < parallelism and not _tag(args.props, PARTIAL_COMPLETION_TAG):
+    props = _type_of(args, JOB)
+    trigger = _trigger_config(_get(props, "configuration"))
+    parallelism = _get(trigger, "parallelism") or 1
+    completions = _get(trigger, "replicaCompletionCount") or 1
+    name = _job_name(props, args.name)
+    if _number(parallelism) is None or _number(completions) is None:
         report(
-            f"job `{_job_name(args.props, args.name)}` succeeds after {int(completions)} of {int(parallelism)} "
+            f"job `{name}` has a parallelism or replicaCompletionCount that cannot be verified. Fix: set both "
+            "as numbers in the stack file."
+        )
+    elif completions < parallelism and not _tag(props, PARTIAL_COMPLETION_TAG):
+        report(
+            f"job `{name}` succeeds after {int(completions)} of {int(parallelism)} "
             f"replicas (n-of-m) without the opt-in marker. Fix: set replicaCompletionCount to {int(parallelism)}, "
             f"or `allowPartialCompletion: true` (tag `{PARTIAL_COMPLETION_TAG}`) if the redundancy is deliberate."
         )
@@ -364,6 +525,8 @@ partial_completion = ResourceValidationPolicy(
     name="job-partial-completion-opt-in",
     description="n-of-m completion (completion count below parallelism) only with an explicit opt-in marker.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+    remediation_steps="Set replicaCompletionCount to parallelism, or opt in with `allowPartialCompletion: true`.",
     validate=_partial_completion,
 )
 
@@ -371,12 +534,16 @@ partial_completion = ResourceValidationPolicy(
 # --- Service Bus namespace --------------------------------------------------------------------------------
 
 
+def _namespace_name(props: Mapping[str, Any], fallback: str) -> str:
+    name = props.get("namespaceName") or props.get("name")
+    return str(name) if isinstance(name, str) else fallback
+
+
 def _namespace_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != SB_NAMESPACE:
-        return
-    if str(args.props.get("minimumTlsVersion") or "") not in ("1.2", "1.3"):
+    props = _type_of(args, SB_NAMESPACE)
+    if str(_get(props, "minimumTlsVersion") or "") not in ("1.2", "1.3"):
         report(
-            f"Service Bus namespace `{args.props.get('namespaceName', args.name)}` accepts TLS below 1.2. "
+            f"Service Bus namespace `{_namespace_name(props, args.name)}` accepts TLS below 1.2 (or does not say). "
             "Fix: set minimumTlsVersion to `1.2`."
         )
 
@@ -385,16 +552,17 @@ namespace_tls = ResourceValidationPolicy(
     name="servicebus-minimum-tls",
     description="Service Bus namespaces require TLS 1.2 or later.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Set minimumTlsVersion to `1.2`.",
     validate=_namespace_tls,
 )
 
 
 def _namespace_local_auth(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != SB_NAMESPACE:
-        return
-    if args.props.get("disableLocalAuth") is not True:
+    props = _type_of(args, SB_NAMESPACE)
+    if _get(props, "disableLocalAuth") is not True:
         report(
-            f"Service Bus namespace `{args.props.get('namespaceName', args.name)}` allows SAS keys (local auth). "
+            f"Service Bus namespace `{_namespace_name(props, args.name)}` allows SAS keys (local auth). "
             "Fix: set disableLocalAuth to true; move any job with `auth: connectionString` to `managedIdentity`."
         )
 
@@ -403,11 +571,20 @@ namespace_local_auth = ResourceValidationPolicy(
     name="servicebus-local-auth-disabled",
     description="Service Bus namespaces disable local (SAS) authentication.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Set disableLocalAuth to true; use managed identities instead of connection strings.",
     validate=_namespace_local_auth,
 )
 
 
 # --- least privilege (stack) ------------------------------------------------------------------------------
+#
+# AnalyzeStack receives every resource's OUTPUTS (pulumi/pulumi `pkg/resource/deploy/step_generator.go`
+# `AnalyzeResources`), which carry no path parameters (`jobName`, `resourceName`, `resourceGroupName`), and in a
+# first preview no ids Azure computes (`principalId`, the identity's `id` and `name`). So grants are tied to
+# identities through the resource graph (the property dependency of an assignment's `principalId` on the
+# `UserAssignedIdentity`), identities to jobs through known ids: the identity's own `id` output once it exists,
+# else the `id` its aca-jobs `JobIdentity` parent registers (composed from config, known in a first preview).
 
 
 def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) -> PolicyResource | None:
@@ -415,38 +592,60 @@ def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) ->
     for dependency in assignment.property_dependencies.get("principalId", []):
         if dependency.resource_type == IDENTITY:
             return dependency
-    principal = assignment.props.get("principalId")
+    principal = _get(plain(assignment.props), "principalId")
     for resource in resources:
-        if resource.resource_type == IDENTITY and principal and resource.props.get("principalId") == principal:
+        if resource.resource_type == IDENTITY and _same_id(_get(plain(resource.props), "principalId"), principal):
             return resource
     return None
 
 
-def _identity_id_matches(identity: PolicyResource, identity_id: Any) -> bool:
-    name = str(identity.props.get("resourceName") or identity.name).lower()
-    group = str(identity.props.get("resourceGroupName") or "").lower()
-    expected = f"/resourcegroups/{group}/providers/microsoft.managedidentity/userassignedidentities/{name}"
-    return str(identity_id or "").lower().endswith(expected)
+def _identity_id(identity: PolicyResource) -> Any:
+    """The identity's ARM id where it is known: its own `id` output, else its JobIdentity parent's."""
+    own = _get(plain(identity.props), "id")
+    if isinstance(own, str):
+        return own
+    parent = identity.parent
+    if parent is not None and parent.resource_type == JOB_IDENTITY_COMPONENT:
+        reported = _get(plain(parent.props), "id")
+        if isinstance(reported, str):
+            return reported
+    return UNKNOWN
+
+
+def _uses(job: PolicyResource, resource: PolicyResource) -> bool:
+    """Whether the job's inputs refer to the resource (the engine's dependency graph)."""
+    return resource in job.dependencies or any(
+        resource in dependencies for dependencies in job.property_dependencies.values()
+    )
 
 
 def _check_owner_unreachable(identity: PolicyResource, job: PolicyResource, report: ReportViolation) -> None:
-    """A job that assigns a Data Owner identity must list it with lifecycle `None` (unset means `All`)."""
-    name = _job_name(job.props, job.name)
-    listed = [
-        setting
-        for setting in _get(job.props, "configuration", "identitySettings") or []
-        if _identity_id_matches(identity, setting.get("identity"))
-    ]
-    for setting in listed:
-        if setting.get("lifecycle") != "None":
+    """A job that uses a Data Owner identity must list it with lifecycle `None` (unset means `All`)."""
+    props = plain(job.props)
+    name = _job_name(props, job.name)
+    identity_id = _identity_id(identity)
+    assigned = _get(props, "identity", "userAssignedIdentities")
+    # Inputs list the ids; outputs map them (unknown in a first preview: then the graph says whether it is used).
+    ids = list(assigned) if isinstance(assigned, Mapping | list) else []
+    in_graph = _uses(job, identity)
+    if not known(identity_id):
+        if in_graph:
             report(
-                f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` lets containers use it "
-                f"(lifecycle `{setting.get('lifecycle')}`). Fix: set its lifecycle to `None`; give the code a "
-                "separate identity with Data Receiver.",
+                f"identity `{identity.name}` holds Service Bus Data Owner and job `{name}` uses it, but its id is "
+                "not known during preview, so its lifecycle in the job cannot be verified. Fix: compose the "
+                "identity id from config names (as aca-jobs' JobIdentity does).",
                 job.urn,
             )
-    assigned = _get(job.props, "identity", "userAssignedIdentities") or []
-    if not listed and any(_identity_id_matches(identity, assigned_id) for assigned_id in assigned):
+        return
+    listed, lifecycle = _lifecycle_of(props, identity_id)
+    if listed and lifecycle != "None":
+        report(
+            f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` lets containers use it "
+            f"(lifecycle `{lifecycle}`). Fix: set its lifecycle to `None`; give the code a separate identity with "
+            "Data Receiver.",
+            job.urn,
+        )
+    elif not listed and (any(_same_id(i, identity_id) for i in ids) or (not known(assigned) and in_graph)):
         report(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` assigns it without "
             "identitySettings, so every container can use it (default lifecycle `All`). Fix: list it with "
@@ -458,8 +657,17 @@ def _check_owner_unreachable(identity: PolicyResource, job: PolicyResource, repo
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     jobs = [r for r in args.resources if r.resource_type == JOB]
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
-        guid = _role_guid(assignment.props.get("roleDefinitionId"))
-        scope = str(assignment.props.get("scope") or "")
+        props = plain(assignment.props)
+        role_definition, scope = _get(props, "roleDefinitionId"), _get(props, "scope")
+        if not isinstance(role_definition, str) or not isinstance(scope, str):
+            report(
+                f"role assignment `{assignment.name}` has a role or scope that is not known during preview, so the "
+                "grant cannot be reviewed. Fix: compose roleDefinitionId and scope from names known before "
+                "deployment.",
+                assignment.urn,
+            )
+            continue
+        guid = _role_guid(role_definition)
         if guid in BROAD_ROLES:
             report(
                 f"role assignment `{assignment.name}` grants {BROAD_ROLES[guid]} on `{scope}`. Fix: grant the "
@@ -497,6 +705,9 @@ least_privilege = StackValidationPolicy(
         "no Owner, Contributor or User Access Administrator grants."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Grant the narrowest role at the narrowest scope; keep Data Owner for the scaler identity, "
+    "listed with lifecycle `None`.",
     validate=_least_privilege,
 )
 
@@ -505,8 +716,9 @@ least_privilege = StackValidationPolicy(
 
 
 def _stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in STATEFUL_TYPES or not args.get_config().get("requireProtection", False):
-        return
+    _type_of(args, *STATEFUL_TYPES)
+    if not args.get_config().get("requireProtection", False):
+        args.not_applicable("this stack does not require protection")
     if not args.opts.protect:
         report(
             f"{args.resource_type.rsplit(':', 1)[-1]} `{args.name}` holds data but is not protected in a stack that "
@@ -518,6 +730,8 @@ stateful_protected = ResourceValidationPolicy(
     name="stateful-resources-protected",
     description="Stateful resources (namespace, queues, workspace, environment) are protected where required.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Set `protect: true` under aca-jobs:platform.",
     config_schema=PolicyConfigSchema(
         properties={"requireProtection": {"type": "boolean", "default": False}},
     ),
@@ -526,12 +740,12 @@ stateful_protected = ResourceValidationPolicy(
 
 
 def _job_name_format(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != JOB:
-        return
-    name = str(args.props.get("jobName") or "")
-    if not JOB_NAME.fullmatch(name) or "--" in name:
+    props = _type_of(args, JOB)
+    name = _get(props, "jobName")
+    if not isinstance(name, str) or not JOB_NAME.fullmatch(name) or "--" in name:
+        shown = name if isinstance(name, str) else "(not known during preview)"
         report(
-            f"job name `{name}` breaks the Container Apps rules. Fix: use 2-32 lowercase letters, digits and "
+            f"job name `{shown}` breaks the Container Apps rules. Fix: use 2-32 lowercase letters, digits and "
             "'-', starting with a letter, ending with a letter or digit, with no '--'."
         )
 
@@ -540,16 +754,23 @@ job_name_format = ResourceValidationPolicy(
     name="job-name-format",
     description="Job names follow the Container Apps naming rules.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.LOW,
+    remediation_steps="Rename the job key in the stack file.",
     validate=_job_name_format,
 )
 
 
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in TAGGABLE_TYPES:
-        return
+    props = _type_of(args, *TAGGABLE_TYPES)
     required = list(args.get_config().get("requiredTags", ["owner"]))
-    tags = args.props.get("tags") or {}
-    missing = [tag for tag in required if not tags.get(tag)]
+    tags = _get(props, "tags")
+    if not known(tags):
+        report(
+            f"{args.resource_type.rsplit(':', 1)[-1]} `{args.name}` has tags that are not known during preview. "
+            "Fix: set them under aca-jobs:platform.tags."
+        )
+        return
+    missing = [tag for tag in required if not _get(tags, tag)]
     if missing:
         report(
             f"{args.resource_type.rsplit(':', 1)[-1]} `{args.name}` lacks required tags {missing}. Fix: add them "
@@ -561,6 +782,8 @@ required_tags = ResourceValidationPolicy(
     name="required-tags",
     description="Taggable resources carry the stack's required tags.",
     enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.LOW,
+    remediation_steps="Add the required tags under aca-jobs:platform.tags.",
     config_schema=PolicyConfigSchema(
         properties={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": ["owner"]}},
     ),

@@ -14,7 +14,15 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from components.stack_config import StackConfigError, load_stack_config  # noqa: E402
-from tools.offline import ProgramRun, Registration, run_program  # noqa: E402
+from tools.offline import (  # noqa: E402
+    DEPLOYED,
+    NEW_STACK,
+    PLACEHOLDER_SUBSCRIPTION,
+    AzureMocks,
+    ProgramRun,
+    Registration,
+    run_program,
+)
 
 REGISTRY_ID = (
     "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-shared/providers/"
@@ -78,6 +86,12 @@ def event_run(run_stack: Callable[..., ProgramRun], event_config: dict[str, Any]
 
 
 @pytest.fixture
+def deployed_event_run(run_stack: Callable[..., ProgramRun], event_config: dict[str, Any]) -> ProgramRun:
+    """The event seed as a preview of the deployed stack sees it: principal ids and client ids known."""
+    return run_stack(event_config, mode=DEPLOYED)
+
+
+@pytest.fixture
 def seed_config() -> dict[str, Any]:
     """A fresh, valid copy of the seed stack config for a test to change."""
     return copy.deepcopy(SEED_CONFIG)
@@ -87,15 +101,27 @@ def seed_config() -> dict[str, Any]:
 def run_stack() -> Callable[..., ProgramRun]:
     """Run `__main__.py` under the mock runtime (preview mode) with a config dict."""
 
-    def run(config: dict[str, Any], stack: str = "test") -> ProgramRun:
-        return run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
+    def run(config: dict[str, Any], stack: str = "test", mode: str = NEW_STACK) -> ProgramRun:
+        return run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml", mode=mode)
 
     return run
 
 
 @pytest.fixture
 def seed_run(run_stack: Callable[..., ProgramRun], seed_config: dict[str, Any]) -> ProgramRun:
+    """The seed as the first preview of a new stack sees it (ids and principal ids unknown)."""
     return run_stack(seed_config)
+
+
+@pytest.fixture
+def deployed_seed_run(run_stack: Callable[..., ProgramRun], seed_config: dict[str, Any]) -> ProgramRun:
+    return run_stack(seed_config, mode=DEPLOYED)
+
+
+def arm_id(resource: Registration, subscription: str = PLACEHOLDER_SUBSCRIPTION) -> str:
+    """The id Azure gives `resource` (as the deployed mode answers it): what an input naming it must carry,
+    already in a first preview."""
+    return AzureMocks(subscription).arm_id(resource.type, resource.inputs)
 
 
 def config_error(config: dict[str, Any]) -> str:

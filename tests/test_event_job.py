@@ -3,10 +3,10 @@ and the connection-string fallback, as registered."""
 
 from __future__ import annotations
 
-from conftest import REGISTRY_ID, assert_inputs, find
+from conftest import REGISTRY_ID, arm_id, assert_inputs, find
 
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
-from tools.offline import ProgramRun, Registration
+from tools.offline import DEPLOYED, NEW_STACK, UNKNOWN, ProgramRun, Registration
 
 JOB = "azure-native:app:Job"
 QUEUE = "azure-native:servicebus:Queue"
@@ -82,7 +82,7 @@ def test_scale_rule_uses_bare_namespace_string_counts_and_the_scaler_identity(ev
             "messageCount": "10",
             "activationMessageCount": "0",
         },
-        "identity": scaler.id,
+        "identity": arm_id(scaler),
     }
 
 
@@ -111,36 +111,45 @@ def test_identity_lifecycles_keep_the_scaler_out_of_containers(event_run: Progra
     workload = find(event_run, IDENTITY, f"{NAME}-workload")
     configuration = find(event_run, JOB, NAME).inputs["configuration"]
     assert configuration["identitySettings"] == [
-        {"identity": scaler.id, "lifecycle": "None"},
-        {"identity": workload.id, "lifecycle": "Main"},
+        {"identity": arm_id(scaler), "lifecycle": "None"},
+        {"identity": arm_id(workload), "lifecycle": "Main"},
     ]
-    assert configuration["registries"] == [{"server": "acrsharedprod.azurecr.io", "identity": scaler.id}]
+    assert configuration["registries"] == [{"server": "acrsharedprod.azurecr.io", "identity": arm_id(scaler)}]
     assert scaler.inputs["resourceName"] == f"id-{NAME}-scaler"
     assert workload.inputs["resourceName"] == f"id-{NAME}-workload"
 
 
+def grantee(run: ProgramRun, grant: Registration) -> Registration:
+    """The identity a grant goes to: the engine's property dependency of `principalId` (its value is unknown
+    until Azure creates the identity)."""
+    (urn,) = grant.property_dependencies["principalId"]
+    return next(r for r in run.resources if r.urn == urn)
+
+
 def test_each_role_goes_to_one_identity_at_the_narrowest_scope(event_run: ProgramRun) -> None:
-    queue_id = find(event_run, QUEUE).id
-    outputs = event_run.outputs["jobs"][NAME]
-    scaler_principal, workload_principal = (
-        outputs["identityPrincipalId"],
-        outputs["workloadIdentityPrincipalId"],
-    )
+    queue_id = arm_id(find(event_run, QUEUE))
     event_grants = {
-        (role_guid(g), g.inputs["scope"], g.inputs["principalId"])
+        (role_guid(g), g.inputs["scope"], grantee(event_run, g).name)
         for g in grants(event_run)
-        if g.inputs["principalId"] in (scaler_principal, workload_principal)
+        if grantee(event_run, g).name.startswith(NAME)
     }
     assert event_grants == {
-        (ACR_PULL.guid, REGISTRY_ID, scaler_principal),
-        (SERVICE_BUS_DATA_OWNER.guid, queue_id, scaler_principal),
-        (SERVICE_BUS_DATA_RECEIVER.guid, queue_id, workload_principal),
+        (ACR_PULL.guid, REGISTRY_ID, f"{NAME}-scaler"),
+        (SERVICE_BUS_DATA_OWNER.guid, queue_id, f"{NAME}-scaler"),
+        (SERVICE_BUS_DATA_RECEIVER.guid, queue_id, f"{NAME}-workload"),
     }
     assert all(g.inputs["principalType"] == "ServicePrincipal" for g in grants(event_run))
 
 
+def test_grants_name_the_principal_azure_gives_the_identity(deployed_event_run: ProgramRun) -> None:
+    outputs = deployed_event_run.outputs["jobs"][NAME]
+    by_identity = {grantee(deployed_event_run, g).name: g.inputs["principalId"] for g in grants(deployed_event_run)}
+    assert by_identity[f"{NAME}-scaler"] == outputs["identityPrincipalId"]
+    assert by_identity[f"{NAME}-workload"] == outputs["workloadIdentityPrincipalId"]
+
+
 def test_nothing_is_granted_at_namespace_scope_or_wider(event_run: ProgramRun) -> None:
-    namespace_id = find(event_run, NAMESPACE).id
+    namespace_id = arm_id(find(event_run, NAMESPACE))
     for grant in grants(event_run):
         scope = grant.inputs["scope"]
         assert scope.startswith(namespace_id + "/queues/") or scope == REGISTRY_ID, scope
@@ -157,12 +166,9 @@ def test_data_owner_only_for_identities_no_container_can_use(event_run: ProgramR
         for job in event_run.by_type(JOB)
         for s in job.inputs["configuration"]["identitySettings"]
     }
-    principal_to_identity = {
-        event_run.outputs["jobs"][NAME]["identityPrincipalId"]: find(event_run, IDENTITY, f"{NAME}-scaler").id
-    }
     owners = [g for g in grants(event_run) if role_guid(g) == SERVICE_BUS_DATA_OWNER.guid]
     assert len(owners) == 1
-    assert lifecycles[principal_to_identity[owners[0].inputs["principalId"]]] == "None"
+    assert lifecycles[arm_id(grantee(event_run, owners[0]))] == "None"
 
 
 def test_workload_gets_its_client_id_namespace_host_and_queue(event_run: ProgramRun) -> None:
@@ -197,7 +203,7 @@ def test_children_are_parented_to_the_component(event_run: ProgramRun) -> None:
 
 def test_outputs_include_queue_and_a_test_message_command(event_run: ProgramRun) -> None:
     outputs = event_run.outputs["jobs"][NAME]
-    assert outputs["queueId"] == find(event_run, QUEUE).id
+    assert outputs["queueId"] == arm_id(find(event_run, QUEUE))
     assert outputs["queueName"] == "orders"
     assert outputs["namespaceHostName"] == "sb-aca-test.servicebus.windows.net"
     assert "https://sb-aca-test.servicebus.windows.net/orders/messages" in outputs["sendTestMessageCommand"]
@@ -212,9 +218,9 @@ def test_no_sas_rule_or_secret_with_managed_identity(event_run: ProgramRun) -> N
 # --- the connection-string fallback ---------------------------------------------------------------------
 
 
-def fallback_run(run_stack, event_config) -> ProgramRun:
+def fallback_run(run_stack, event_config, mode: str = NEW_STACK) -> ProgramRun:
     event_config["aca-jobs:eventJobs"][NAME]["auth"] = "connectionString"
-    return run_stack(event_config)
+    return run_stack(event_config, mode=mode)
 
 
 def test_fallback_uses_a_queue_sas_rule_with_scaler_rights(run_stack, event_config) -> None:
@@ -227,11 +233,15 @@ def test_fallback_uses_a_queue_sas_rule_with_scaler_rights(run_stack, event_conf
 
 
 def test_fallback_keeps_the_connection_string_secret_and_off_the_identity(run_stack, event_config) -> None:
-    run = fallback_run(run_stack, event_config)
+    run = fallback_run(run_stack, event_config, mode=DEPLOYED)  # the SAS rule exists, so its keys can be read
     job = find(run, JOB, NAME)
     assert job.inputs["configuration"]["secrets"] == [{"name": "servicebus-connection", "value": "[secret]"}]
     assert "configuration.secrets[0].value" in job.secret_paths
     assert "EntityPath=orders" in job.plain_inputs["configuration"]["secrets"][0]["value"]
+    # Before the rule exists its keys cannot be read: unknown, and still sent as a secret.
+    first_preview = find(fallback_run(run_stack, event_config), JOB, NAME)
+    assert first_preview.inputs["configuration"]["secrets"] == [{"name": "servicebus-connection", "value": "[secret]"}]
+    assert first_preview.plain_inputs["configuration"]["secrets"][0]["value"] == UNKNOWN
     rule = scale_rule(run)
     assert rule["auth"] == [{"secretRef": "servicebus-connection", "triggerParameter": "connection"}]
     assert "identity" not in rule

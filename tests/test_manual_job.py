@@ -3,7 +3,7 @@ inputs, pulling through its own identity and waiting for the AcrPull grant."""
 
 from __future__ import annotations
 
-from conftest import REGISTRY_ID, assert_inputs, find
+from conftest import REGISTRY_ID, arm_id, assert_inputs, find
 
 from components.naming import ACR_PULL, role_assignment_name
 from tools.offline import ProgramRun
@@ -41,10 +41,12 @@ def test_job_carries_exactly_the_seed_values(seed_run: ProgramRun) -> None:
     )
 
 
-def test_integers_are_registered_as_integers(seed_run: ProgramRun) -> None:
-    configuration = find(seed_run, JOB).inputs["configuration"]
-    assert type(configuration["replicaTimeout"]) is int
-    assert type(configuration["manualTriggerConfig"]["parallelism"]) is int
+def test_counts_and_seconds_are_sent_as_numbers(seed_run: ProgramRun) -> None:
+    # On the wire (a protobuf Struct) every number is a double; a string "1800" would be refused by ARM.
+    configuration = find(seed_run, JOB).wire_inputs["configuration"]
+    assert configuration["replicaTimeout"] == 1800.0 and isinstance(configuration["replicaTimeout"], float)
+    assert configuration["manualTriggerConfig"] == {"parallelism": 2.0, "replicaCompletionCount": 2.0}
+    assert configuration["replicaRetryLimit"] == 1.0
 
 
 def test_trigger_type_is_explicit_and_only_the_manual_block_is_set(seed_run: ProgramRun) -> None:
@@ -57,7 +59,7 @@ def test_trigger_type_is_explicit_and_only_the_manual_block_is_set(seed_run: Pro
 def test_job_runs_in_the_platform_environment(seed_run: ProgramRun) -> None:
     job = find(seed_run, JOB)
     environment = find(seed_run, "azure-native:app:ManagedEnvironment")
-    assert job.inputs["environmentId"] == environment.id
+    assert job.inputs["environmentId"] == arm_id(environment)
     assert environment.urn in job.property_dependencies["environmentId"]
 
 
@@ -65,16 +67,16 @@ def test_image_is_pulled_through_the_job_identity_without_credentials(seed_run: 
     job = find(seed_run, JOB)
     identity = find(seed_run, IDENTITY, "job-orders-backfill-pull")
     assert job.inputs["configuration"]["registries"] == [
-        {"server": "acrsharedprod.azurecr.io", "identity": identity.id}
+        {"server": "acrsharedprod.azurecr.io", "identity": arm_id(identity)}
     ]
-    assert job.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.id]}
+    assert job.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [arm_id(identity)]}
     assert "secrets" not in job.inputs["configuration"]
 
 
 def test_pull_identity_is_unreachable_from_containers(seed_run: ProgramRun) -> None:
     identity = find(seed_run, IDENTITY, "job-orders-backfill-pull")
     assert find(seed_run, JOB).inputs["configuration"]["identitySettings"] == [
-        {"identity": identity.id, "lifecycle": "None"}
+        {"identity": arm_id(identity), "lifecycle": "None"}
     ]
 
 
@@ -89,7 +91,8 @@ def test_identity_is_per_job_and_named_after_it(seed_run: ProgramRun) -> None:
     )
 
 
-def test_acr_pull_is_granted_on_the_registry_only(seed_run: ProgramRun) -> None:
+def test_acr_pull_is_granted_on_the_registry_only(deployed_seed_run: ProgramRun) -> None:
+    seed_run = deployed_seed_run  # principal ids are known once the identity exists
     grant = find(seed_run, ROLE_ASSIGNMENT)
     identity = find(seed_run, IDENTITY, "job-orders-backfill-pull")
     principal_id = seed_run.outputs["jobs"]["job-orders-backfill"]["identityPrincipalId"]
@@ -141,7 +144,7 @@ def test_each_job_gets_its_own_identity(run_stack, seed_config) -> None:
     assert identities == {"id-job-orders-backfill-pull", "id-job-orders-repair-pull"}
     repair = find(run, JOB, "job-orders-repair")
     repair_identity = find(run, IDENTITY, "job-orders-repair-pull")
-    assert repair.inputs["identity"]["userAssignedIdentities"] == [repair_identity.id]
+    assert repair.inputs["identity"]["userAssignedIdentities"] == [arm_id(repair_identity)]
 
 
 def test_env_is_passed_to_the_container_in_a_stable_order(run_stack, seed_config) -> None:

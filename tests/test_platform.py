@@ -45,7 +45,8 @@ def test_workspace_name_can_be_pinned(run_stack, seed_config) -> None:
     assert_inputs(find(run_stack(seed_config), WORKSPACE), {"workspaceName": "log-legacy-name"})
 
 
-def test_environment_sends_logs_to_the_workspace_with_the_key_as_a_secret(seed_run: ProgramRun) -> None:
+def test_environment_sends_logs_to_the_workspace_with_the_key_as_a_secret(deployed_seed_run: ProgramRun) -> None:
+    seed_run = deployed_seed_run  # the workspace exists, so its customer id and key can be read
     environment = find(seed_run, ENVIRONMENT)
     workspace = find(seed_run, WORKSPACE)
     assert_inputs(environment, {"environmentName": "aca-env-test", "location": "koreacentral"})

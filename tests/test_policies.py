@@ -227,51 +227,7 @@ def test_namespace_tls_and_local_auth(pack, compliant) -> None:
     assert "allows SAS keys" in found["servicebus-local-auth-disabled"][0]
 
 
-# --- least privilege (stack policy) -------------------------------------------------------------------------
-
-
-def stack_violations(pack: PolicyPackProcess, run: ProgramRun) -> list[str]:
-    return [v.message for v in review(pack, run, {}) if v.policy_name == "least-privilege-role-assignments"]
-
-
-def with_inputs(run: ProgramRun, resource: Registration, **changes: Any) -> ProgramRun:
-    changed = replace(resource, wire_inputs={**resource.wire_inputs, **changes})
-    return replace(run, resources=[changed if r is resource else r for r in run.resources])
-
-
-def grant(run: ProgramRun, name: str) -> Registration:
-    return find(run, "azure-native:authorization:RoleAssignment", name)
-
-
-def test_data_owner_at_namespace_scope_is_flagged(pack, compliant) -> None:
-    namespace_id = find(compliant, "azure-native:servicebus:Namespace").id
-    changed = with_inputs(compliant, grant(compliant, "job-orders-queue-scaler-sb-data-owner"), scope=namespace_id)
-    assert any("wider than one queue" in m for m in stack_violations(pack, changed))
-
-
-def test_broad_roles_are_flagged(pack, compliant) -> None:
-    acr_pull = grant(compliant, "job-orders-backfill-pull-acr-pull")
-    contributor = acr_pull.wire_inputs["roleDefinitionId"].replace(
-        naming.ACR_PULL.guid, "b24988ac-6180-42a0-ab88-20f7382dd24c"
-    )
-    changed = with_inputs(compliant, acr_pull, roleDefinitionId=contributor)
-    assert any("grants Contributor" in m for m in stack_violations(pack, changed))
-
-
-def test_data_owner_for_an_identity_containers_can_use_is_flagged(pack, compliant) -> None:
-    job = find(compliant, JOB, "job-orders-queue")
-    props = job_props(compliant)
-    for setting in props["configuration"]["identitySettings"]:
-        setting["lifecycle"] = "Main"
-    changed = with_inputs(compliant, job, **props)
-    assert any("lets containers use it (lifecycle `Main`)" in m for m in stack_violations(pack, changed))
-    del props["configuration"]["identitySettings"]
-    changed = with_inputs(compliant, job, **props)
-    assert any("default lifecycle `All`" in m for m in stack_violations(pack, changed))
-
-
-def test_compliant_grants_pass_the_stack_policy(pack, compliant) -> None:
-    assert stack_violations(pack, compliant) == []
+# --- least privilege (stack policy): see test_policy_review.py, on the outputs the engine sends -----------------
 
 
 # --- protection, names, tags --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import yaml
 from conftest import PROJECT_DIR
 
 from tools import preview
+from tools.offline import UNKNOWN
 
 RESOURCE_KEYS = {
     "urn",
@@ -21,6 +22,7 @@ RESOURCE_KEYS = {
     "id",
     "parent",
     "inputs",
+    "outputs",
     "dependencies",
     "propertyDependencies",
     "protect",
@@ -40,9 +42,12 @@ def test_json_document_follows_the_contract(capsys: pytest.CaptureFixture[str]) 
     assert (document["project"], document["stack"]) == ("aca-jobs", "dev")
     for resource in document["resources"]:
         assert set(resource) == RESOURCE_KEYS
+    assert document["mode"] == "new-stack"
     job = next(r for r in document["resources"] if r["type"] == "azure-native:app:Job")
     assert job["inputs"]["configuration"]["replicaTimeout"] == 1800  # an integer, camelCase key
-    assert job["id"].endswith("/providers/Microsoft.App/jobs/job-orders-backfill")
+    # A create in a first preview has no id yet: shown as `pulumi preview --json` shows an unknown.
+    assert job["id"] == UNKNOWN
+    assert "jobName" not in job["outputs"] and job["outputs"]["name"] == UNKNOWN
     environment = next(r for r in document["resources"] if r["type"] == "azure-native:app:ManagedEnvironment")
     assert environment["inputs"]["appLogsConfiguration"]["logAnalyticsConfiguration"]["sharedKey"] == "[secret]"
     assert "mock-primary-key" not in json.dumps(document)
@@ -123,7 +128,9 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
 def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
     config["aca-jobs:platform"]["serviceBus"]["namespace"] = "sb-aca-prod.servicebus.windows.net"
-    assert preview.main(["--stack", "prod", "--config-file", str(write_stack(tmp_path, config)), "--json"]) == 0
+    path = str(write_stack(tmp_path, config))
+    # Deployed: the scaler's id is the one Azure gave it, and the rule must name exactly that.
+    assert preview.main(["--stack", "prod", "--as", "deployed", "--config-file", path, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     job = next(
         r for r in document["resources"] if r["type"] == "azure-native:app:Job" and r["name"] == "job-orders-queue"
@@ -149,12 +156,22 @@ def test_preview_warns_about_the_connection_string_fallback_by_job_name(tmp_path
     assert "azure-native:servicebus:QueueAuthorizationRule" in out
 
 
-def test_components_have_no_id_and_custom_resources_do(capsys) -> None:
-    assert preview.main(["--stack", "dev", "--json"]) == 0
+@pytest.mark.parametrize(("mode", "custom_id"), [("new-stack", UNKNOWN), ("deployed", "/subscriptions/")])
+def test_components_have_no_id_and_custom_resources_do(mode: str, custom_id: str, capsys) -> None:
+    assert preview.main(["--stack", "dev", "--as", mode, "--json"]) == 0
     resources = json.loads(capsys.readouterr().out)["resources"]
     components = [r for r in resources if r["type"].startswith("aca-jobs:")]
     assert components and all(r["id"] is None for r in components)
-    assert all(r["id"].startswith("/subscriptions/") for r in resources if r["type"].startswith("azure-native:"))
+    assert all(r["id"].startswith(custom_id) for r in resources if r["type"].startswith("azure-native:"))
+
+
+def test_tree_shows_unknown_outputs_as_the_cli_does(capsys) -> None:
+    assert preview.main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert '"identityPrincipalId": [unknown]' in out  # computed by Azure: not known in a first preview
+    assert "workspaceCustomerId: [unknown]" in out
+    assert '"queueName": "orders"' in out  # known from config
+    assert "04da6b54" not in out
 
 
 # --- policy review in the preview ---------------------------------------------------------------------------
@@ -226,8 +243,8 @@ def test_a_mandatory_violation_exits_1_naming_resource_and_fix(
         == 1
     )
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if f"  {policy}  " in line)
-    assert line.startswith("    [mandatory]") and resource in out
+    lines = [line for line in out.splitlines() if f"  {policy}  " in line and line.endswith(f": {resource})")]
+    assert lines and all(line.startswith("    [mandatory]") for line in lines), out
     assert "Fix: " in out
 
 
@@ -250,9 +267,11 @@ def test_advisory_violations_do_not_fail_dev(tmp_path: Path, capsys) -> None:
     assert "[advisory]  aca-jobs-policies  job-connection-string-fallback" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("mode", ["new-stack", "deployed"])
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_committed_stacks_preview_clean(stack: str, capsys) -> None:
-    assert preview.main(["--stack", stack, "--json"]) == 0
+def test_committed_stacks_preview_clean(stack: str, mode: str, capsys) -> None:
+    # No violation, and no "can't run policy" note: those are advisory diagnostics and would be listed here.
+    assert preview.main(["--stack", stack, "--as", mode, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["policyViolations"] == []
 
 

@@ -1,10 +1,26 @@
-"""Run the real `__main__.py` under the Pulumi SDK's mock runtime, offline, and record what it registers.
+"""Run the real `__main__.py` under the Pulumi SDK's mock runtime, offline, and record what the engine would see.
 
-Used by `tools.preview` and by the tests, so both see exactly the same registrations:
-- `AzureMocks` answers like Azure would: every azure-native resource gets a realistic ARM id built from its
-  type, resource group and name, plus the computed outputs the program reads (principal ids, customer ids);
-- `RecordingMonitor` keeps each registration as the engine receives it: type, name, parent, inputs (camelCase,
-  secrets marked), dependencies, property dependencies and `protect`.
+Used by `tools.preview` and by the tests, so both see exactly the same registrations. Two things are modelled,
+each after its source:
+
+- **the engine** (`RecordingMonitor`): URNs carry the full chain of parent types, the root stack's type left out
+  (pulumi/pulumi `pkg/resource/deploy/deployment.go` `generateURN`, `sdk/go/common/resource/urn/urn.go` `New`);
+  each registration keeps the inputs exactly as received (secrets signed, unknowns as the unknown sentinel,
+  numbers as floats) for `Analyze`, and the provider's answer as the outputs `AnalyzeStack` reads
+  (`pkg/resource/deploy/step_generator.go` `AnalyzeResources`: "AnalyzeStack is called on the final outputs of
+  each resource"), with secrets annotated as the engine does; components and the stack keep the outputs they
+  register (`RegisterResourceOutputs`).
+- **the azure-native provider** (`AzureMocks`, shapes from `tools.provider_model`), in one of two modes:
+  - `new-stack` (the default, and the strictest): every create is answered as a real `pulumi preview` of a new
+    stack answers it (`previewOutputs.go`): no id, inputs copied into the output shape where the shapes match,
+    everything else unknown. Values Azure computes (ids, `principalId`, `clientId`, `customerId`) are unknown,
+    and so is every input built from them;
+  - `deployed`: known, ARM-like outputs (realistic ids, output shape, no path parameters), as a preview of an
+    unchanged deployed stack reads them from the state.
+
+Not modelled: diffs against real state (every resource is a create), provider-side defaults that Azure fills in,
+azure-native's `Check`, default providers, and the third shape a real preview has (an update of a deployed
+resource answers preview outputs plus the old `name` and `location`).
 """
 
 from __future__ import annotations
@@ -23,22 +39,37 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
-from pulumi.runtime import mocks
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import massage
 from pulumi.runtime.sync_await import _sync_await
 
 from components.stack_config import STACK_FILE_ENV
+from tools.provider_model import (
+    SECRET_SIG,
+    SECRET_SIG_KEY,
+    UNKNOWN,
+    annotate_secrets,
+    deployed_outputs,
+    preview_outputs,
+    reveal,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 PLACEHOLDER_TENANT = "11111111-1111-1111-1111-111111111111"
 
-# Wire encodings of the Pulumi property protocol.
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+NEW_STACK = "new-stack"
+DEPLOYED = "deployed"
+MODES = (NEW_STACK, DEPLOYED)
+
 SECRET_MARK = "[secret]"
-UNKNOWN_MARK = "[unknown]"
+# How `pulumi preview` prints a value it cannot know yet (pulumi/pulumi `pkg/backend/display/object_diff.go`
+# `printPrimitivePropertyValue`: "[unknown]", since v3.163.0); `--json` keeps the wire sentinel itself
+# (`pkg/resource/stack/deployment.go` `SerializePropertyValue`: `computedValuePlaceholder`).
+UNKNOWN_DISPLAY = "[unknown]"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 # ARM path of each azure-native type: provider namespace and (resource type segment, input naming it) pairs.
 # Resource-group-scoped unless noted; role assignments live below their scope.
@@ -67,22 +98,47 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ],
     ),
 }
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+
+def physical_name_key(type_: str) -> str | None:
+    """The input that holds a resource's Azure name (a change to it replaces the resource)."""
+    if type_ == RESOURCE_GROUP:
+        return "resourceGroupName"
+    if type_ == ROLE_ASSIGNMENT:
+        return "roleAssignmentName"
+    if type_ in ARM_PATHS:
+        return ARM_PATHS[type_][1][-1][1]
+    return None
 
 
 def _stable_guid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "mock:" + "/".join(parts)))
 
 
-class AzureMocks(mocks.Mocks):
-    """Offline stand-in for the azure-native provider."""
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """The URN the engine gives a resource: the parent's full qualified type chain, except the root stack's."""
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != ROOT_STACK_TYPE:
+            type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
-    def __init__(self, subscription_id: str = PLACEHOLDER_SUBSCRIPTION) -> None:
+
+class AzureMocks(mocks.Mocks):
+    """Offline stand-in for the azure-native provider, answering creates as `mode` says."""
+
+    def __init__(self, subscription_id: str = PLACEHOLDER_SUBSCRIPTION, mode: str = NEW_STACK) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.subscription_id = subscription_id
+        self.mode = mode
 
     def arm_id(self, type_: str, inputs: Mapping[str, Any]) -> str:
-        if type_ == "azure-native:resources:ResourceGroup":
+        if type_ == RESOURCE_GROUP:
             return f"/subscriptions/{self.subscription_id}/resourceGroups/{inputs['resourceGroupName']}"
-        if type_ == "azure-native:authorization:RoleAssignment":
+        if type_ == ROLE_ASSIGNMENT:
             name = inputs["roleAssignmentName"]
             return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}"
         if type_ not in ARM_PATHS:
@@ -94,29 +150,61 @@ class AzureMocks(mocks.Mocks):
             f"/providers/{namespace}/{path}"
         )
 
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        if not args.typ.startswith("azure-native:"):
-            return f"{args.name}-id", dict(args.inputs)
-        resource_id = self.arm_id(args.typ, args.inputs)
-        outputs: dict[str, Any] = {**args.inputs, "name": resource_id.rsplit("/", 1)[-1]}
-        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            outputs |= {
-                "principalId": _stable_guid("principal", resource_id),
-                "clientId": _stable_guid("client", resource_id),
+    @staticmethod
+    def arm_type(type_: str) -> str:
+        if type_ == RESOURCE_GROUP:
+            return "Microsoft.Resources/resourceGroups"
+        if type_ == ROLE_ASSIGNMENT:
+            return "Microsoft.Authorization/roleAssignments"
+        namespace, segments = ARM_PATHS[type_]
+        return "/".join([namespace, *(segment for segment, _ in segments)])
+
+    def computed(self, type_: str, resource_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """What Azure fills in on a create: id, name, type and the computed properties the program reads."""
+        values: dict[str, Any] = {
+            "id": resource_id,
+            "name": resource_id.rsplit("/", 1)[-1],
+            "type": self.arm_type(type_),
+        }
+        if type_ == "azure-native:managedidentity:UserAssignedIdentity":
+            values |= {
+                "principalId": _stable_guid("principal", resource_id.lower()),
+                "clientId": _stable_guid("client", resource_id.lower()),
                 "tenantId": PLACEHOLDER_TENANT,
             }
-        elif args.typ == "azure-native:operationalinsights:Workspace":
-            outputs["customerId"] = _stable_guid("workspace", resource_id)
-        elif args.typ == "azure-native:app:Job":
+        elif type_ == "azure-native:operationalinsights:Workspace":
+            values["customerId"] = _stable_guid("workspace", resource_id.lower())
+        elif type_ == "azure-native:app:Job":
             # Azure answers a list of user-assigned identity ids with a map keyed by id.
-            identity = dict(outputs.get("identity") or {})
-            identity["userAssignedIdentities"] = {i: {} for i in identity.get("userAssignedIdentities") or []}
-            outputs["identity"] = identity
-        elif args.typ == "azure-native:servicebus:Namespace":
-            outputs["serviceBusEndpoint"] = f"https://{outputs['name']}.servicebus.windows.net:443/"
-        return resource_id, outputs
+            assigned = (inputs.get("identity") or {}).get("userAssignedIdentities") or []
+            values["identity"] = {
+                "userAssignedIdentities": {
+                    i: {
+                        "principalId": _stable_guid("principal", i.lower()),
+                        "clientId": _stable_guid("client", i.lower()),
+                    }
+                    for i in assigned
+                }
+            }
+        elif type_ == "azure-native:servicebus:Namespace":
+            values["serviceBusEndpoint"] = f"https://{values['name']}.servicebus.windows.net:443/"
+        return values
+
+    def answer(self, type_: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(id, outputs) for a create of an azure-native resource; id "" means unknown (preview of a create)."""
+        if self.mode == NEW_STACK:
+            # provider.go `Create` with `req.GetPreview()`: preview outputs, no id; the id output is unknown.
+            return "", {**preview_outputs(type_, inputs), "id": UNKNOWN}
+        resource_id = self.arm_id(type_, inputs)
+        return resource_id, deployed_outputs(type_, inputs, self.computed(type_, resource_id, inputs))
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if not args.typ.startswith("azure-native:"):
+            return "", {}
+        return self.answer(args.typ, args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        # Invokes run during a preview too, when their arguments are known.
         if args.token == "azure-native:operationalinsights:getSharedKeys":
             return {"primarySharedKey": "mock-primary-key", "secondarySharedKey": "mock-secondary-key"}
         if args.token == "azure-native:servicebus:listQueueKeys":
@@ -142,33 +230,45 @@ class AzureMocks(mocks.Mocks):
 
 @dataclass(frozen=True)
 class Registration:
-    """One resource as the engine received it."""
+    """One resource as the engine received it, and what the provider answered."""
 
     urn: str
     type: str
     name: str
-    id: str | None
+    id: str | None  # None for components; the unknown sentinel for a create in a preview
     custom: bool
     parent: str
-    wire_inputs: dict[str, Any]  # exactly as received (secrets signed, numbers as floats), for analyzers
+    wire_inputs: dict[str, Any]  # exactly as received (secrets signed, unknowns, numbers as floats): Analyze
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     protect: bool
+    wire_outputs: dict[str, Any] = field(default_factory=dict)  # the provider's answer: AnalyzeStack
 
     @cached_property
     def inputs(self) -> dict[str, Any]:
-        """Display form: camelCase, integers as integers, secrets as "[secret]"."""
-        return _display(self.wire_inputs, reveal=False)
+        """JSON form, as `pulumi preview --json` shows it: integers as integers, secrets as "[secret]",
+        unknowns as the unknown sentinel."""
+        return display(self.wire_inputs)
 
     @cached_property
     def plain_inputs(self) -> dict[str, Any]:
         """The same with secrets revealed, for assertions on what a secret holds."""
-        return _display(self.wire_inputs, reveal=True)
+        return display(reveal(self.wire_inputs))
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        return display(self.wire_outputs)
 
     @cached_property
     def secret_paths(self) -> frozenset[str]:
         """Dotted paths of the input values the engine received as secrets."""
         return frozenset(_secret_paths(self.wire_inputs))
+
+    @property
+    def physical_name(self) -> str | None:
+        key = physical_name_key(self.type)
+        value = self.inputs.get(key) if key else None
+        return value if isinstance(value, str) else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -178,24 +278,25 @@ class Registration:
             "id": self.id,
             "parent": self.parent,
             "inputs": self.inputs,
+            "outputs": self.outputs,
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
             "protect": self.protect,
         }
 
 
-def _display(value: Any, reveal: bool) -> Any:
-    """Wire value -> JSON: secrets marked (or revealed), unknowns marked, integral numbers as integers."""
+def display(value: Any, unknown: str = UNKNOWN) -> Any:
+    """Wire value -> JSON: secrets as "[secret]", unknowns as `unknown`, integral numbers as integers."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return _display(value.get("value"), reveal) if reveal else SECRET_MARK
-        return {key: _display(item, reveal) for key, item in value.items()}
+            return SECRET_MARK
+        return {key: display(item, unknown) for key, item in value.items()}
     if isinstance(value, list):
-        return [_display(item, reveal) for item in value]
+        return [display(item, unknown) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == UNKNOWN:
-        return UNKNOWN_MARK
+        return unknown
     return value
 
 
@@ -211,24 +312,52 @@ def _secret_paths(value: Any, path: str = "") -> Iterator[str]:
             yield from _secret_paths(item, f"{path}[{index}]")
 
 
+# Tests plant a violation by changing what the engine receives for one resource: (type, name, wire inputs) ->
+# wire inputs. The provider then answers the changed inputs, so Analyze and AnalyzeStack see the same change.
+Plant = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
+def _to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, mocks_: mocks.Mocks, on_register: Callable[[Registration], None] | None = None) -> None:
+    """The engine's side of `RegisterResource`: engine URNs, the provider's answer, and a record of both."""
+
+    def __init__(
+        self,
+        mocks_: AzureMocks,
+        on_register: Callable[[Registration], None] | None = None,
+        plant: Plant | None = None,
+    ) -> None:
         super().__init__(mocks_)
+        self.azure = mocks_
+        self.plant = plant
         self.stack_urn = ""
         self.registrations: list[Registration] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
         self.on_register = on_register
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(pulumi.get_stack(), pulumi.get_project(), parent, type_, name)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            self.stack_urn = response.urn
-            return response
-        wire = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == ROOT_STACK_TYPE:
+            self.stack_urn = urn
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        wire = _to_dict(request.object)
+        if self.plant is not None:
+            wire = self.plant(request.type, request.name, wire)
+        resource_id, outputs = "", {}
+        if request.custom and request.type.startswith("azure-native:"):
+            resource_id, outputs = self.azure.answer(request.type, reveal(wire))
+            outputs = annotate_secrets(outputs, wire)
         registration = Registration(
-            urn=response.urn,
+            urn=urn,
             type=request.type,
             name=request.name,
-            id=(response.id or None) if request.custom else None,  # components have no id
+            id=(resource_id or UNKNOWN) if request.custom else None,
             custom=request.custom,
             parent=request.parent,
             wire_inputs=wire,
@@ -237,11 +366,19 @@ class RecordingMonitor(mocks.MockMonitor):
                 key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())
             },
             protect=request.protect,
+            wire_outputs=outputs,
         )
         self.registrations.append(registration)
         if self.on_register is not None:
             self.on_register(registration)
-        return response
+        # The SDK reads the answer back: secrets revealed (it re-marks them from the inputs), unknowns kept.
+        state = _sync_await(rpc.serialize_properties(reveal(outputs), {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        # Components and the stack register their outputs; AnalyzeStack sees these as their properties.
+        self.registered_outputs[request.urn] = _to_dict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 @dataclass
@@ -250,8 +387,14 @@ class ProgramRun:
     stack: str
     stack_urn: str
     resources: list[Registration]
-    outputs: dict[str, Any]
+    wire_outputs: dict[str, Any]  # the stack's outputs as registered (secrets signed, unknowns kept)
+    registered_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by URN: components, stack
+    mode: str = NEW_STACK
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        return display(self.wire_outputs)
 
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -260,6 +403,7 @@ class ProgramRun:
         return {
             "project": self.project,
             "stack": self.stack,
+            "mode": self.mode,
             "resources": [r.as_json() for r in self.resources],
             "outputs": self.outputs,
             "warnings": self.warnings,
@@ -292,19 +436,13 @@ def _clean_pulumi_environment(stack_file: str | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _resolve_output(value: Any) -> Any:
-    """An exported value as JSON, with secrets and unknowns marked."""
-    output = pulumi.Output.from_input(value)
-
-    async def resolve() -> tuple[Any, bool, bool]:
-        return await output.future(with_unknowns=True), await output.is_known(), await output.is_secret()
-
-    resolved, known, secret = _sync_await(resolve())
-    if secret:
-        return SECRET_MARK
-    if not known:
-        return UNKNOWN_MARK
-    return json.loads(json.dumps(resolved, default=str))
+def _run_as_stack(program_path: str) -> None:
+    runpy.run_path(program_path, run_name="__main__")
+    # The real entry point registers the stack's exports when the program returns (pulumi `runtime/stack.py`
+    # `Stack._finish`); the mock runtime registered the root stack before the program ran.
+    root = pulumi.runtime.get_root_resource()
+    assert root is not None
+    root.register_outputs(massage(root.outputs, []))  # type: ignore[attr-defined]
 
 
 def run_program(
@@ -314,35 +452,36 @@ def run_program(
     project: str = "aca-jobs",
     stack_file: str | None = None,
     project_dir: Path = PROJECT_DIR,
-    preview: bool = True,
+    mode: str = NEW_STACK,
     program: Path | None = None,
     on_register: Callable[[Registration], None] | None = None,
+    plant: Plant | None = None,
 ) -> ProgramRun:
-    """Run `__main__.py` with `config` (keys like `aca-jobs:platform`, values as in YAML) and return what it
-    registered. Exceptions from the program (e.g. `StackConfigError`) propagate after the runtime settles."""
+    """Run `__main__.py` as `pulumi preview` does, with `config` (keys like `aca-jobs:platform`, values as in
+    YAML), the provider answering as `mode` says; return what the engine received. Exceptions from the program
+    (e.g. `StackConfigError`) propagate after the runtime settles."""
     wire_config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
-    monitor = RecordingMonitor(AzureMocks(subscription), on_register)
+    monitor = RecordingMonitor(AzureMocks(subscription, mode), on_register, plant)
     warnings = _WarningCollector()
     logger = logging.getLogger(f"aca-jobs.offline.{id(warnings)}")
     logger.propagate = False
     logger.addHandler(warnings)
     with _clean_pulumi_environment(stack_file):
-        pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
-        mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger)
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=True)
+        mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor, logger=logger)
         pulumi.runtime.set_all_config(wire_config)
         if str(project_dir) not in sys.path:
             sys.path.insert(0, str(project_dir))
         program_path = str(program or project_dir / "__main__.py")
-        _sync_await(mocks.run_pulumi_func(lambda: runpy.run_path(program_path, run_name="__main__")))
-        root = pulumi.runtime.get_root_resource()
-        exported = dict(getattr(root, "outputs", {}) or {})
-        outputs = {key: _resolve_output(exported[key]) for key in sorted(exported)}
+        _sync_await(mocks.run_pulumi_func(lambda: _run_as_stack(program_path)))
     return ProgramRun(
         project=project,
         stack=stack,
         stack_urn=monitor.stack_urn,
         resources=sorted(monitor.registrations, key=lambda r: r.urn),
-        outputs=outputs,
+        wire_outputs=monitor.registered_outputs.get(monitor.stack_urn, {}),
+        registered_outputs=monitor.registered_outputs,
+        mode=mode,
         warnings=warnings.messages,
     )

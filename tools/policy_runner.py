@@ -226,12 +226,29 @@ def _options(resource: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(protect=resource.protect, parent=resource.parent)
 
 
-def _analyzer_resource(resource: Registration) -> analyzer_pb2.AnalyzerResource:
+def stack_resources(run: ProgramRun) -> list[analyzer_pb2.AnalyzerResource]:
+    """What AnalyzeStack receives (pulumi/pulumi `pkg/resource/deploy/step_generator.go` `AnalyzeResources`):
+    every resource with its final OUTPUTS ("Unlike Analyze, AnalyzeStack is called on the final outputs of each
+    resource"): the provider's answer for a custom resource, the registered outputs for a component and for the
+    stack itself, with options, parent, dependencies and property dependencies."""
+    stack = analyzer_pb2.AnalyzerResource(
+        type="pulumi:pulumi:Stack",
+        name=f"{run.project}-{run.stack}",
+        urn=run.stack_urn,
+        properties=_struct(run.wire_outputs),
+    )
+    return [stack, *(_analyzer_resource(r, run.registered_outputs) for r in run.resources)]
+
+
+def _analyzer_resource(
+    resource: Registration, registered_outputs: Mapping[str, Mapping[str, Any]]
+) -> analyzer_pb2.AnalyzerResource:
+    outputs = resource.wire_outputs if resource.custom else registered_outputs.get(resource.urn, {})
     return analyzer_pb2.AnalyzerResource(
         type=resource.type,
         name=resource.name,
         urn=resource.urn,
-        properties=_struct(resource.wire_inputs),
+        properties=_struct(outputs),
         options=_options(resource),
         parent=resource.parent,
         dependencies=resource.dependencies,
@@ -286,9 +303,9 @@ class PolicyReview:
         self._worker.start()
 
     def submit(self, resource: Registration) -> None:
-        # Like the engine, resource policies see custom resources only; AnalyzeStack sees components too.
-        if resource.custom:
-            self._submitted.put(resource)
+        # The engine analyzes every registered resource, components included, before deciding its step
+        # (pulumi/pulumi `pkg/resource/deploy/step_generator.go` `continueStepsFromImport` -> `analyzeAll`).
+        self._submitted.put(resource)
 
     def _work(self) -> None:
         try:
@@ -307,9 +324,7 @@ class PolicyReview:
         if self._error is not None:
             raise self._error
         assert self._info is not None
-        stack = self._pack.connect().AnalyzeStack(
-            analyzer_pb2.AnalyzeStackRequest(resources=[_analyzer_resource(r) for r in run.resources])
-        )
+        stack = self._pack.connect().AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=stack_resources(run)))
         responses: list[tuple[str, Iterable[Any]]] = [(urn, f.result().diagnostics) for urn, f in self._pending]
         responses.append((run.stack_urn, stack.diagnostics))
         descriptions = {policy.name: policy.description for policy in self._info.policies}

@@ -1,11 +1,13 @@
 """Offline preview: what a stack would create, without Azure, the Pulumi CLI or a network.
 
-    python -m tools.preview --stack dev [--config-file PATH] [--json]
+    python -m tools.preview --stack dev [--as new-stack|deployed] [--config-file PATH] [--json]
     python -m tools.preview --compare staging prod [--json]
 
 Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with the stack's config
 (`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`, then reviews
 what it registered with the policy pack, started and driven the way `pulumi preview --policy-pack` does.
+`--as` says what the provider answers (see `tools.offline`): `new-stack` (default) as in the first preview of a
+new stack, with every value Azure computes unknown; `deployed` as in a preview of an unchanged deployed stack.
 
 Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandatory policy violation;
 2 a config or usage error (message on stderr, nothing on stdout); 3 the policy pack or the tool failed.
@@ -28,7 +30,16 @@ import yaml
 from components.stack_config import StackConfigError
 from tools.compare import compare
 from tools.compare import render as render_comparison
-from tools.offline import PROJECT_DIR, ProgramRun, Registration, run_program
+from tools.offline import (
+    MODES,
+    NEW_STACK,
+    PROJECT_DIR,
+    UNKNOWN_DISPLAY,
+    ProgramRun,
+    Registration,
+    display,
+    run_program,
+)
 from tools.policy_runner import (
     PolicyConfigError,
     PolicyPackProcess,
@@ -96,6 +107,7 @@ def load_run(
     config_file: Path | None,
     project_dir: Path = PROJECT_DIR,
     on_register: Callable[[Registration], None] | None = None,
+    mode: str = NEW_STACK,
 ) -> ProgramRun:
     project_file = read_yaml(project_dir / "Pulumi.yaml", "project file")
     project = str(project_file.get("name") or "")
@@ -105,7 +117,13 @@ def load_run(
         **stack_config(read_yaml(path, "stack file"), path.name, project),
     }
     return run_program(
-        config, stack, project=project, stack_file=path.name, project_dir=project_dir, on_register=on_register
+        config,
+        stack,
+        project=project,
+        stack_file=path.name,
+        project_dir=project_dir,
+        on_register=on_register,
+        mode=mode,
     )
 
 
@@ -130,7 +148,7 @@ def render_tree(run: ProgramRun) -> str:
     type_width = max(len(row[0]) for row in rows) + 2
     name_width = max(len(row[1]) for row in rows) + 2
     lines = [
-        f"Previewing update ({run.stack}) offline: Pulumi mock runtime, nothing is deployed",
+        f"Previewing update ({run.stack}) offline as a {run.mode} stack: Pulumi mock runtime, nothing is deployed",
         "",
         f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
     ]
@@ -138,8 +156,9 @@ def render_tree(run: ProgramRun) -> str:
         f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}" for t, n, note in rows
     ]
     lines += ["", "Outputs:"]
-    for key, value in run.outputs.items():
+    for key, value in sorted(display(run.wire_outputs, unknown=UNKNOWN_DISPLAY).items()):
         rendered = json.dumps(value, indent=4, sort_keys=True).replace("\n", "\n    ")
+        rendered = rendered.replace(json.dumps(UNKNOWN_DISPLAY), UNKNOWN_DISPLAY)  # unquoted, as the CLI prints it
         lines.append(f"    {key}: {rendered}")
     if run.warnings:
         lines += ["", "Diagnostics:", f"  pulumi:pulumi:Stack ({run.project}-{run.stack}):"]
@@ -171,6 +190,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     target.add_argument("--stack", help="stack name; reads Pulumi.<stack>.yaml")
     target.add_argument(
         "--compare", nargs=2, metavar=("LEFT", "RIGHT"), help="list resource-level differences between two stacks"
+    )
+    parser.add_argument(
+        "--as",
+        dest="mode",
+        choices=MODES,
+        default=NEW_STACK,
+        help="what the provider answers: a new stack (ids and computed values unknown; default) or a deployed one",
     )
     parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
@@ -209,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
         with PolicyPackProcess(args.policy_pack.resolve()) as pack:
             policy_review = PolicyReview(pack, user_policy_config, policy_source)
-            run = load_run(args.stack, args.config_file, on_register=policy_review.submit)
+            run = load_run(args.stack, args.config_file, on_register=policy_review.submit, mode=args.mode)
             violations = policy_review.finish(run)
     except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)

@@ -1,0 +1,345 @@
+"""The policy pack on what the real engine sends, in both shapes the offline runtime models.
+
+- `new-stack`: the first preview of a new stack. azure-native answers every create with preview outputs (ids,
+  principal ids, client ids unknown), so Analyze gets inputs with unknowns and AnalyzeStack gets outputs with
+  unknowns and no path parameters.
+- `deployed`: a preview of an unchanged deployed stack: known, ARM-shaped outputs.
+
+Each mandatory policy is shown a planted violation (changed where the engine receives it, so that the provider
+answers the changed inputs and both Analyze and AnalyzeStack see it) and must flag it as mandatory in both modes,
+never as a "can't run policy" note.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from conftest import EVENT_SEED_CONFIG, PROJECT_DIR
+
+from tools.offline import MODES, UNKNOWN, ProgramRun, run_program
+from tools.policy_runner import PolicyPackProcess, PolicyViolation, read_policy_config, review, stack_resources
+
+JOB = "azure-native:app:Job"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+NAMESPACE = "azure-native:servicebus:Namespace"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
+PROD_POLICY = read_policy_config(PROJECT_DIR / "policy" / "prod.json")
+NAMESPACE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aca-test/providers/"
+    "Microsoft.ServiceBus/namespaces/sb-aca-test"
+)
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess(PROJECT_DIR / "policy") as process:
+        process.connect()
+        yield process
+
+
+def on(type_: str, name: str, change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
+    """A plant: `change` applied to the wire inputs of one resource."""
+
+    def plant(resource_type: str, resource_name: str, wire: dict[str, Any]) -> dict[str, Any]:
+        if (resource_type, resource_name) == (type_, name):
+            wire = copy.deepcopy(wire)
+            change(wire)
+        return wire
+
+    return plant
+
+
+def backfill(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
+    return on(JOB, "job-orders-backfill", change)
+
+
+def consumer(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
+    return on(JOB, "job-orders-queue", change)
+
+
+def set_lifecycles(lifecycle: str) -> Callable[[dict[str, Any]], None]:
+    def change(wire: dict[str, Any]) -> None:
+        for setting in wire["configuration"]["identitySettings"]:
+            setting["lifecycle"] = lifecycle
+
+    return change
+
+
+def regrant(name: str, role: str | None = None, scope: str | None = None) -> Callable[..., dict[str, Any]]:
+    """Change what one role assignment grants, or where."""
+
+    def change(wire: dict[str, Any]) -> None:
+        if role:
+            wire["roleDefinitionId"] = wire["roleDefinitionId"].rsplit("/", 1)[0] + "/" + role
+        if scope:
+            wire["scope"] = scope
+
+    return on(ROLE_ASSIGNMENT, name, change)
+
+
+def event_job(**settings: Any) -> Callable[[dict[str, Any]], None]:
+    def change(config: dict[str, Any]) -> None:
+        config["aca-jobs:eventJobs"]["job-orders-queue"].update(settings)
+
+    return change
+
+
+def unprotected(config: dict[str, Any]) -> None:
+    config["aca-jobs:platform"]["protect"] = False
+
+
+# (id, config change, plant, policy config, policy, words in its message)
+PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
+    (
+        "no-user-assigned-identity",
+        None,
+        backfill(lambda w: w.pop("identity")),
+        {},
+        "job-user-assigned-identity",
+        "has no user-assigned identity",
+    ),
+    (
+        "registry-with-password",
+        None,
+        backfill(
+            lambda w: w["configuration"].update(
+                registries=[{"server": "acrsharedprod.azurecr.io", "username": "u", "passwordSecretRef": "p"}]
+            )
+        ),
+        {},
+        "job-user-assigned-identity",
+        "username/password",
+    ),
+    (
+        "pull-identity-usable-by-containers",
+        None,
+        backfill(set_lifecycles("Main")),
+        {},
+        "job-user-assigned-identity",
+        "has lifecycle `Main`",
+    ),
+    (
+        "latest-image",
+        None,
+        backfill(lambda w: w["template"]["containers"][0].update(image="acr.azurecr.io/x:latest")),
+        {},
+        "job-image-pinned",
+        "`latest`",
+    ),
+    (
+        "credential-after-an-unknown-env-value",
+        None,
+        consumer(
+            lambda w: w["template"]["containers"][0]["env"].append(
+                {"name": "BUS", "value": "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=abc"}
+            )
+        ),
+        {},
+        "job-secrets-not-plaintext",
+        "env `BUS` holds a credential",
+    ),
+    (
+        "plaintext-secret",
+        None,
+        backfill(lambda w: w["configuration"].update(secrets=[{"name": "api-key", "value": "s3cr3t"}])),
+        {},
+        "job-secrets-not-plaintext",
+        "holds its value in the job configuration",
+    ),
+    (
+        "connection-string-fallback-in-prod",
+        event_job(auth="connectionString"),
+        None,
+        PROD_POLICY,
+        "job-connection-string-fallback",
+        "scales from a Service Bus connection string",
+    ),
+    (
+        "host-name-namespace",
+        None,
+        consumer(
+            lambda w: w["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["metadata"].update(
+                namespace="sb-aca-test.servicebus.windows.net"
+            )
+        ),
+        {},
+        "servicebus-scaler-identity",
+        "use the bare name `sb-aca-test`",
+    ),
+    (
+        "scaler-identity-with-lifecycle-main",
+        None,
+        consumer(set_lifecycles("Main")),
+        {},
+        "servicebus-scaler-identity",
+        "has lifecycle `Main`",
+    ),
+    (
+        "scale-rule-without-identity",
+        None,
+        consumer(lambda w: w["configuration"]["eventTriggerConfig"]["scale"]["rules"][0].pop("identity")),
+        {},
+        "servicebus-scaler-identity",
+        "has no identity",
+    ),
+    (
+        "retries-without-idempotent",
+        None,
+        backfill(lambda w: w["configuration"].update(replicaRetryLimit=5.0)),
+        {},
+        "job-retry-bounded",
+        "retries a replica 5 times",
+    ),
+    (
+        "no-timeout",
+        None,
+        backfill(lambda w: w["configuration"].pop("replicaTimeout")),
+        {},
+        "job-timeout-bounded",
+        "has no replicaTimeout",
+    ),
+    (
+        "n-of-m-without-opt-in",
+        None,
+        backfill(
+            lambda w: w["configuration"].update(manualTriggerConfig={"parallelism": 3.0, "replicaCompletionCount": 2.0})
+        ),
+        {},
+        "job-partial-completion-opt-in",
+        "succeeds after 2 of 3 replicas",
+    ),
+    (
+        "tls-1.0",
+        None,
+        on(NAMESPACE, "service-bus", lambda w: w.update(minimumTlsVersion="1.0")),
+        {},
+        "servicebus-minimum-tls",
+        "accepts TLS below 1.2",
+    ),
+    (
+        "local-auth-on",
+        None,
+        on(NAMESPACE, "service-bus", lambda w: w.update(disableLocalAuth=False)),
+        {},
+        "servicebus-local-auth-disabled",
+        "allows SAS keys",
+    ),
+    (
+        "data-owner-at-namespace-scope",
+        None,
+        regrant("job-orders-queue-scaler-sb-data-owner", scope=NAMESPACE_ID),
+        {},
+        "least-privilege-role-assignments",
+        "wider than one queue",
+    ),
+    (
+        "owner-on-the-resource-group",
+        None,
+        regrant(
+            "job-orders-backfill-pull-acr-pull",
+            role=OWNER,
+            scope="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aca-test",
+        ),
+        {},
+        "least-privilege-role-assignments",
+        "grants Owner",
+    ),
+    (
+        "data-owner-to-the-workload-identity",
+        None,
+        regrant("job-orders-queue-workload-sb-data-receiver", role=DATA_OWNER),
+        {},
+        "least-privilege-role-assignments",
+        "lets containers use it (lifecycle `Main`)",
+    ),
+    (
+        "data-owner-identity-without-identity-settings",
+        None,
+        consumer(lambda w: w["configuration"].pop("identitySettings")),
+        {},
+        "least-privilege-role-assignments",
+        "default lifecycle `All`",
+    ),
+    (
+        "not-protected-where-required",
+        unprotected,
+        None,
+        PROD_POLICY,
+        "stateful-resources-protected",
+        "is not protected",
+    ),
+    ("bad-job-name", None, backfill(lambda w: w.update(jobName="Orders_Job")), {}, "job-name-format", "`Orders_Job`"),
+    ("no-tags", None, backfill(lambda w: w.update(tags={})), {}, "required-tags", "lacks required tags ['owner']"),
+]
+
+
+def planted_run(mode: str, change_config: Any, plant: Any) -> ProgramRun:
+    config = copy.deepcopy(EVENT_SEED_CONFIG)
+    if change_config is not None:
+        change_config(config)
+    return run_program(config, "test", stack_file="Pulumi.test.yaml", mode=mode, plant=plant)
+
+
+def cannot_run(violations: list[PolicyViolation]) -> list[str]:
+    return [v.message for v in violations if "can't run policy" in v.message]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("change_config", "plant", "policy_config", "policy", "words"),
+    [case[1:] for case in PLANTED],
+    ids=[case[0] for case in PLANTED],
+)
+def test_each_planted_violation_is_mandatory_in_both_modes(
+    pack, mode: str, change_config, plant, policy_config: dict, policy: str, words: str
+) -> None:
+    violations = review(pack, planted_run(mode, change_config, plant), policy_config)
+    flagged = [v for v in violations if v.policy_name == policy and words in v.message]
+    assert flagged, f"{policy} did not flag {words!r}; got {[(v.policy_name, v.message) for v in violations]}"
+    assert {v.enforcement_level for v in flagged} == {"mandatory"}
+    assert cannot_run(violations) == []
+
+
+def test_every_mandatory_policy_has_a_planted_violation() -> None:
+    mandatory = {
+        policy
+        for policy, level in (
+            (p.name, p.enforcement_level.value)
+            for p in __import__("policy.aca_jobs_policies").aca_jobs_policies.POLICIES
+        )
+        if level == "mandatory"
+    }
+    assert mandatory <= {case[4] for case in PLANTED}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_seed_is_clean_in_both_modes(pack, mode: str) -> None:
+    # Every policy mandatory, at its default settings: nothing to report, and nothing left unverified.
+    violations = review(pack, planted_run(mode, None, None), {"all": "mandatory"})
+    assert [(v.policy_name, v.message) for v in violations] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_analyze_stack_gets_outputs_without_path_parameters(mode: str) -> None:
+    run = planted_run(mode, None, None)
+    sent = {(r.type, r.name): r for r in stack_resources(run)}
+    job = sent[(JOB, "job-orders-queue")].properties
+    identity = sent[("azure-native:managedidentity:UserAssignedIdentity", "job-orders-queue-scaler")].properties
+    assert "jobName" not in job and "resourceGroupName" not in job
+    assert "resourceName" not in identity and "resourceGroupName" not in identity
+    assigned = job["identity"]["userAssignedIdentities"]
+    if mode == "new-stack":
+        # A list in the inputs, a map in the outputs: the shapes differ, so a create's preview leaves it unknown.
+        assert assigned == UNKNOWN
+        assert identity["principalId"] == UNKNOWN and identity["id"] == UNKNOWN
+    else:
+        assert set(assigned) == set(find_inputs(run, JOB, "job-orders-queue")["identity"]["userAssignedIdentities"])
+        assert identity["id"].endswith("/userAssignedIdentities/id-job-orders-queue-scaler")
+
+
+def find_inputs(run: ProgramRun, type_: str, name: str) -> dict[str, Any]:
+    return next(r.inputs for r in run.resources if (r.type, r.name) == (type_, name))
