@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: setup preview test lint lint-workflows bench promote-staging promote-prod promotion-check lock clean
+.PHONY: setup preview test lint lint-workflows bench snapshots promote-staging promote-prod promotion-check lock clean
 
 setup: $(STAMP)
 
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt -c constraints.txt
 	touch $(STAMP)
 
-## Offline preview of a stack (default dev): `make preview STACK=prod`
+## Offline preview of a stack (default dev), as its first preview: `make preview STACK=prod [AS=deployed]`
+AS ?= new-stack
 preview: $(STAMP)
-	$(PY) -m tools.preview --stack $(STACK)
+	$(PY) -m tools.preview --stack $(STACK) --as $(AS)
+
+## Rewrite tests/snapshots/<stack>.txt (URNs and physical names) after an intended rename; review the diff
+snapshots: $(STAMP)
+	$(PY) -m tools.snapshots
 
 ## Unit tests (Pulumi mocks; no Azure, no CLI, no network)
 test: $(STAMP)

@@ -1,0 +1,95 @@
+"""Committed snapshots of what each stack names: every resource's URN and physical (Azure) name.
+
+    python -m tools.snapshots           # rewrite tests/snapshots/<stack>.txt for every committed stack
+    python -m tools.snapshots --check   # exit 1 and show the difference when a snapshot is stale
+
+A change to a URN or to a physical name makes the engine delete and recreate the resource (a queue with its
+messages, a workspace with its logs). Writing both down per stack turns such a change into a diff a reviewer
+reads in the pull request; `tests/test_snapshots.py` fails while a snapshot is stale. The runtime's `deployed`
+mode is used, so that every name (role assignments' included) is known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools.offline import DEPLOYED, PROJECT_DIR
+from tools.preview import exit_now, load_run
+
+SNAPSHOT_DIR = PROJECT_DIR / "tests" / "snapshots"
+HEADER = "# URN  physical name ('-' for components). Regenerate with `make snapshots`; review every change.\n"
+
+
+def committed_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
+    return sorted(path.name.split(".")[1] for path in project_dir.glob("Pulumi.*.yaml"))
+
+
+def render(stack: str, config_file: Path | None = None) -> str:
+    run = load_run(stack, config_file, mode=DEPLOYED)
+    rows = [f"{r.urn}  {r.physical_name or '-'}" for r in run.resources]
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def snapshot_path(stack: str) -> Path:
+    return SNAPSHOT_DIR / f"{stack}.txt"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename over the target: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def stale(stack: str) -> str:
+    """The unified diff between the committed snapshot and the current one ('' when up to date)."""
+    path = snapshot_path(stack)
+    committed = path.read_text() if path.is_file() else ""
+    current = render(stack)
+    return "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            current.splitlines(keepends=True),
+            f"{path.relative_to(PROJECT_DIR)} (committed)",
+            f"{path.relative_to(PROJECT_DIR)} (current)",
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.snapshots", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a snapshot is stale")
+    args = parser.parse_args(argv)
+    status = 0
+    for stack in committed_stacks():
+        if args.check:
+            diff = stale(stack)
+            if diff:
+                print(diff, end="")
+                status = 1
+        else:
+            write_atomically(snapshot_path(stack), render(stack))
+            print(f"wrote {snapshot_path(stack).relative_to(PROJECT_DIR)}")
+    if status:
+        print(
+            "Snapshots are stale: a URN or physical name changed (the resource would be replaced). If that is "
+            "intended, run `make snapshots` and commit the result.",
+            file=sys.stderr,
+        )
+    return status
+
+
+if __name__ == "__main__":
+    exit_now(main())
