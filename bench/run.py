@@ -6,8 +6,8 @@ What is measured, for 10, 100 and 300 jobs (half manual, half Service Bus event 
 - ours: the real `__main__.py` (config models, components) and the policy pack review over gRPC, as
   `python -m tools.preview` does;
 - ours without policies: the same minus the review, to show the policy analysis's share.
-Every variant runs the program through `tools.offline.run_program` in its default preview mode (no mode is
-passed here), so the bench measures whatever that default is at the time of the run.
+Every variant runs the program through `tools.offline.run_program` in its default mode, `new-stack` (the first
+preview of a new stack: azure-native's preview outputs, ids unknown), the mode `make preview` uses.
 
 How: each measurement is one fresh process (`python -m bench.run --measure VARIANT --jobs N`, which prints one
 JSON line), so imports, the mock runtime and the policy pack start from cold every time. Per size the variants
