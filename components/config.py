@@ -84,6 +84,11 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
     return reference, None, digest or None
 
 
+def image_registry(image: str) -> str:
+    """The registry host of an image reference: everything before the first '/' (a port included)."""
+    return image.split("/", 1)[0] if "/" in image else "docker.io"
+
+
 def check_image(image: str) -> str:
     repository, tag, digest = split_image(image)
     example = f"`{repository}:v1.0.0` or `{repository}@sha256:<digest>`"
@@ -188,7 +193,7 @@ class EnvironmentConfig(ConfigModel):
     name: ContainerAppsName
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     core_quota: Annotated[int, Field(ge=1)] = 100
-    # Stable physical name of the workspace; defaults to `log-<environment name>`.
+    # Stable physical name of the workspace; defaults to `log-<resource group>` (see PlatformConfig.workspace).
     workspace_name: str | None = None
 
     @model_validator(mode="after")
@@ -200,10 +205,6 @@ class EnvironmentConfig(ConfigModel):
                 key="workspaceName",
             )
         return self
-
-    @property
-    def workspace(self) -> str:
-        return self.workspace_name or f"log-{self.name}"
 
 
 SERVICE_BUS_HOST_SUFFIX = ".servicebus.windows.net"
@@ -235,6 +236,35 @@ class ServiceBusConfig(ConfigModel):
         return self.namespace + SERVICE_BUS_HOST_SUFFIX
 
 
+# Markers the program sets on a job for the deliberate choices that relax a rule; a reviewer and the policy
+# pack read them, so config may not set them by hand (components/job_template.py sets them from the job).
+IDEMPOTENT_TAG = "aca-jobs-idempotent"
+PARTIAL_COMPLETION_TAG = "aca-jobs-partial-completion"
+RESERVED_TAGS = (IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG)
+# Azure Resource Manager tag limits: name 512 characters, value 256 (Microsoft Learn, "Use tags to organize
+# your Azure resources", Limitations).
+TAG_NAME_MAX, TAG_VALUE_MAX = 512, 256
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    for name, value in tags.items():
+        if name.lower() in RESERVED_TAGS:
+            raise rule_error(
+                f"`{name}` is a marker the program sets on a job from its own settings (`idempotent`, "
+                "`allowPartialCompletion`); set here it would mark every job for reviewers and the policy pack",
+                f"remove tags.{name}; set the setting on the job that needs it",
+                key=name,
+            )
+        if len(name) > TAG_NAME_MAX or len(value) > TAG_VALUE_MAX:
+            raise rule_error(
+                f"tag `{name[:40]}` is longer than Azure accepts (names up to {TAG_NAME_MAX} characters, values "
+                f"up to {TAG_VALUE_MAX})",
+                "shorten it",
+                key=name,
+            )
+    return tags
+
+
 class PlatformConfig(ConfigModel):
     resource_group: str
     environment: EnvironmentConfig
@@ -243,7 +273,17 @@ class PlatformConfig(ConfigModel):
     service_bus: ServiceBusConfig | None = None
     # Protect stateful resources (resource group, workspace, environment) against `pulumi destroy`/replace.
     protect: bool = False
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], AfterValidator(check_tags)] = Field(default_factory=dict)
+
+    @property
+    def workspace(self) -> str:
+        """The workspace's physical name. The default follows the resource group (which holds the workspace, so
+        renaming it replaces the workspace anyway), not the environment: renaming the environment must not
+        replace the workspace and lose its logs."""
+        if self.environment.workspace_name:
+            return self.environment.workspace_name
+        # Workspace names allow letters, digits and '-' only; a resource group name may hold '_', '.', '(', ')'.
+        return re.sub(r"[^A-Za-z0-9-]", "-", f"log-{self.resource_group}")[:63].rstrip("-")
 
     @model_validator(mode="after")
     def _check(self) -> PlatformConfig:
@@ -329,6 +369,8 @@ class ManualJobConfig(JobSettings):
 _DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _QUEUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$")
 LOCK_DURATION_MAX_SECONDS = 300
+# Basic namespaces keep messages at most 14 days (Azure/azure-service-bus issue 306).
+BASIC_TTL_MAX_SECONDS = 14 * 86400
 # Environment variables the event job sets for the workload; a user value would silently override them.
 WORKLOAD_ENV = ("AZURE_CLIENT_ID", "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE", "SERVICEBUS_QUEUE_NAME")
 
@@ -343,12 +385,15 @@ def duration_seconds(value: str) -> float | None:
 
 
 def check_queue_name(name: str) -> str:
+    """Service Bus entity names are case-insensitive: `Orders` and `orders` are one queue. The name is kept in
+    lower case, so that two spellings cannot become two resources (and two scalers) for one queue, and changing
+    only the case changes nothing (no new logical name, no replacement)."""
     if not _QUEUE.fullmatch(name):
         raise rule_error(
             f"`{name}` is not a Service Bus queue name",
             "use 1-260 letters, digits, '.', '-' and '_', starting and ending with a letter or digit",
         )
-    return name
+    return name.lower()
 
 
 class EventJobConfig(JobSettings):
@@ -450,6 +495,28 @@ class StackConfig(ConfigModel):
                     key=f"{EVENT_JOBS_KEY}.{name}.queue",
                 )
             owners[job.queue] = name
+        registry = self.platform.registry.server
+        for key, name, job in self._jobs():
+            host = image_registry(job.image)
+            if host != registry:
+                raise rule_error(
+                    f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed registry "
+                    f"`{registry}` (the only one they hold a pull grant for; a port or another spelling is another "
+                    "host)",
+                    f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
+                    key=f"{key}.{name}.image",
+                )
+        if self.platform.service_bus is not None and self.platform.service_bus.sku == "Basic":
+            for name, job in sorted(self.event_jobs.items()):
+                ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
+                if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
+                    raise rule_error(
+                        f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
+                        "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
+                        "Basic tier')",
+                        "use at most `P14D`, or `sku: Standard` under aca-jobs:platform.serviceBus",
+                        key=f"{EVENT_JOBS_KEY}.{name}.messageTimeToLive",
+                    )
         quota = self.platform.environment.core_quota
         for key, name, job in self._jobs():
             cores, how, lever = job.peak_cores()

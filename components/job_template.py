@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import app
 
-from components.config import JobSettings
+from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings
 from components.job_identity import JobIdentity
 from components.platform import PlatformRefs
 
@@ -54,8 +54,6 @@ def container_template(
 
 
 # Markers a reviewer (and the policy pack) reads on the job itself: the deliberate choices that relax a rule.
-IDEMPOTENT_TAG = "aca-jobs-idempotent"
-PARTIAL_COMPLETION_TAG = "aca-jobs-partial-completion"
 
 
 def job_tags(settings: JobSettings, platform_tags: Mapping[str, str]) -> dict[str, str]:

@@ -76,7 +76,7 @@ class JobsPlatform(pulumi.ComponentResource):
         resource_group_name = known_after(config.resource_group, self.resource_group)
         self.workspace = operationalinsights.Workspace(
             "workspace",
-            workspace_name=config.environment.workspace,
+            workspace_name=config.workspace,
             resource_group_name=resource_group_name,
             location=location,
             sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),

@@ -11,9 +11,11 @@ and no traceback, before any resource is registered.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from components.config import LOCATION_KEY, PROJECT, RULE_ERROR, StackConfig
+from components.stack_file import StackFileError, load_stack_yaml
 
 # The offline preview runs a config file that may not be named Pulumi.<stack>.yaml; it says which here.
 STACK_FILE_ENV = "ACA_JOBS_STACK_FILE"
@@ -34,6 +37,61 @@ def stack_file_name() -> str:
     return os.environ.get(STACK_FILE_ENV) or f"Pulumi.{pulumi.get_stack()}.yaml"
 
 
+# The keys of this project, without the namespace: a key outside `aca-jobs:` that names one of them, or a
+# namespace that is a near miss of ours, is a mistake that would silently drop jobs and queues.
+PROJECT_KEYS = tuple(
+    field.alias.split(":", 1)[1]
+    for field in StackConfig.model_fields.values()
+    if field.alias and field.alias.startswith(f"{PROJECT}:")
+)
+
+
+def misplaced_key_problem(key: str) -> str | None:
+    """Why a config key outside this project's namespace is probably one of ours (with the fix), or None for
+    another provider's key, which passes untouched."""
+    namespace, _, name = key.rpartition(":")
+    if namespace == PROJECT or key == LOCATION_KEY:
+        return None
+    close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75) if namespace else []
+    if close or (not namespace and name in PROJECT_KEYS):
+        fix = f"`{PROJECT}:{name}`" if name in PROJECT_KEYS else f"a key in the `{PROJECT}:` namespace"
+        return f"is not read by this project, so whatever it configures is ignored. Fix: did you mean {fix}?"
+    return None
+
+
+def account_for_keys(config: Mapping[str, Any], file_name: str) -> dict[str, Any]:
+    """Every key of the stack file's `config:`, accounted for: bare keys belong to this project (as the Pulumi
+    CLI reads them), a key given both bare and namespaced is refused, a near miss of ours is refused with "did
+    you mean", other providers' keys pass untouched. Returns the config with full keys."""
+    values: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    for key, value in config.items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if full_key in written:
+            raise StackConfigError(
+                f"{file_name}: {key}: sets `{full_key}`, which `{written[full_key]}` already sets; only one "
+                "would be used. Fix: keep one, merging what both say."
+            )
+        problem = misplaced_key_problem(full_key if ":" not in key else key)
+        if problem:
+            raise StackConfigError(f"{file_name}: {key}: {problem}")
+        written[full_key] = key
+        values[full_key] = value
+    return values
+
+
+def check_stack_file(path: Path) -> dict[str, Any]:
+    """The stack file's config, read strictly (see `components.stack_file`) and every key accounted for."""
+    try:
+        document = load_stack_yaml(path)
+    except StackFileError as error:
+        raise StackConfigError(str(error)) from None
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{path.name}: `config` must be a map of config keys.")
+    return account_for_keys(config, path.name)
+
+
 def raw_stack_config() -> dict[str, Any]:
     """This project's config keys (and the provider location) as the engine passed them, JSON decoded.
 
@@ -43,6 +101,9 @@ def raw_stack_config() -> dict[str, Any]:
     passed: dict[str, Any] = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
     raw: dict[str, Any] = {}
     for key, value in passed.items():
+        problem = misplaced_key_problem(key)
+        if problem:
+            raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
             raw[key] = _decode(value)
         elif key == LOCATION_KEY:
@@ -62,8 +123,15 @@ def _decode(value: Any) -> Any:
 
 
 def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | None = None) -> StackConfig:
-    """Validate the stack's config. Raises `StackConfigError` listing every problem found."""
-    raw = raw_stack_config() if raw is None else raw
+    """Validate the stack's config. Raises `StackConfigError` listing every problem found.
+
+    Under the Pulumi CLI the program sees config after YAML has been parsed (a duplicate key already dropped),
+    so it also reads its own stack file strictly when it is there."""
+    if raw is None:
+        raw = raw_stack_config()
+        path = Path(stack_file or stack_file_name())
+        if os.environ.get(STACK_FILE_ENV) is None and path.is_file():
+            check_stack_file(path)
     stack_file = stack_file or stack_file_name()
     try:
         return StackConfig.model_validate(dict(raw))
@@ -101,6 +169,13 @@ def key_path(detail: ErrorDetails) -> str:
 
 def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
     kind, ctx, given = detail["type"], detail.get("ctx") or {}, detail.get("input")
+    if isinstance(given, dict) and set(given) == {"secure"}:
+        # `pulumi config set --secret` on a setting: most likely an env value holding a credential.
+        return (
+            "is an encrypted value, but no aca-jobs setting holds a secret: env values are plain text in the job "
+            "definition, readable by anyone who can read the job",
+            "remove it; let the code reach Azure through the job's managed identity instead of a credential",
+        )
     shown = json.dumps(given) if isinstance(given, str | int | float | bool) or given is None else "a map/list"
     expected = {
         "int_type": ("a whole number", "write a number without quotes or decimals"),

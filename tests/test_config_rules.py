@@ -185,7 +185,7 @@ ACCEPTED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("name-32-chars", rename_job("j" * 32)),
     ("image-digest-only", set_job(image="acrsharedprod.azurecr.io/jobs/o@sha256:" + "a" * 64)),
     ("image-tag-and-digest", set_job(image="acrsharedprod.azurecr.io/jobs/o:v1@sha256:" + "b" * 64)),
-    ("image-registry-port-and-tag", set_job(image="registry.local:5000/jobs/orders:v2")),
+    ("image-nested-repository", set_job(image="acrsharedprod.azurecr.io/team/jobs/orders:v2")),
     ("n-of-m-with-opt-in", set_job(replicaCompletionCount=1, allowPartialCompletion=True)),
     ("waves-completion-above-parallelism", set_job(replicaCompletionCount=6)),
     ("retry-1-not-idempotent", set_job(replicaRetryLimit=1)),
@@ -218,7 +218,7 @@ def test_defaults_match_the_contract(seed_config: dict[str, Any]) -> None:
     assert (minimal.idempotent, minimal.allow_partial_completion) == (False, False)
     environment = config.platform.environment
     assert (environment.log_retention_days, environment.core_quota) == (30, 100)
-    assert environment.workspace == "log-aca-env-test"
+    assert config.platform.workspace == "log-rg-aca-test"  # follows the resource group, not the environment
     assert config.platform.protect is False
 
 

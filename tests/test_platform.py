@@ -31,13 +31,20 @@ def test_workspace_keeps_logs_as_long_as_configured(seed_run: ProgramRun) -> Non
     assert_inputs(
         workspace,
         {
-            "workspaceName": "log-aca-env-test",
+            "workspaceName": "log-rg-aca-test",
             "resourceGroupName": "rg-aca-test",
             "retentionInDays": 90,
             "sku": {"name": "PerGB2018"},
         },
     )
     assert workspace.dependencies == [find(seed_run, RG).urn]
+
+
+def test_renaming_the_environment_keeps_the_workspace(run_stack, seed_config) -> None:
+    seed_config["aca-jobs:platform"]["environment"]["name"] = "aca-env-renamed"
+    run = run_stack(seed_config)
+    assert_inputs(find(run, WORKSPACE), {"workspaceName": "log-rg-aca-test"})
+    assert_inputs(find(run, ENVIRONMENT), {"environmentName": "aca-env-renamed"})
 
 
 def test_workspace_name_can_be_pinned(run_stack, seed_config) -> None:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
 
-from components.stack_config import StackConfigError
+from components.stack_config import StackConfigError, account_for_keys
+from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
 from tools.compare import render as render_comparison
 from tools.offline import (
@@ -61,15 +61,16 @@ class UsageError(Exception):
 
 
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    """A project or stack file, read strictly (`components.stack_file`): duplicate keys, non-string keys,
+    dates, NaN, huge numbers, alias bombs and non-UTF-8 bytes are usage errors, never a traceback or a hang."""
     if not path.is_file():
         raise UsageError(f"{path.name}: {what} not found at {path}")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path.name}: not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise UsageError(f"{path.name}: expected a YAML map at the top level")
-    return document
+        return load_stack_yaml(path)
+    except StackFileError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"{path.name}: cannot read the {what}: {error.strerror}") from None
 
 
 def project_defaults(project_file: dict[str, Any], project: str) -> dict[str, Any]:
@@ -91,14 +92,18 @@ def stack_config(stack_file: dict[str, Any], file_name: str, project: str) -> di
     if not isinstance(config, dict):
         raise UsageError(f"{file_name}: `config` must be a map of config keys")
     values: dict[str, Any] = {}
-    for key, value in config.items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+    for key, value in account_for_keys(config, file_name).items():
+        encrypted = isinstance(value, dict) and set(value) == {"secure"}
+        if encrypted and not key.startswith(f"{project}:"):
+            # Another provider's secret (e.g. azure-native:clientSecret): the program never reads it, and the
+            # offline runtime needs no credentials, so it is left out rather than decrypted.
+            continue
+        if encrypted:
             raise UsageError(
-                f"{file_name}: {full_key}: holds an encrypted value, which the offline preview cannot "
-                "decrypt. Fix: keep secrets out of this key (the program needs none) or use `pulumi preview`."
+                f"{file_name}: {key}: holds an encrypted value, but no aca-jobs setting is a secret. Fix: remove "
+                "it; jobs reach Azure through their managed identities."
             )
-        values[full_key] = value
+        values[key] = value
     return values
 
 
