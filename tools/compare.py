@@ -1,14 +1,38 @@
 """Resource-level differences between two stacks' offline previews: what promotion would change beyond the
-image, for a reviewer to read before approving."""
+image, for a reviewer to read before approving.
+
+Every input that differs is listed. A difference is marked by design (summarized, not shown) only when the two
+values become equal once each stack's *own* values are replaced, by the role they play, with placeholders shared
+by every stack:
+
+- the physical names of the stack's platform resources (resource group, environment, workspace, namespace),
+  wherever they appear as a whole name (`rg-aca-prod`, `sb-aca-prod.servicebus.windows.net`, ARM ids);
+- the subscription of the stack's own resources (the one its ARM ids place its resource group in, i.e.
+  `azure-native:subscriptionId` or the offline placeholder), in ids inside that resource group and in
+  subscription-level ids (`/subscriptions/<sub>/providers/...`, e.g. role definitions);
+- the stack name, where it is part of a longer value (a whole value equal to it, like `tags.environment: prod`,
+  is config and stays visible);
+- values Azure computes for the stack's own resources (`principalId`, `clientId`, `customerId` of a registration
+  whose outputs are known) -> `<principalId of {logical name}>`, and role-assignment names that are the
+  deterministic uuid5 of the assignment's own scope, principal and role (`components.naming`) ->
+  `<role-assignment-name of {logical name}>`; the scope and principal are compared on their own paths.
+
+Nothing else is erased: a GUID or id that is not one of these (an env value, a registry id, a role assignment's
+scope in another subscription) is compared as written, and values the preview cannot know yet (the unknown
+sentinel, in the default `new-stack` mode) compare equal to each other.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tools.offline import ProgramRun, Registration
+from components.naming import BuiltInRole, role_assignment_name
+from tools.offline import ROLE_ASSIGNMENT, SECRET_MARK, ProgramRun, Registration
+from tools.provider_model import UNKNOWN
 
 # Inputs that name a stack's own platform resources: they differ between stacks by design.
 STACK_NAMES = {
@@ -17,7 +41,13 @@ STACK_NAMES = {
     "azure-native:operationalinsights:Workspace": "workspaceName",
     "azure-native:servicebus:Namespace": "namespaceName",
 }
-GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Outputs Azure computes for a resource of the stack (identities, workspaces): unique to the stack by design.
+COMPUTED_OUTPUTS = ("principalId", "clientId", "customerId")
+ARM_RESOURCE_GROUP = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)", re.IGNORECASE)
+# A name is replaced only as a whole name: not inside a longer name (`rg-aca-prod2`, `log-aca-env-prod`).
+NAME_START, NAME_END = r"(?<![\w-])", r"(?![\w-])"
+# The stack name is a word of a longer value (`aca-jobs-prod-...`), never a part of a word (`acrsharedprod`).
+WORD_START, WORD_END = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 
 
 @dataclass(frozen=True)
@@ -26,7 +56,7 @@ class InputDifference:
     path: str  # dotted input path, `protect` for the option
     left: Any
     right: Any
-    # True when the values differ only in the stacks' own names or in ids derived from them.
+    # True when the values differ only in the stacks' own names, subscription or values derived from them.
     by_design: bool = False
 
 
@@ -81,25 +111,97 @@ def stack_names(run: ProgramRun) -> dict[str, str]:
     return names
 
 
-def normalized(value: Any, names: dict[str, str]) -> Any:
-    if not isinstance(value, str):
-        return value
-    # Longest first, so `aca-env-prod` is replaced before a shorter name it contains.
-    for name in sorted(names, key=len, reverse=True):
-        value = value.replace(name, names[name])
-    return GUID.sub("<guid>", value)
+def known(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and value not in (UNKNOWN, SECRET_MARK)
+
+
+def strings(run: ProgramRun) -> Iterator[str]:
+    for resource in run.resources:
+        for _, value in flatten({"inputs": resource.inputs, "outputs": resource.outputs}):
+            if isinstance(value, str):
+                yield value
+
+
+def own_subscription(run: ProgramRun, resource_groups: Iterable[str]) -> str | None:
+    """The subscription the stack's ARM ids place its own resource group in (the deployment's subscription,
+    `azure-native:subscriptionId` or the offline placeholder); None when no id says."""
+    groups = {group.lower() for group in resource_groups}
+    found = Counter(
+        match[1]
+        for value in strings(run)
+        for match in ARM_RESOURCE_GROUP.finditer(value)
+        if match[2].lower() in groups and known(match[1])
+    )
+    return found.most_common(1)[0][0] if found else None
+
+
+def derived_values(run: ProgramRun) -> dict[str, str]:
+    """Values this stack's own resources give it (known only when the provider answered them) -> placeholders
+    by role: computed outputs, and role-assignment names derived from the assignment's own inputs."""
+    derived: dict[str, str] = {}
+    for resource in run.resources:
+        for key in COMPUTED_OUTPUTS:
+            value = resource.outputs.get(key)
+            # Computed by Azure for this resource, not an input it echoes (a role assignment's `principalId`).
+            if known(value) and key not in resource.inputs:
+                derived.setdefault(value, f"<{key} of {resource.name}>")
+    for assignment in run.by_type(ROLE_ASSIGNMENT):
+        inputs = assignment.inputs
+        name, scope, principal, definition = (
+            inputs.get(key) for key in ("roleAssignmentName", "scope", "principalId", "roleDefinitionId")
+        )
+        if not all(known(value) for value in (name, scope, principal, definition)):
+            continue
+        role = BuiltInRole(display_name="", slug="", guid=definition.rsplit("/", 1)[-1])
+        if role_assignment_name(scope, principal, role) == name:
+            derived[name] = f"<role-assignment-name of {assignment.name}>"
+    return derived
+
+
+class Normalizer:
+    """Replaces one stack's own values (see the module docstring) with placeholders shared by every stack."""
+
+    def __init__(self, run: ProgramRun) -> None:
+        self.stack = run.stack
+        names = stack_names(run)
+        groups = [name for name, placeholder in names.items() if placeholder == "<resourceGroupName>"]
+        self.subscription = own_subscription(run, groups)
+        # Whole values and whole names; the longest first, so a name wins over a shorter one it contains.
+        self.replacements: dict[str, str] = {**names, **derived_values(run)}
+        branches = [
+            NAME_START + re.escape(token) + NAME_END for token in sorted(self.replacements, key=len, reverse=True)
+        ]
+        if self.subscription:
+            prefix = f"/subscriptions/{self.subscription}"
+            self.replacements[prefix] = "/subscriptions/<subscriptionId>"
+            in_own_group = "|".join(f"/resourceGroups/{re.escape(g)}(?![\\w-])" for g in groups)
+            context = "|".join(filter(None, [in_own_group, "/providers/", "/?$"]))
+            branches.insert(0, re.escape(prefix) + f"(?=(?i:{context}))")
+        if self.stack and self.stack not in self.replacements:
+            self.replacements[self.stack] = "<stack>"
+            branches.append(WORD_START + re.escape(self.stack) + WORD_END)
+        self.pattern = re.compile("|".join(branches)) if branches else None
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or value == UNKNOWN or self.pattern is None:
+            return value
+        if value == self.subscription:
+            return "<subscriptionId>"
+        if value == self.stack and self.replacements.get(value) == "<stack>":
+            return value  # a whole value equal to the stack name is config (e.g. tags.environment): shown
+        return self.pattern.sub(lambda match: self.replacements[match[0]], value)
 
 
 def compare(left: ProgramRun, right: ProgramRun) -> Comparison:
     lefts = {resource_key(r): r for r in left.resources}
     rights = {resource_key(r): r for r in right.resources}
-    left_names, right_names = stack_names(left), stack_names(right)
+    left_own, right_own = Normalizer(left), Normalizer(right)
     differences = []
     for key in sorted(set(lefts) & set(rights)):
         a, b = dict(flatten(lefts[key].inputs)), dict(flatten(rights[key].inputs))
         for path in sorted(set(a) | set(b)):
             if a.get(path) != b.get(path):
-                by_design = normalized(a.get(path), left_names) == normalized(b.get(path), right_names)
+                by_design = left_own(a.get(path)) == right_own(b.get(path))
                 differences.append(InputDifference(key, path, a.get(path), b.get(path), by_design))
         if lefts[key].protect != rights[key].protect:
             differences.append(InputDifference(key, "protect", lefts[key].protect, rights[key].protect))
@@ -117,7 +219,7 @@ def render(comparison: Comparison) -> str:
     lines = [f"Comparing offline previews: {left} -> {right}", ""]
     for title, keys in ((f"Only in {left}:", comparison.only_left), (f"Only in {right}:", comparison.only_right)):
         lines += [title, *(f"    {key}" for key in keys or ["(none)"]), ""]
-    lines.append("Inputs that differ (beyond each stack's own names and the ids derived from them):")
+    lines.append("Inputs that differ (beyond each stack's own names, subscription and the values derived from them):")
     current = None
     shown = [d for d in comparison.differences if not d.by_design]
     for difference in shown:
@@ -128,6 +230,6 @@ def render(comparison: Comparison) -> str:
     if not shown:
         lines.append("    (none)")
     hidden = len(comparison.differences) - len(shown)
-    lines += ["", f"{hidden} more differ only in stack names (resource group, environment, workspace, namespace)"]
-    lines.append("and the ids derived from them; --json lists every difference.")
+    lines += ["", f"{hidden} more differ only in stack names (resource group, environment, workspace, namespace),"]
+    lines.append("the stacks' own subscription and the values derived from them; --json lists every difference.")
     return "\n".join(lines)
