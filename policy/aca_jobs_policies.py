@@ -61,20 +61,35 @@ SERVICE_BUS_DATA_ROLES = {
     SB_DATA_RECEIVER: "Data Receiver",
     SB_DATA_SENDER: "Data Sender",
 }
-BROAD_ROLES = {
+# Roles that manage resources or grant access, flagged at any scope: Owner, User Access Administrator and Role
+# Based Access Control Administrator can write role assignments (`Microsoft.Authorization/roleAssignments/write`),
+# so a holder can grant itself Owner. All four are in Microsoft Learn's "Azure built-in roles for Privileged"
+# (learn.microsoft.com/azure/role-based-access-control/built-in-roles/privileged). Role Based Access Control
+# Administrator's id f58310d9-a9f6-439a-9e8d-f62e7b41a168 is checked against the Azure Verified Modules spec BCPNFR6
+# (azure.github.io/AVM-Test/spec/BCPNFR6, "Role Based Access Control Administrator - ID: f58310d9-...") and its
+# built-in definition `/providers/Microsoft.Authorization/roleDefinitions/f58310d9-...` (roleAssignments/write).
+PRIVILEGED_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
     "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
 }
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 QUEUE_SCOPE = re.compile(r"/providers/Microsoft\.ServiceBus/namespaces/[^/]+/queues/[^/]+$", re.IGNORECASE)
-# Values that are credentials whatever they are called.
+# Values that are credentials whatever they are called: connection-string keys, a private key, a password in a URL
+# (`scheme://user:password@host`, the user may be empty) and any SAS signature (`sig=`, raw base64 included).
 CREDENTIAL_PATTERNS = re.compile(
-    r"(SharedAccessKey=|AccountKey=|Password=|pwd=|-----BEGIN [A-Z ]*PRIVATE KEY-----|sig=[A-Za-z0-9%]{20,})",
+    r"(SharedAccessKey=|AccountKey=|Password=|pwd=|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|[a-z][a-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@"
+    r"|(?<![a-z0-9_])sig=[^&\s]+)",
     re.IGNORECASE,
 )
+# Env names that say their value is a secret: a literal value there is a credential in plain text.
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|APIKEY|CONNECTION_STRING|_KEY$", re.IGNORECASE)
+# Azure Resource Manager tag limits (Microsoft Learn, "Use tags to organize your Azure resources", Limitations).
+TAG_NAME_MAX, TAG_VALUE_MAX = 512, 256
 
 
 # --- reading what the engine sends ------------------------------------------------------------------------
@@ -317,6 +332,65 @@ image_pinned = ResourceValidationPolicy(
 )
 
 
+def _pull_servers(props: Mapping[str, Any]) -> tuple[set[str], bool]:
+    """The registry servers the job pulls from through an identity (lowercase), and whether one is not known."""
+    servers, unknown = set(), False
+    for registry in _list(_get(props, "configuration", "registries")):
+        if not isinstance(registry, Mapping):
+            unknown = unknown or not known(registry)
+            continue
+        if not _get(registry, "identity") or _get(registry, "username") or _get(registry, "passwordSecretRef"):
+            continue
+        server = _get(registry, "server")
+        if isinstance(server, str):
+            servers.add(server.lower())
+        elif not known(server):
+            unknown = True
+    return servers, unknown
+
+
+def _image_from_pull_registry(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = _type_of(args, JOB)
+    name = _job_name(props, args.name)
+    servers, unknown_server = _pull_servers(props)
+    allowed = ", ".join(f"`{s}`" for s in sorted(servers)) or "none"
+    for container in _containers(props):
+        image = _get(container, "image")
+        if not isinstance(image, str):
+            report(
+                f"job `{name}` runs an image that is not known during preview, so its registry cannot be verified. "
+                "Fix: write the image reference in the stack file."
+            )
+            continue
+        # The registry host is the part before the first `/`, port included; no `/` means Docker Hub.
+        host = image.split("/", 1)[0] if "/" in image else None
+        if host is not None and host.lower() in servers:
+            continue
+        if host is not None and unknown_server:
+            report(
+                f"job `{name}` runs `{image}` from `{host}`, and a registry server the job pulls from is not known "
+                "during preview, so it cannot be verified that the image comes from a reviewed registry. Fix: write "
+                "the registry server in the stack file."
+            )
+        else:
+            source = f"from `{host}`" if host is not None else "from Docker Hub (no registry host)"
+            report(
+                f"job `{name}` runs `{image}` {source}, which is not a registry the job pulls from through an "
+                f"identity (pull registries: {allowed}). Fix: import the image into the platform registry "
+                "(`az acr import`) and reference it as `<server>/<repository>:<tag>` with that exact host."
+            )
+
+
+image_from_pull_registry = ResourceValidationPolicy(
+    name="job-image-from-pull-registry",
+    description="Job images come only from a registry the job pulls from through an identity.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Import the image into the platform registry and reference it by that registry's host.",
+    validate=_image_from_pull_registry,
+)
+
+
 # --- secrets ----------------------------------------------------------------------------------------------
 
 
@@ -340,19 +414,52 @@ def _secrets_not_plaintext(args: ResourceValidationArgs, report: ReportViolation
             )
     for container in _containers(props):
         for variable in _list(_get(container, "env")):
-            value = _get(variable, "value")
-            # An unknown value comes from a resource output (an id, a client id), not from a literal: skip it
-            # and go on with the next entry.
-            if isinstance(value, str) and CREDENTIAL_PATTERNS.search(value):
-                report(
-                    f"job `{name}` env `{_get(variable, 'name')}` holds a credential in plain text. Fix: move it "
-                    "to a Key Vault-referenced secret and use `secretRef`, or use the job's managed identity."
-                )
+            _check_env(variable, fallback, name, report)
+
+
+def _check_env(variable: Any, fallback: set[Any], name: str, report: ReportViolation) -> None:
+    """One env entry: no credential as a literal value, no reference to the scaler's connection string."""
+    variable_name, value, secret_ref = _get(variable, "name"), _get(variable, "value"), _get(variable, "secretRef")
+    shown = variable_name if isinstance(variable_name, str) else "(name not known during preview)"
+    if isinstance(secret_ref, str) and secret_ref in fallback:
+        report(
+            f"job `{name}` env `{shown}` reads secret `{secret_ref}`, the Service Bus connection string the scale "
+            "rule authenticates with; it hands the code Manage rights on the namespace. Fix: remove the env entry "
+            "and let the code use its own identity (Service Bus Data Receiver on the queue, `AZURE_CLIENT_ID`)."
+        )
+    elif secret_ref and fallback and (not known(secret_ref) or UNKNOWN in fallback):
+        report(
+            f"job `{name}` env `{shown}` reads a secret, and which secret it reads or which secret the Service Bus "
+            "scale rule authenticates with is not known during preview, so it cannot be verified that the code "
+            "does not get the scaler's connection string. Fix: write the secret names in the stack file."
+        )
+    # An unknown value comes from a resource output (an id, a client id), not from a literal: skip it and go on
+    # with the next entry.
+    if not isinstance(value, str):
+        return
+    if CREDENTIAL_PATTERNS.search(value):
+        report(
+            f"job `{name}` env `{shown}` holds a credential in plain text. Fix: move it to a Key Vault-referenced "
+            "secret and use `secretRef`, or use the job's managed identity."
+        )
+    elif value and isinstance(variable_name, str) and SECRET_NAME.search(variable_name):
+        report(
+            f"job `{name}` env `{variable_name}` is named as a secret and holds a literal value. Fix: move the "
+            "value to a Key Vault-referenced secret and use `secretRef`, or use the job's managed identity."
+        )
+    elif value and not known(variable_name):
+        report(
+            f"job `{name}` has an env entry whose name is not known during preview and that holds a literal "
+            "value, so it cannot be verified not to be a secret. Fix: write the env name in the stack file."
+        )
 
 
 secrets_not_plaintext = ResourceValidationPolicy(
     name="job-secrets-not-plaintext",
-    description="No plaintext secret values in job configuration; Key Vault references pass.",
+    description=(
+        "No plaintext secret values in job configuration or env (credential-looking values, secret-named variables), "
+        "no env reference to the scaler's connection string; Key Vault references pass."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation_steps="Keep secrets in Key Vault (`keyVaultUrl` + `identity`, env `secretRef`) or use the job's "
@@ -659,19 +766,22 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
         role_definition, scope = _get(props, "roleDefinitionId"), _get(props, "scope")
-        if not isinstance(role_definition, str) or not isinstance(scope, str):
+        guid = _role_guid(role_definition) if isinstance(role_definition, str) else None
+        if guid in PRIVILEGED_ROLES:
+            # At any scope, a known one or not: these roles manage resources or grant access.
+            where = f"`{scope}`" if isinstance(scope, str) else "a scope not known during preview"
+            report(
+                f"role assignment `{assignment.name}` grants {PRIVILEGED_ROLES[guid]} on {where}, a role that "
+                "manages resources or grants access. Fix: grant the narrowest data or pull role the job needs "
+                "(AcrPull, Service Bus Data Receiver) instead.",
+                assignment.urn,
+            )
+            continue
+        if guid is None or not isinstance(scope, str):
             report(
                 f"role assignment `{assignment.name}` has a role or scope that is not known during preview, so the "
                 "grant cannot be reviewed. Fix: compose roleDefinitionId and scope from names known before "
                 "deployment.",
-                assignment.urn,
-            )
-            continue
-        guid = _role_guid(role_definition)
-        if guid in BROAD_ROLES:
-            report(
-                f"role assignment `{assignment.name}` grants {BROAD_ROLES[guid]} on `{scope}`. Fix: grant the "
-                "narrowest data or pull role the job needs (AcrPull, Service Bus Data Receiver) instead.",
                 assignment.urn,
             )
             continue
@@ -702,7 +812,7 @@ least_privilege = StackValidationPolicy(
     name="least-privilege-role-assignments",
     description=(
         "Service Bus data roles only at queue scope; Data Owner only for identities no container can use; "
-        "no Owner, Contributor or User Access Administrator grants."
+        "no Owner, Contributor, User Access Administrator or Role Based Access Control Administrator grants."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
@@ -791,9 +901,49 @@ required_tags = ResourceValidationPolicy(
 )
 
 
+def _tags_valid(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = _type_of(args, *TAGGABLE_TYPES)
+    kind = args.resource_type.rsplit(":", 1)[-1]
+    tags = _get(props, "tags")
+    if not known(tags):
+        report(
+            f"{kind} `{args.name}` has tags that are not known during preview, so their lengths cannot be verified. "
+            "Fix: set them under aca-jobs:platform.tags."
+        )
+        return
+    for tag, value in tags.items() if isinstance(tags, Mapping) else ():
+        shown = tag if len(tag) <= 40 else tag[:40] + "..."
+        if len(tag) > TAG_NAME_MAX:
+            report(
+                f"{kind} `{args.name}` has a tag name of {len(tag)} characters (`{shown}`); Azure accepts at most "
+                f"{TAG_NAME_MAX}. Fix: shorten it under aca-jobs:platform.tags."
+            )
+        if not known(value):
+            report(
+                f"{kind} `{args.name}` tag `{shown}` has a value that is not known during preview, so its length "
+                "cannot be verified. Fix: write the value under aca-jobs:platform.tags."
+            )
+        elif isinstance(value, str) and len(value) > TAG_VALUE_MAX:
+            report(
+                f"{kind} `{args.name}` tag `{shown}` has a value of {len(value)} characters; Azure accepts at most "
+                f"{TAG_VALUE_MAX}. Fix: shorten it under aca-jobs:platform.tags."
+            )
+
+
+tags_valid = ResourceValidationPolicy(
+    name="tags-valid",
+    description=f"Tag names are at most {TAG_NAME_MAX} characters and tag values at most {TAG_VALUE_MAX}.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.LOW,
+    remediation_steps="Shorten the tag under aca-jobs:platform.tags.",
+    validate=_tags_valid,
+)
+
+
 POLICIES = [
     job_identity,
     image_pinned,
+    image_from_pull_registry,
     secrets_not_plaintext,
     connection_string_fallback,
     scaler_identity,
@@ -806,4 +956,5 @@ POLICIES = [
     stateful_protected,
     job_name_format,
     required_tags,
+    tags_valid,
 ]

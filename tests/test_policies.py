@@ -13,9 +13,10 @@ import pytest
 from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, find
 from google.protobuf import empty_pb2
 
+from components import config as program_config
 from components import job_template, naming
 from policy import aca_jobs_policies as policies
-from tools.offline import ProgramRun, Registration, run_program
+from tools.offline import UNKNOWN, ProgramRun, Registration, run_program
 from tools.policy_runner import (
     LEVEL_NAMES,
     PolicyConfigError,
@@ -113,6 +114,45 @@ def test_image_pinning(pack, compliant, image: str, config: dict, flagged: str |
     assert (flagged in found[0]) if flagged else found == []
 
 
+@pytest.mark.parametrize(
+    ("image", "registries", "flagged"),
+    [
+        ("acrsharedprod.azurecr.io/jobs/x:v1", None, None),
+        ("ACRSharedProd.azurecr.io/jobs/x:v1", None, None),  # host names compare case-insensitively
+        ("docker.io/library/busybox:1.36", None, "from `docker.io`, which is not a registry the job pulls from"),
+        ("busybox:1.36", None, "from Docker Hub (no registry host)"),
+        ("acrsharedprod.azurecr.io:443/jobs/x:v1", None, "from `acrsharedprod.azurecr.io:443`, which is not"),
+        ("acrsharedprod.azurecr.io.evil.example/jobs/x:v1", None, "which is not a registry the job pulls from"),
+        (UNKNOWN, None, "runs an image that is not known during preview"),
+        # A registry the job pulls from with a password is not a pull through an identity.
+        (
+            "other.azurecr.io/jobs/x:v1",
+            [{"server": "other.azurecr.io", "username": "u", "passwordSecretRef": "p"}],
+            "from `other.azurecr.io`, which is not a registry the job pulls from through an identity",
+        ),
+        (
+            "other.azurecr.io/jobs/x:v1",
+            [{"server": UNKNOWN, "identity": "/id"}],
+            "a registry server the job pulls from is not known during preview",
+        ),
+        ("other.azurecr.io/jobs/x:v1", UNKNOWN, "a registry server the job pulls from is not known during preview"),
+    ],
+)
+def test_images_come_only_from_a_registry_pulled_through_an_identity(
+    pack, compliant, image: str, registries: Any, flagged: str | None
+) -> None:
+    props = job_props(compliant, "job-orders-backfill")
+    props["template"]["containers"][0]["image"] = image
+    if registries is not None:
+        props["configuration"]["registries"] = registries
+    found = analyze(pack, find(compliant, JOB, "job-orders-backfill"), props).get("job-image-from-pull-registry", [])
+    assert (
+        (len(found) == 1 and flagged in found[0] and "job `job-orders-backfill`" in found[0])
+        if flagged
+        else (found == [])
+    )
+
+
 # --- secrets ------------------------------------------------------------------------------------------------
 
 
@@ -134,6 +174,40 @@ def test_credential_in_an_env_value_is_flagged(pack, compliant) -> None:
     )
     found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
     assert "env `BUS` holds a credential" in found["job-secrets-not-plaintext"][0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "flagged"),
+    [
+        ({"name": "DB_PASSWORD", "value": "hunter2"}, "env `DB_PASSWORD` is named as a secret"),
+        ({"name": "client_secret", "value": "x"}, "env `client_secret` is named as a secret"),
+        ({"name": "DB_PASSWD", "value": "x"}, "env `DB_PASSWD` is named as a secret"),
+        ({"name": "GITHUB_TOKEN", "value": "x"}, "env `GITHUB_TOKEN` is named as a secret"),
+        ({"name": "STORAGE_KEY", "value": "x"}, "env `STORAGE_KEY` is named as a secret"),
+        ({"name": "MyApiKey", "value": "x"}, "env `MyApiKey` is named as a secret"),
+        ({"name": "DB_CONNECTION_STRING", "value": "x"}, "env `DB_CONNECTION_STRING` is named as a secret"),
+        ({"name": "CACHE_URL", "value": "redis://:p4ss@cache:6379/0"}, "env `CACHE_URL` holds a credential"),
+        ({"name": "DB_URL", "value": "postgres://app:p4ss@db.example/orders"}, "env `DB_URL` holds a credential"),
+        ({"name": "BLOB", "value": "https://a.blob.core.windows.net/c?sv=2022&sig=abc+/="}, "env `BLOB` holds a"),
+        ({"name": "SAS", "value": "sig=abc+/="}, "env `SAS` holds a credential"),
+        ({"name": UNKNOWN, "value": "x"}, "whose name is not known during preview"),
+        # Not credentials: an identity's client id, an empty value, a reference, an output, URLs without a password.
+        ({"name": "AZURE_CLIENT_ID", "value": "11111111-1111-1111-1111-111111111111"}, None),
+        ({"name": "API_KEY", "value": ""}, None),
+        ({"name": "API_KEY", "secretRef": "api-key"}, None),
+        ({"name": "API_TOKEN", "value": UNKNOWN}, None),
+        ({"name": "KEYS", "value": "x"}, None),
+        ({"name": "ENDPOINT", "value": "https://api.example:8443/v1?user=a@b"}, None),
+        ({"name": "DESIGN", "value": "design=blue"}, None),
+    ],
+)
+def test_credentials_in_env_values(pack, compliant, variable: dict, flagged: str | None) -> None:
+    props = job_props(compliant)
+    props["template"]["containers"][0]["env"].append(variable)
+    found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props).get("job-secrets-not-plaintext", [])
+    assert (
+        (len(found) == 1 and flagged in found[0] and "job `job-orders-queue`" in found[0]) if flagged else (found == [])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +232,22 @@ def test_connection_string_fallback_is_visible_at_the_configured_level(pack, fal
         for v in review(pack, fallback, read_policy_config(PROJECT_DIR / "policy" / "prod.json"))
     }
     assert levels["job-connection-string-fallback"] == "mandatory"
+
+
+def test_env_reading_the_scalers_connection_string_is_flagged(pack, fallback) -> None:
+    resource = find(fallback, JOB, "job-orders-queue")
+    props = job_props(fallback)
+    env = props["template"]["containers"][0]["env"]
+    env.append({"name": "SERVICEBUS_CONNECTION_STRING", "secretRef": "servicebus-connection"})
+    found = analyze(pack, resource, props)["job-secrets-not-plaintext"]
+    assert found == [
+        next(m for m in found if "env `SERVICEBUS_CONNECTION_STRING` reads secret `servicebus-connection`" in m)
+    ]
+    assert "job `job-orders-queue`" in found[0] and "Manage rights" in found[0]
+    env[-1]["secretRef"] = "other-secret"
+    assert "job-secrets-not-plaintext" not in analyze(pack, resource, props)
+    env[-1]["secretRef"] = UNKNOWN
+    assert "cannot be verified" in analyze(pack, resource, props)["job-secrets-not-plaintext"][0]
 
 
 # --- scale rules --------------------------------------------------------------------------------------------
@@ -215,6 +305,16 @@ def test_n_of_m_needs_the_opt_in_marker(pack, compliant) -> None:
     assert "job-partial-completion-opt-in" not in analyze(pack, resource, props)
 
 
+def test_n_of_m_reads_the_block_that_matches_the_trigger_type(pack, compliant) -> None:
+    # An Event job: Azure acts on eventTriggerConfig; a compliant manualTriggerConfig next to it changes nothing.
+    resource = find(compliant, JOB, "job-orders-queue")
+    props = job_props(compliant)
+    props["configuration"]["manualTriggerConfig"] = {"parallelism": 1.0, "replicaCompletionCount": 1.0}
+    props["configuration"]["eventTriggerConfig"].update(parallelism=8.0, replicaCompletionCount=3.0)
+    found = analyze(pack, resource, props)
+    assert "job `job-orders-queue` succeeds after 3 of 8 replicas" in found["job-partial-completion-opt-in"][0]
+
+
 # --- Service Bus namespace ----------------------------------------------------------------------------------
 
 
@@ -252,6 +352,24 @@ def test_required_tags(pack, compliant) -> None:
     assert analyze(pack, resource) == {}
     found = analyze(pack, resource, config={"required-tags": {"requiredTags": ["owner", "cost-center"]}})
     assert "lacks required tags ['cost-center']" in found["required-tags"][0]
+
+
+@pytest.mark.parametrize(
+    ("tags", "flagged"),
+    [
+        ({"owner": "x" * 256}, None),
+        ({"owner": "x" * 257}, "tag `owner` has a value of 257 characters; Azure accepts at most 256"),
+        ({"owner": "a", "n" * 513: "v"}, "has a tag name of 513 characters"),
+        ({"owner": "a", "n" * 512: "v"}, None),
+        ({"owner": UNKNOWN}, "tag `owner` has a value that is not known during preview"),
+        (UNKNOWN, "has tags that are not known during preview"),
+    ],
+)
+def test_tag_lengths(pack, compliant, tags: Any, flagged: str | None) -> None:
+    for resource in (find(compliant, "azure-native:resources:ResourceGroup"), find(compliant, JOB, "job-orders-queue")):
+        props = copy.deepcopy(resource.wire_inputs) | {"tags": tags}
+        found = analyze(pack, resource, props).get("tags-valid", [])
+        assert (len(found) == 1 and flagged in found[0]) if flagged else found == []
 
 
 # --- configuration ------------------------------------------------------------------------------------------
@@ -299,3 +417,7 @@ def test_shared_constants_match_the_program() -> None:
     assert naming.SERVICE_BUS_DATA_OWNER.guid == policies.SB_DATA_OWNER
     assert naming.SERVICE_BUS_DATA_RECEIVER.guid == policies.SB_DATA_RECEIVER
     assert naming.SERVICE_BUS_DATA_SENDER.guid == policies.SB_DATA_SENDER
+    assert (policies.TAG_NAME_MAX, policies.TAG_VALUE_MAX) == (
+        program_config.TAG_NAME_MAX,
+        program_config.TAG_VALUE_MAX,
+    )

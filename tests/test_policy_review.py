@@ -27,6 +27,8 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 NAMESPACE = "azure-native:servicebus:Namespace"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-000000000000"
 PROD_POLICY = read_policy_config(PROJECT_DIR / "policy" / "prod.json")
 NAMESPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aca-test/providers/"
@@ -59,6 +61,10 @@ def backfill(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str
 
 def consumer(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
     return on(JOB, "job-orders-queue", change)
+
+
+def add_env(variable: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda w: w["template"]["containers"][0]["env"].append(variable)
 
 
 def set_lifecycles(lifecycle: str) -> Callable[[dict[str, Any]], None]:
@@ -131,6 +137,24 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "`latest`",
     ),
     (
+        "image-from-another-registry",
+        None,
+        backfill(lambda w: w["template"]["containers"][0].update(image="docker.io/library/busybox:1.36")),
+        {},
+        "job-image-from-pull-registry",
+        "from `docker.io`, which is not a registry the job pulls from through an identity",
+    ),
+    (
+        "image-from-the-registry-host-with-a-port",
+        None,
+        consumer(
+            lambda w: w["template"]["containers"][0].update(image="acrsharedprod.azurecr.io:443/jobs/orders:v1.0.0")
+        ),
+        {},
+        "job-image-from-pull-registry",
+        "from `acrsharedprod.azurecr.io:443`, which is not a registry",
+    ),
+    (
         "credential-after-an-unknown-env-value",
         None,
         consumer(
@@ -141,6 +165,38 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         {},
         "job-secrets-not-plaintext",
         "env `BUS` holds a credential",
+    ),
+    (
+        "secret-named-env-with-a-literal-value",
+        None,
+        consumer(add_env({"name": "DB_PASSWORD", "value": "hunter2"})),
+        {},
+        "job-secrets-not-plaintext",
+        "env `DB_PASSWORD` is named as a secret",
+    ),
+    (
+        "password-in-a-url",
+        None,
+        consumer(add_env({"name": "CACHE_URL", "value": "redis://app:p4ss@cache.example:6380/0"})),
+        {},
+        "job-secrets-not-plaintext",
+        "env `CACHE_URL` holds a credential",
+    ),
+    (
+        "sas-signature",
+        None,
+        consumer(add_env({"name": "BLOB_SAS", "value": "sv=2022-11-02&sr=c&sig=abc+/="})),
+        {},
+        "job-secrets-not-plaintext",
+        "env `BLOB_SAS` holds a credential",
+    ),
+    (
+        "env-reads-the-scalers-connection-string",
+        event_job(auth="connectionString"),
+        consumer(add_env({"name": "SERVICEBUS_CONNECTION_STRING", "secretRef": "servicebus-connection"})),
+        {},
+        "job-secrets-not-plaintext",
+        "job `job-orders-queue` env `SERVICEBUS_CONNECTION_STRING` reads secret `servicebus-connection`",
     ),
     (
         "plaintext-secret",
@@ -213,6 +269,19 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "succeeds after 2 of 3 replicas",
     ),
     (
+        "n-of-m-in-the-event-block-beside-a-compliant-manual-block",
+        None,
+        consumer(
+            lambda w: (
+                w["configuration"].update(manualTriggerConfig={"parallelism": 1.0, "replicaCompletionCount": 1.0}),
+                w["configuration"]["eventTriggerConfig"].update(parallelism=8.0, replicaCompletionCount=3.0),
+            )
+        ),
+        {},
+        "job-partial-completion-opt-in",
+        "job `job-orders-queue` succeeds after 3 of 8 replicas",
+    ),
+    (
         "tls-1.0",
         None,
         on(NAMESPACE, "service-bus", lambda w: w.update(minimumTlsVersion="1.0")),
@@ -249,6 +318,30 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "grants Owner",
     ),
     (
+        "rbac-administrator-on-the-subscription",
+        None,
+        regrant("job-orders-backfill-pull-acr-pull", role=RBAC_ADMINISTRATOR, scope=SUBSCRIPTION),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Role Based Access Control Administrator on `{SUBSCRIPTION}`",
+    ),
+    (
+        "contributor-on-one-queue",
+        None,
+        regrant("job-orders-queue-workload-sb-data-receiver", role="b24988ac-6180-42a0-ab88-20f7382dd24c"),
+        {},
+        "least-privilege-role-assignments",
+        "grants Contributor on `",
+    ),
+    (
+        "rbac-administrator-on-a-scope-not-known-during-preview",
+        None,
+        regrant("job-orders-backfill-pull-acr-pull", role=RBAC_ADMINISTRATOR, scope=UNKNOWN),
+        {},
+        "least-privilege-role-assignments",
+        "grants Role Based Access Control Administrator on a scope not known during preview",
+    ),
+    (
         "data-owner-to-the-workload-identity",
         None,
         regrant("job-orders-queue-workload-sb-data-receiver", role=DATA_OWNER),
@@ -274,6 +367,14 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
     ),
     ("bad-job-name", None, backfill(lambda w: w.update(jobName="Orders_Job")), {}, "job-name-format", "`Orders_Job`"),
     ("no-tags", None, backfill(lambda w: w.update(tags={})), {}, "required-tags", "lacks required tags ['owner']"),
+    (
+        "tag-value-over-256-characters",
+        None,
+        backfill(lambda w: w.update(tags={"owner": "x" * 257})),
+        {},
+        "tags-valid",
+        "tag `owner` has a value of 257 characters; Azure accepts at most 256",
+    ),
 ]
 
 
