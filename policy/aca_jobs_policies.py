@@ -726,11 +726,11 @@ def _uses(job: PolicyResource, resource: PolicyResource) -> bool:
     )
 
 
-def _check_owner_unreachable(identity: PolicyResource, job: PolicyResource, report: ReportViolation) -> None:
+def _check_owner_unreachable(
+    identity: PolicyResource, identity_id: Any, job: PolicyResource, props: Mapping[str, Any], report: ReportViolation
+) -> None:
     """A job that uses a Data Owner identity must list it with lifecycle `None` (unset means `All`)."""
-    props = plain(job.props)
     name = _job_name(props, job.name)
-    identity_id = _identity_id(identity)
     assigned = _get(props, "identity", "userAssignedIdentities")
     # Inputs list the ids; outputs map them (unknown in a first preview: then the graph says whether it is used).
     ids = list(assigned) if isinstance(assigned, Mapping | list) else []
@@ -762,7 +762,8 @@ def _check_owner_unreachable(identity: PolicyResource, job: PolicyResource, repo
 
 
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
-    jobs = [r for r in args.resources if r.resource_type == JOB]
+    # Each job's props are read once: every Data Owner grant is checked against every job.
+    jobs = [(r, plain(r.props)) for r in args.resources if r.resource_type == JOB]
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
         role_definition, scope = _get(props, "roleDefinitionId"), _get(props, "scope")
@@ -804,8 +805,9 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
-        for job in jobs:
-            _check_owner_unreachable(identity, job, report)
+        identity_id = _identity_id(identity)
+        for job, job_props in jobs:
+            _check_owner_unreachable(identity, identity_id, job, job_props, report)
 
 
 least_privilege = StackValidationPolicy(
