@@ -3,7 +3,12 @@ comparison shows what else differs."""
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,8 +21,8 @@ from tools.compare import compare
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for stack in ("dev", "staging", "prod"):
-        shutil.copy(PROJECT_DIR / f"Pulumi.{stack}.yaml", tmp_path)
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path)
     shutil.copytree(PROJECT_DIR / "policy", tmp_path / "policy", ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
@@ -146,3 +151,300 @@ def test_a_malformed_or_invalid_stack_file_is_refused_with_a_message(project: Pa
     err = capsys.readouterr().err
     assert "Pulumi.prod.yaml: aca-jobs:manualJobs.job-orders-backfill.image: is required" in err
     assert "Traceback" not in err
+
+
+# --- nothing a user writes is silently dropped, crashes the tool, or slips past review -------------------
+
+
+def image_swaps(project: Path) -> list[tuple[str, str]]:
+    """(prod image, staging image) per job: what a full promotion replaces, and nothing else."""
+    prod, staging = images(project / "Pulumi.prod.yaml"), images(project / "Pulumi.staging.yaml")
+    return [(prod[job], staging[job]) for job in sorted(prod) if prod[job] != staging[job]]
+
+
+def promoted(text: str, swaps: list[tuple[str, str]]) -> str:
+    for old, new in swaps:
+        text = text.replace(old, new)
+    return text
+
+
+def diff_lines(out: str) -> tuple[list[str], list[str]]:
+    body = [line for line in out.splitlines() if not line.startswith(("---", "+++"))]
+    return [line for line in body if line.startswith("-")], [line for line in body if line.startswith("+")]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("failing_step", ["write", "fsync", "replace"])
+def test_an_interrupted_write_leaves_the_target_as_it_was(
+    project: Path, capsys, monkeypatch: pytest.MonkeyPatch, failing_step: str
+) -> None:
+    target = project / "Pulumi.prod.yaml"
+    before, files = target.read_bytes(), sorted(os.listdir(project))
+    real_write = os.write
+
+    def write_half_then_fill_the_disk(descriptor: int, data: bytes) -> int:
+        real_write(descriptor, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fail(*_args: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    step = {"write": write_half_then_fill_the_disk, "fsync": fail, "replace": fail}[failing_step]
+    monkeypatch.setattr(os, failing_step, step)
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert sorted(os.listdir(project)) == files  # no temporary file left behind
+    err = capsys.readouterr().err
+    assert "Pulumi.prod.yaml: could not write it" in err and "it is unchanged" in err and "Traceback" not in err
+
+
+def test_the_written_file_keeps_its_mode_and_a_symlink_stays_a_symlink(project: Path) -> None:
+    real = project / "stacks" / "prod.yaml"
+    real.parent.mkdir()
+    shutil.move(project / "Pulumi.prod.yaml", real)
+    (project / "Pulumi.prod.yaml").symlink_to(real)
+    real.chmod(0o640)
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert (project / "Pulumi.prod.yaml").is_symlink()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert images(real) == images(project / "Pulumi.staging.yaml")
+    assert sorted(os.listdir(real.parent)) == ["prod.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("newline", "bom", "final_newline"),
+    [("\r\n", "", True), ("\r\n", "\ufeff", False), ("\n", "", False), ("\n", "\ufeff", True)],
+)
+def test_line_endings_byte_order_mark_and_final_newline_are_kept(
+    project: Path, capsys, newline: str, bom: str, final_newline: bool
+) -> None:
+    target = project / "Pulumi.prod.yaml"
+    swaps = image_swaps(project)
+    text = target.read_text()
+    text = bom + (text if final_newline else text.rstrip("\n")).replace("\n", newline)
+    target.write_bytes(text.encode())
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert target.read_bytes() == promoted(text, swaps).encode()  # only the images changed, byte for byte
+    removed, added = diff_lines(capsys.readouterr().out)
+    assert len(removed) == len(added) == len(swaps) == 2
+    assert all(line.lstrip("-+ ").startswith("image:") for line in removed + added)
+
+
+def test_mixed_line_endings_are_refused(project: Path, capsys) -> None:
+    target = project / "Pulumi.prod.yaml"
+    text = target.read_text().replace("\n", "\r\n", 3)
+    target.write_bytes(text.encode())
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    assert target.read_bytes() == text.encode()
+    assert "Pulumi.prod.yaml: mixes line endings" in capsys.readouterr().err
+
+
+def test_formatting_the_writer_would_not_keep_is_refused(project: Path, capsys) -> None:
+    target = project / "Pulumi.prod.yaml"
+    text = re.sub(r"(?m)^( +)", lambda indent: indent[1] * 2, target.read_text())  # 4-space indentation
+    target.write_text(text)
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    assert target.read_text() == text
+    assert "would be rewritten too, not only the image lines" in capsys.readouterr().err
+
+
+def test_the_image_line_keeps_its_quotes_comment_and_anchor(project: Path) -> None:
+    target = project / "Pulumi.prod.yaml"
+    (old, new), _ = image_swaps(project)
+    edit(target, f"image: {old}\n", f'image: &backfill "{old}"  # promoted from staging\n')
+    text = target.read_text()
+    assert run(project, "--from", "staging", "--to", "prod", "--job", "job-orders-backfill") == 0
+    assert target.read_text() == text.replace(old, new)
+
+
+def shared_by_alias(project: Path) -> None:
+    (backfill, _), (queue, _) = image_swaps(project)
+    edit(project / "Pulumi.prod.yaml", f"image: {backfill}", f"image: &image {backfill}")
+    edit(project / "Pulumi.prod.yaml", f"image: {queue}", "image: *image")
+
+
+def shared_by_merge_key(project: Path) -> None:
+    edit(project / "Pulumi.prod.yaml", "    job-orders-backfill:\n", "    job-orders-backfill: &backfill\n")
+    second_job = "    job-orders-backfill-eu:\n      <<: *backfill\n"
+    edit(project / "Pulumi.prod.yaml", "  aca-jobs:eventJobs:\n", second_job + "  aca-jobs:eventJobs:\n")
+
+
+@pytest.mark.parametrize(
+    ("share", "other_job", "how"),
+    [
+        (shared_by_alias, "job-orders-queue", "is shared through a YAML anchor (`&`) and alias (`*`)"),
+        (shared_by_merge_key, "job-orders-backfill-eu", "is shared through a YAML anchor (`&`) and alias (`*`)"),
+    ],
+)
+def test_an_image_shared_through_an_anchor_or_merge_key_is_refused(
+    project: Path, capsys, share, other_job: str, how: str
+) -> None:
+    share(project)
+    target = project / "Pulumi.prod.yaml"
+    text = target.read_text()
+    assert run(project, "--from", "staging", "--to", "prod", "--job", "job-orders-backfill") == 2
+    assert target.read_text() == text
+    err = capsys.readouterr().err
+    assert f"job `job-orders-backfill`: its image in Pulumi.prod.yaml {how}, with job `{other_job}`" in err
+    assert "write the image out in each job" in err
+
+
+def test_a_job_whose_image_comes_from_a_merge_key_is_refused(project: Path, capsys) -> None:
+    shared_by_merge_key(project)
+    (project / "Pulumi.staging.yaml").write_text(
+        (project / "Pulumi.staging.yaml")
+        .read_text()
+        .replace(
+            "  aca-jobs:eventJobs:\n",
+            "    job-orders-backfill-eu:\n      image: "
+            + images(project / "Pulumi.staging.yaml")["job-orders-backfill"]
+            + "\n      parallelism: 2\n      replicaCompletionCount: 2\n      replicaRetryLimit: 1\n"
+            "      replicaTimeout: 1800\n      cpu: 0.5\n      memory: 1Gi\n  aca-jobs:eventJobs:\n",
+        )
+    )
+    assert run(project, "--from", "staging", "--to", "prod", "--job", "job-orders-backfill-eu") == 2
+    err = capsys.readouterr().err
+    assert "job `job-orders-backfill-eu`: its image in Pulumi.prod.yaml comes from a `<<` merge key" in err
+    assert "with job `job-orders-backfill`" in err
+
+
+def test_other_providers_keys_pass_through_untouched(project: Path) -> None:
+    target = project / "Pulumi.prod.yaml"
+    provider_keys = (
+        "  azure-native:subscriptionId: 11111111-1111-1111-1111-111111111111\n"
+        "  azure-native:clientSecret:\n    secure: AAABAKx2bm9wZQ==\n"
+        "  azure-native:useMsi: true\n"
+    )
+    edit(target, "config:\n", "config:\n" + provider_keys)
+    text, swaps = target.read_text(), image_swaps(project)
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert target.read_text() == promoted(text, swaps)
+
+
+def test_bare_project_keys_are_read_as_the_cli_reads_them(project: Path) -> None:
+    target, swaps = project / "Pulumi.prod.yaml", image_swaps(project)
+    edit(target, "  aca-jobs:eventJobs:\n", "  eventJobs:\n")
+    text = target.read_text()
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert target.read_text() == promoted(text, swaps)
+
+
+def test_an_image_from_another_registry_is_refused(project: Path, capsys) -> None:
+    staging = project / "Pulumi.staging.yaml"
+    staging.write_text(staging.read_text().replace("acrsharedprod", "acrstaging"))
+    before = (project / "Pulumi.prod.yaml").read_text()
+    assert run(project, "--from", "staging", "--to", "prod", "--job", "job-orders-queue") == 2
+    assert (project / "Pulumi.prod.yaml").read_text() == before
+    err = capsys.readouterr().err
+    image = images(staging)["job-orders-queue"]
+    assert (
+        f"job `job-orders-queue`: `{image}` is not from Pulumi.prod.yaml's registry `acrsharedprod.azurecr.io`" in err
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example", "ACRSHAREDPROD.azurecr.io"]
+)
+def test_a_registry_host_must_match_exactly(host: str) -> None:
+    document_yaml = promote.round_trip_yaml()
+    source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
+    target = document_yaml.load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    job = source["config"]["aca-jobs:eventJobs"]["job-orders-queue"]
+    image = job["image"].replace("acrsharedprod.azurecr.io", host, 1)
+    job["image"] = image
+    with pytest.raises(promote.PromotionRefusedError) as refused:
+        promote.promote(
+            source,
+            target,
+            ["job-orders-queue"],
+            True,
+            "Pulumi.prod.yaml",
+            registry_server="acrsharedprod.azurecr.io",
+            shared_images={},
+        )
+    assert f"`{image}` is not from Pulumi.prod.yaml's registry `acrsharedprod.azurecr.io`" in str(refused.value)
+
+
+def make_read_only(project: Path) -> str:
+    (project / "Pulumi.prod.yaml").chmod(0o444)
+    return "Pulumi.prod.yaml is read-only"
+
+
+def remove_target(project: Path) -> str:
+    (project / "Pulumi.prod.yaml").unlink()
+    return "Pulumi.prod.yaml not found in"
+
+
+def directory_as_target(project: Path) -> str:
+    (project / "Pulumi.prod.yaml").unlink()
+    (project / "Pulumi.prod.yaml").mkdir()
+    return "Pulumi.prod.yaml is a directory, not a stack file"
+
+
+def unreadable_policy(project: Path) -> str:
+    (project / "policy" / "prod.json").unlink()
+    (project / "policy" / "prod.json").mkdir()
+    return "prod.json"  # with the reason (a directory), in policy_runner's words
+
+
+@pytest.mark.parametrize("break_it", [make_read_only, remove_target, directory_as_target, unreadable_policy])
+def test_files_that_cannot_be_read_or_written_are_refused_with_a_message(project: Path, capsys, break_it) -> None:
+    message = break_it(project)
+    target = project / "Pulumi.prod.yaml"
+    before = target.read_bytes() if target.is_file() else None
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert (target.read_bytes() if target.is_file() else None) == before
+
+
+def test_an_unwritable_folder_is_refused_with_a_message(project: Path, capsys, monkeypatch) -> None:
+    def denied(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    before = (project / "Pulumi.prod.yaml").read_bytes()
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    assert (project / "Pulumi.prod.yaml").read_bytes() == before
+    assert "Pulumi.prod.yaml: could not write it (Permission denied)" in capsys.readouterr().err
+
+
+def test_a_failure_of_the_tool_itself_exits_3_without_a_traceback(project: Path, capsys, monkeypatch) -> None:
+    def broken(_text: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(promote, "shared_images", broken)
+    before = (project / "Pulumi.prod.yaml").read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod") == 3
+    err = capsys.readouterr().err
+    assert "a bug in this tool" in err and "RuntimeError: boom" in err and "Traceback" not in err
+    assert (project / "Pulumi.prod.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("stack", "content", "message"),
+    [
+        ("prod", None, "`job-orders-backfill` is written twice in the same map"),
+        ("staging", b"config:\n  aca-jobs:platform: \xff\n", "Pulumi.staging.yaml: byte 29 is not UTF-8"),
+    ],
+)
+def test_both_stack_files_are_read_strictly(
+    project: Path, capsys, stack: str, content: bytes | None, message: str
+) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    if content is None:  # the same job twice: YAML would keep only the second, silently
+        text = path.read_text()
+        job = text[text.index("    job-orders-backfill:\n") : text.index("  aca-jobs:eventJobs:\n")]
+        content = text.replace(job, job + job).encode()
+    path.write_bytes(content)
+    before = (project / "Pulumi.prod.yaml").read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod") == 2
+    assert (project / "Pulumi.prod.yaml").read_bytes() == before
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

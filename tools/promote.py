@@ -3,37 +3,59 @@
     python -m tools.promote --from staging --to prod [--job NAME ...] [--dry-run | --check]
 
 Copies the `image` of the chosen jobs (default: every job of the source stack) into the target stack file,
-keeping the target's comments, order and formatting (round-trip YAML), and prints a unified diff.
+keeping the target's comments, order, formatting, line endings and file mode (round-trip YAML), and prints a
+unified diff of exactly what is written. The file is replaced atomically: a failed write leaves it as it was.
 
-Refuses (exit 2) a job that the target stack does not have, and an image without a digest when the target's
-policy config (`policy/<to>.json`) requires digests. The promoted file must still pass the config contract.
+Refuses (exit 2), writing nothing: a stack file the strict reader refuses (`components.stack_file`) or that
+breaks the config contract (checked as the preview checks it: other providers' keys pass untouched); a job that
+either stack lacks; an image without a digest when the target's policy config (`policy/<to>.json`) requires
+digests; an image from another registry than the target's `aca-jobs:platform.registry.server`; an image the
+target shares between jobs through a YAML anchor, alias or `<<` merge key; a target whose formatting the writer
+would not keep; a file that cannot be read or written. Exit 3: the tool itself failed (a bug).
 `--check` changes nothing and exits 1 when the target lags the source (for CI); `--dry-run` only prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import difflib
 import io
+import json
+import os
+import stat
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.scalarstring import ScalarString
 
-from components.config import EVENT_JOBS_KEY, MANUAL_JOBS_KEY, split_image
+from components.config import EVENT_JOBS_KEY, LOCATION_KEY, MANUAL_JOBS_KEY, PROJECT, StackConfig, split_image
 from components.stack_config import StackConfigError, load_stack_config
+from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
+from tools import preview
 from tools.offline import PROJECT_DIR
 from tools.policy_runner import PolicyConfigError, read_policy_config
 
 JOB_KEYS = (MANUAL_JOBS_KEY, EVENT_JOBS_KEY)
-EXIT_OK, EXIT_LAGS, EXIT_REFUSED = 0, 1, 2
+EXIT_OK, EXIT_LAGS, EXIT_REFUSED, EXIT_FAILURE = 0, 1, 2, 3
+BOM = "\ufeff"
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class PromotionRefusedError(Exception):
-    """Promotion would move something it must not; nothing was written."""
+    """Promotion would move something it must not, or cannot read or write a file; nothing was written."""
+
+
+class PromotionFailedError(Exception):
+    """The tool would write something other than what it promised (a bug); nothing was written."""
 
 
 def round_trip_yaml() -> YAML:
@@ -44,68 +66,334 @@ def round_trip_yaml() -> YAML:
     return yaml
 
 
+def full_key(key: Any) -> Any:
+    """A bare config key belongs to this project, as the Pulumi CLI reads it."""
+    return key if not isinstance(key, str) or ":" in key else f"{PROJECT}:{key}"
+
+
 def stack_jobs(document: Any) -> dict[str, Any]:
-    """Job name -> its YAML mapping, across both job kinds."""
+    """Job name -> its YAML mapping, across both job kinds (bare or namespaced keys)."""
     config = document.get("config") or {}
-    return {name: job for key in JOB_KEYS for name, job in (config.get(key) or {}).items()}
+    return {
+        name: job for key, jobs in config.items() if full_key(key) in JOB_KEYS for name, job in (jobs or {}).items()
+    }
 
 
 def requires_digest(stack: str, policy_dir: Path) -> bool:
     path = policy_dir / f"{stack}.json"
-    if not path.is_file():
+    if not path.exists():  # no policy config: the pack's defaults (a directory here is an error, not "none")
         return False
     setting = read_policy_config(path).get("job-image-pinned")
     return isinstance(setting, dict) and bool(setting.get("requireDigest", False))
 
 
+def registry_host(image: str) -> str:
+    """The registry an image is pulled from: everything before the first `/` (a port included)."""
+    return image.split("/", 1)[0]
+
+
 def promote(
-    source: Any, target: Any, jobs: Sequence[str] | None, target_requires_digest: bool, target_name: str
-) -> list[str]:
-    """Copy images into `target` (in place); returns the names of the jobs whose image changed."""
+    source: Any,
+    target: Any,
+    jobs: Sequence[str] | None,
+    target_requires_digest: bool,
+    target_name: str,
+    *,
+    registry_server: str,
+    shared_images: Mapping[str, str],
+) -> list[tuple[str, str, str]]:
+    """Copy images into `target` (in place); returns (job, old image, new image) for each image that changed.
+
+    `registry_server` is the target's registry; `shared_images` names, per target job, how its image is shared
+    through anchors or merge keys (see `shared_images`)."""
     source_jobs, target_jobs = stack_jobs(source), stack_jobs(target)
-    chosen = list(jobs) if jobs else sorted(source_jobs)
+    chosen = list(dict.fromkeys(jobs)) if jobs else sorted(source_jobs)
     problems = []
     for name in chosen:
         if name not in source_jobs:
             problems.append(f"job `{name}` is not in the source stack")
-        elif name not in target_jobs:
+            continue
+        if name not in target_jobs:
             problems.append(
                 f"job `{name}` does not exist in {target_name}; add it there in its own reviewed change first "
                 "(promotion moves images, never jobs)"
             )
-        elif target_requires_digest and split_image(str(source_jobs[name]["image"]))[2] is None:
+            continue
+        image = str(source_jobs[name]["image"])
+        if target_requires_digest and split_image(image)[2] is None:
             problems.append(
-                f"job `{name}`: `{source_jobs[name]['image']}` has no digest, and {target_name}'s policy config "
+                f"job `{name}`: `{image}` has no digest, and {target_name}'s policy config "
                 "requires one; pin it by digest in the source stack first"
+            )
+        if registry_host(image) != registry_server:
+            problems.append(
+                f"job `{name}`: `{image}` is not from {target_name}'s registry `{registry_server}` "
+                f"(aca-jobs:platform.registry.server), the only one its jobs may pull from; push the image to "
+                f"`{registry_server}` and reference it from there in the source stack"
+            )
+        if image != str(target_jobs[name]["image"]) and name in shared_images:
+            problems.append(
+                f"job `{name}`: its image in {target_name} {shared_images[name]}, so promoting it would change "
+                "more than this job's image; write the image out in each job (`image: <reference>`, without "
+                "`&`, `*` or `<<`), then promote again"
             )
     if problems:
         raise PromotionRefusedError("\n".join(f"- {p}" for p in problems))
     changed = []
     for name in chosen:
-        if target_jobs[name]["image"] != source_jobs[name]["image"]:
-            target_jobs[name]["image"] = source_jobs[name]["image"]
-            changed.append(name)
+        old, new = target_jobs[name]["image"], str(source_jobs[name]["image"])
+        if str(old) != new:
+            target_jobs[name]["image"] = same_style(old, new)
+            changed.append((name, str(old), new))
     return changed
 
 
-def read_stack(stack_yaml: YAML, path: Path) -> Any:
-    """A stack file, round-trip loaded; it must already satisfy the config contract (so every job has an
-    `image`), or promotion stops with the contract's own messages."""
-    if not path.is_file():
-        raise PromotionRefusedError(f"{path.name} not found")
-    text = path.read_text()
+def same_style(old: Any, new: str) -> Any:
+    """`new`, written as `old` was (plain, 'single' or "double" quoted, with its anchor if it had one)."""
+    if not isinstance(old, ScalarString):
+        return new
+    value = type(old)(new)
+    anchor = old.yaml_anchor()
+    if anchor is not None:
+        value.yaml_set_anchor(anchor.value, always_dump=True)
+    return value
+
+
+# --- anchors, aliases and merge keys ---------------------------------------------------------------------
+
+
+def shared_images(text: str) -> dict[str, str]:
+    """Job -> how its image is shared with something else in the file, for every job whose image is.
+
+    An image (or its job, or a map above it) written once and used again through an alias, or one that comes
+    from a `<<` merge key, is one YAML node: changing it for one job changes it wherever it is used."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes only: an alias is the very node it names
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    references: Counter[int] = Counter()
+    seen: set[int] = set()
+    pending: list[yaml.Node] = [root]
+    while pending:  # the file already passed the strict reader's size, depth and alias budget
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children = [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else []
+        children += node.value if isinstance(node, yaml.SequenceNode) else []
+        for child in children:
+            references[id(child)] += 1
+            pending.append(child)
+
+    config, _ = _entries(root).get("config", (None, False))
+    images: dict[str, tuple[yaml.Node, str | None]] = {}
+    for key, (jobs, jobs_merged) in (_entries(config) if isinstance(config, yaml.MappingNode) else {}).items():
+        if full_key(key) not in JOB_KEYS or not isinstance(jobs, yaml.MappingNode):
+            continue
+        for name, (job, job_merged) in _entries(jobs).items():
+            if not isinstance(job, yaml.MappingNode) or "image" not in _entries(job):
+                continue
+            image, image_merged = _entries(job)["image"]
+            how = None
+            if jobs_merged or job_merged or image_merged:
+                how = "comes from a `<<` merge key"
+            elif any(references[id(node)] > 1 for node in (config, jobs, job, image)):
+                how = "is shared through a YAML anchor (`&`) and alias (`*`)"
+            images[name] = (image, how)
+    shared = {}
+    for name, (image, how) in images.items():
+        if how is None:
+            continue
+        others = sorted(other for other, (node, _) in images.items() if node is image and other != name)
+        shared[name] = how + (f", with job {', '.join(f'`{o}`' for o in others)}" if others else "")
+    return shared
+
+
+def _entries(node: yaml.MappingNode, merged: bool = False, seen: frozenset[int] = frozenset()) -> dict:
+    """Key -> (value node, whether it comes from a merge key), as YAML resolves them: own keys win, then the
+    merged maps in order."""
+    result: dict[str, tuple[yaml.Node, bool]] = {}
+    merges = []
+    for key, value in node.value:
+        if key.tag == MERGE_TAG:
+            merges += value.value if isinstance(value, yaml.SequenceNode) else [value]
+        elif isinstance(key, yaml.ScalarNode):
+            result.setdefault(key.value, (value, merged))
+    for source in merges:
+        if isinstance(source, yaml.MappingNode) and id(source) not in seen:
+            for key, entry in _entries(source, True, seen | {id(node)}).items():
+                result.setdefault(key, entry)
+    return result
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StackFile:
+    path: Path
+    text: str  # exactly as in the file (line endings kept), without a byte-order mark
+    bom: str
+    newline: str | None  # None: mixed line endings
+    values: dict[str, Any]  # the strict reader's view
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_stack(path: Path) -> StackFile:
+    """A stack file, read strictly (`components.stack_file` refuses what YAML would silently drop or turn into
+    something else), with its exact text."""
     try:
-        document = stack_yaml.load(text)
+        values = load_stack_yaml(path)
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PromotionRefusedError(f"{path.name} not found in {path.parent}") from None
+    except IsADirectoryError:
+        raise PromotionRefusedError(f"{path.name} is a directory, not a stack file ({path})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PromotionRefusedError(f"{path.name}: cannot read it: {reason(error)}") from None
+    bom = BOM if text.startswith(BOM) else ""
+    text = text.removeprefix(BOM)
+    return StackFile(path, text, bom, newline_style(text), values)
+
+
+def round_trip_load(stack_yaml: YAML, stack: StackFile) -> Any:
+    try:
+        return stack_yaml.load(stack.text.replace("\r\n", "\n"))
     except YAMLError as error:
-        raise PromotionRefusedError(f"{path.name}: not valid YAML: {error}") from None
-    load_stack_config(round_trip_config(text), stack_file=path.name)
-    return document
+        raise PromotionRefusedError(f"{stack.name}: not valid YAML: {error}") from None
+
+
+def newline_style(text: str) -> str | None:
+    """CRLF or LF, whichever ends every line of the file; None when it mixes them (or has a lone CR)."""
+    crlf = text.count("\r\n")
+    lf, cr = text.count("\n") - crlf, text.count("\r") - crlf
+    if cr or (crlf and lf):
+        return None
+    return "\r\n" if crlf else "\n"
+
+
+def check_contract(values: dict[str, Any], name: str, project_dir: Path) -> StackConfig:
+    """The config contract, applied to what the program would receive: the preview's view of the file (bare keys
+    namespaced; other providers' keys, encrypted or not, left unchecked), on top of the project's defaults,
+    reduced to the keys the program reads (`raw_stack_config`) and decoded as the engine passes them."""
+    try:
+        project_file = project_dir / "Pulumi.yaml"
+        project_config = preview.read_yaml(project_file, "project file") if project_file.is_file() else {}
+        project = str(project_config.get("name") or PROJECT)
+        merged = {
+            **preview.project_defaults(project_config, project),
+            **preview.stack_config(values, name, project),
+        }
+    except preview.UsageError as error:
+        raise PromotionRefusedError(str(error)) from None
+    passed = {key: value if isinstance(value, str) else json.dumps(value) for key, value in merged.items()}
+    program = {key: _decode(value) for key, value in passed.items() if key.startswith(f"{PROJECT}:")}
+    if LOCATION_KEY in passed:
+        program[LOCATION_KEY] = passed[LOCATION_KEY]
+    return load_stack_config(program, stack_file=name)
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+# --- writing ---------------------------------------------------------------------------------------------
 
 
 def dump(yaml: YAML, document: Any) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
+
+
+def render(stack_yaml: YAML, document: Any, target: StackFile) -> str:
+    """The promoted target as it will be written: the round-trip dump in the file's own line endings, without a
+    final line break if the file had none (the byte-order mark is added when writing)."""
+    text = dump(stack_yaml, document)
+    if not target.text.endswith(("\n", "\r")):
+        text = text.removesuffix("\n")
+    return text.replace("\n", target.newline or "\n")
+
+
+def lines(text: str) -> list[str]:
+    """Lines with their endings; only a line feed ends a line (str.splitlines also splits on form feeds and
+    Unicode separators, which YAML keeps inside a line)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def check_only_images_change(before: str, after: str, changed: list[tuple[str, str, str]], name: str) -> None:
+    """Every line that differs must be an image line with the old image replaced by the new one."""
+    old_lines, new_lines = lines(before), lines(after)
+    replacements = [(old, new) for _, old, new in changed]
+
+    def explained(old_line: str, new_line: str) -> bool:
+        return old_line == new_line or any(old_line.replace(o, n, 1) == new_line for o, n in replacements)
+
+    pairs = list(zip(old_lines, new_lines, strict=False))
+    unexplained = [number for number, pair in enumerate(pairs, start=1) if not explained(*pair)]
+    if not unexplained and len(old_lines) == len(new_lines):
+        return
+    number = unexplained[0] if unexplained else len(pairs) + 1
+    shown = old_lines[number - 1].rstrip("\r\n") if number <= len(old_lines) else "(end of file)"
+    raise PromotionRefusedError(
+        f"{name}: line {number} (`{shown}`) would be rewritten too, not only the image lines: the YAML writer "
+        "does not keep this formatting. Fix: format the file as `pulumi config set` writes it (2-space "
+        "indentation, no trailing spaces, no `---`), or change the image lines by hand."
+    )
+
+
+def check_only_images_moved(before: dict[str, Any], after: dict[str, Any], changed: list[tuple[str, str, str]]) -> None:
+    """Read back, the written file must say what the target said with only the promoted images changed."""
+    expected = copy.deepcopy(before)
+    for job, _, image in changed:
+        for key, jobs in (expected.get("config") or {}).items():
+            if full_key(key) in JOB_KEYS and job in (jobs or {}):
+                jobs[job]["image"] = image
+    if after != expected:
+        raise PromotionFailedError("the written file would differ from the target beyond the promoted images")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file next to `path`, flush it to disk, then rename it over `path`: readers see
+    the old file or the new one, never a part. The file keeps its permission bits; a symlink stays a symlink."""
+    target = path.resolve()
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        raise PromotionRefusedError(f"{path.name} is read-only; nothing was written. Fix: make it writable first.")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        try:
+            os.chmod(temporary, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable, where the platform allows it
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
+
+
+# --- command line ----------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -122,44 +410,71 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    source_path = args.project_dir / f"Pulumi.{args.source}.yaml"
-    target_path = args.project_dir / f"Pulumi.{args.target}.yaml"
-    stack_yaml = round_trip_yaml()
+    target_name = f"Pulumi.{args.target}.yaml"
     try:
-        source, before = read_stack(stack_yaml, source_path), target_path.read_text() if target_path.is_file() else ""
-        target = read_stack(stack_yaml, target_path)
-        changed = promote(
-            source, target, args.jobs, requires_digest(args.target, args.project_dir / "policy"), target_path.name
-        )
-        after = dump(stack_yaml, target)
-        # The promoted stack must still satisfy the contract (it is what `pulumi up` will read).
-        load_stack_config(round_trip_config(after), stack_file=target_path.name)
-    except (PromotionRefusedError, PolicyConfigError, StackConfigError) as error:
+        return run(args)
+    except (PromotionRefusedError, PolicyConfigError, StackConfigError, StackFileError) as error:
         print(f"promotion {args.source} -> {args.target} refused:\n{error}", file=sys.stderr)
         return EXIT_REFUSED
-    diff = "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), target_path.name, target_path.name
+    except OSError as error:
+        where = f"{Path(error.filename).name}: " if error.filename else ""
+        print(f"promotion {args.source} -> {args.target} refused:\n{where}{reason(error)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except Exception as error:  # a bug in this tool: a message, never a traceback or a verdict's exit code
+        print(
+            f"promotion {args.source} -> {args.target} failed (a bug in this tool, not in the stack files): "
+            f"{type(error).__name__}: {error}\n{target_name} is unchanged, or fully written: never partly.",
+            file=sys.stderr,
         )
+        return EXIT_FAILURE
+
+
+def run(args: argparse.Namespace) -> int:
+    # Both files are read strictly before anything else happens.
+    source = read_stack(args.project_dir / f"Pulumi.{args.source}.yaml")
+    target = read_stack(args.project_dir / f"Pulumi.{args.target}.yaml")
+    check_contract(source.values, source.name, args.project_dir)
+    target_config = check_contract(target.values, target.name, args.project_dir)
+    stack_yaml = round_trip_yaml()
+    target_document = round_trip_load(stack_yaml, target)
+    changed = promote(
+        round_trip_load(stack_yaml, source),
+        target_document,
+        args.jobs,
+        requires_digest(args.target, args.project_dir / "policy"),
+        target.name,
+        registry_server=target_config.platform.registry.server,
+        shared_images=shared_images(target.text),
     )
     if not changed:
-        print(f"{target_path.name} already runs the images of {source_path.name}")
+        print(f"{target.name} already runs the images of {source.name}")
         return EXIT_OK
-    print(diff, end="")
+    if target.newline is None:
+        raise PromotionRefusedError(
+            f"{target.name}: mixes line endings (CRLF and LF), so it cannot be written back as it is. Fix: convert "
+            "it to one style (your editor's line-ending setting, or dos2unix/unix2dos)."
+        )
+    after = render(stack_yaml, target_document, target)
+    check_only_images_change(target.text, after, changed, target.name)
+    # The promoted stack must still satisfy the contract (it is what `pulumi up` will read).
+    after_values = parse_stack_yaml(after, target.name)
+    check_contract(after_values, target.name, args.project_dir)
+    check_only_images_moved(target.values, after_values, changed)
+    diff = difflib.unified_diff(lines(target.text), lines(after), target.name, target.name)
+    print("".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in diff), end="")
+    names = ", ".join(name for name, _, _ in changed)
     if args.check:
-        print(f"{args.target} lags {args.source}: {', '.join(changed)}", file=sys.stderr)
+        print(f"{args.target} lags {args.source}: {names}", file=sys.stderr)
         return EXIT_LAGS
     if not args.dry_run:
-        target_path.write_text(after)
-        print(f"updated {target_path.name}: {', '.join(changed)}")
+        try:
+            write_atomically(target.path, (target.bom + after).encode("utf-8"))
+        except OSError as error:
+            raise PromotionRefusedError(
+                f"{target.name}: could not write it ({reason(error)}); it is unchanged, nothing was written"
+            ) from None
+        print(f"updated {target.name}: {names}")
     return EXIT_OK
-
-
-def round_trip_config(text: str) -> dict[str, Any]:
-    """The `config:` map of a stack file as plain Python values (no encrypted values expected)."""
-    document = yaml.safe_load(text) or {}
-    config = document.get("config") if isinstance(document, dict) else None
-    return config if isinstance(config, dict) else {}
 
 
 if __name__ == "__main__":
