@@ -7,18 +7,29 @@ initial config, then the stack's policy config, like `--policy-pack-config`), An
 AnalyzeStack once.
 
 The Python policy SDK never dials the engine address, so none is served; the argument is kept for fidelity.
+
+Every call to the pack has a deadline (`CALL_TIMEOUT_SECONDS`, per `PolicyPackProcess`), and so has its start:
+a pack that never answers is a `PolicyPackTimeoutError` naming the pack and the call, never a hang. On Linux the
+pack is started with `PR_SET_PDEATHSIG` = SIGKILL, so it dies with this process however this process ends
+(SIGTERM, SIGKILL, a crash), not only through `close()`.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import ctypes
 import json
+import math
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +48,20 @@ LEVEL_NAMES = {
 }
 LEVELS = {name: level for level, name in LEVEL_NAMES.items()}
 UNUSED_ENGINE_ADDRESS = "127.0.0.1:0"
-START_TIMEOUT_SECONDS = 60
+START_TIMEOUT_SECONDS = 60  # for the pack to print its port and accept a connection
+CALL_TIMEOUT_SECONDS = 60  # the deadline of every call to the pack
+STOP_GRACE_SECONDS = 10  # for a pack asked to stop (SIGINT) before it is killed
 MAX_MESSAGE_BYTES = 400 * 1024 * 1024
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class PolicyConfigError(Exception):
-    """The policy config file is unreadable or names policies, levels or properties the pack lacks."""
+    """The policy config file is unreadable or names policies, levels or properties the pack lacks, or gives a
+    setting a value its schema does not allow."""
+
+
+class PolicyPackTimeoutError(RuntimeError):
+    """The pack did not start or did not answer a call within its deadline: the stack was not reviewed."""
 
 
 @dataclass(frozen=True)
@@ -63,20 +82,123 @@ class PolicyViolation:
         }
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get SIGKILL when its parent dies (Linux `PR_SET_PDEATHSIG`), or None
+    where there is no prctl. libc and prctl are resolved here, in the parent: between fork and exec the child
+    only makes the call, so it takes no lock another thread of this process may have held at the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent = os.getpid()
+
+    def arm() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died between fork and prctl: nobody will read this pack
+            os._exit(1)
+
+    return arm
+
+
+class _Forker:
+    """A thread that lives as long as this process, to start packs for callers on other threads.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process. The main thread lives
+    as long as the process, so a pack started there is started directly; a pack started from any other thread
+    (which may end while the pack is in use) is forked by this daemon thread instead, which never returns."""
+
+    _lock = threading.Lock()
+    _requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None
+
+    @classmethod
+    def run(cls, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        if threading.current_thread() is threading.main_thread():
+            return start()
+        with cls._lock:
+            if cls._requests is None:
+                cls._requests = queue.SimpleQueue()
+                threading.Thread(
+                    target=cls._serve, args=(cls._requests,), name="policy-pack-forker", daemon=True
+                ).start()
+        started: Future[subprocess.Popen[bytes]] = Future()
+        cls._requests.put((start, started))
+        return started.result()
+
+    @staticmethod
+    def _serve(requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]]) -> None:
+        while True:
+            start, started = requests.get()
+            try:
+                started.set_result(start())
+            except BaseException as error:  # handed to the caller's thread
+                started.set_exception(error)
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _DefaultDeadline(grpc.UnaryUnaryClientInterceptor):
+    """Gives every call on the channel that names no deadline of its own this one (the Analyzer service is
+    unary only), so no call to the pack, a test's included, can wait forever."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        if details.timeout is None:
+            details = _CallDetails(
+                details.method,
+                self.seconds,
+                details.metadata,
+                details.credentials,
+                details.wait_for_ready,
+                details.compression,
+            )
+        return continuation(details, request)
+
+
 class PolicyPackProcess:
     """A policy pack process and a gRPC stub to it. Starting is not blocking: `connect()` waits for the port,
-    so the pack can boot while the program runs."""
+    so the pack can boot while the program runs.
 
-    def __init__(self, pack_dir: Path, python: str = sys.executable) -> None:
+    `start_timeout` bounds the wait for the port and the connection, `call_timeout` every call (`call`,
+    `call_future`, and any call on the stub `connect()` returns that names no deadline). A pack that misses one
+    is killed by `close()` without the grace period: it is not answering."""
+
+    def __init__(
+        self,
+        pack_dir: Path,
+        python: str = sys.executable,
+        *,
+        call_timeout: float = CALL_TIMEOUT_SECONDS,
+        start_timeout: float = START_TIMEOUT_SECONDS,
+    ) -> None:
         if not (pack_dir / "PulumiPolicy.yaml").is_file():
             raise PolicyConfigError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         self.pack_dir = pack_dir
-        self.process = subprocess.Popen(
-            [python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, "."],
-            cwd=pack_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={key: value for key, value in os.environ.items() if not key.startswith("PULUMI_CONFIG")},
+        self.call_timeout = call_timeout
+        self.start_timeout = start_timeout
+        self._unresponsive = False
+        self.process = _Forker.run(
+            lambda: subprocess.Popen(
+                [python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, "."],
+                cwd=pack_dir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={key: value for key, value in os.environ.items() if not key.startswith("PULUMI_CONFIG")},
+                preexec_fn=_die_with_parent(),  # only a prctl call between fork and exec
+            )
         )
         self.stderr: list[str] = []
         threading.Thread(target=self._drain, args=(self.process.stderr, self.stderr), daemon=True).start()
@@ -95,8 +217,10 @@ class PolicyPackProcess:
         port_line: list[bytes] = []
         reader = threading.Thread(target=lambda: port_line.append(self.process.stdout.readline()), daemon=True)
         reader.start()
-        reader.join(START_TIMEOUT_SECONDS)
-        port = (port_line[0] if port_line else b"").strip()
+        reader.join(self.start_timeout)
+        if not port_line:  # still silent, and still running: hung before serving
+            raise self._timed_out(f"policy pack {self.pack_dir} did not start within {self.start_timeout:g} s")
+        port = port_line[0].strip()
         if not port.isdigit():
             self.close()
             raise RuntimeError(f"policy pack {self.pack_dir} did not start:\n{''.join(self.stderr)}")
@@ -109,18 +233,56 @@ class PolicyPackProcess:
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        grpc.channel_ready_future(self.channel).result(timeout=START_TIMEOUT_SECONDS)
-        self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=self.start_timeout)
+        except grpc.FutureTimeoutError:
+            raise self._timed_out(
+                f"policy pack {self.pack_dir} did not accept a connection on port {int(port)} "
+                f"within {self.start_timeout:g} s"
+            ) from None
+        channel = grpc.intercept_channel(self.channel, _DefaultDeadline(self.call_timeout))
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(channel)
         return self._stub
+
+    def _timed_out(self, what: str) -> PolicyPackTimeoutError:
+        """The error for a missed deadline; the pack is stopped, and killed at once (it is not answering)."""
+        self._unresponsive = True
+        self.close()
+        return PolicyPackTimeoutError(f"{what}, so the stack was not reviewed")
+
+    @contextlib.contextmanager
+    def answering(self, call: str) -> Iterator[None]:
+        """Turns an expired deadline of `call` into a PolicyPackTimeoutError naming the pack and the call."""
+        try:
+            yield
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+                raise
+            raise self._timed_out(
+                f"policy pack {self.pack_dir} did not answer {call} within {self.call_timeout:g} s"
+            ) from None
+
+    def call(self, method: str, request: Any) -> Any:
+        """One call to the pack, with the call deadline."""
+        with self.answering(method):
+            return getattr(self.connect(), method)(request, timeout=self.call_timeout)
+
+    def call_future(self, method: str, request: Any) -> grpc.Future:
+        """A call to the pack that does not wait for the answer; its deadline runs from now. Read it inside
+        `answering(...)`."""
+        return getattr(self.connect(), method).future(request, timeout=self.call_timeout)
 
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
         if self.process.poll() is None:
-            # The pack sleeps in the foreground; SIGINT stops its server and it exits 0.
-            self.process.send_signal(signal.SIGINT)
+            if self._unresponsive:
+                self.process.kill()
+            else:
+                # The pack sleeps in the foreground; SIGINT stops its server and it exits 0.
+                self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(10)
+                self.process.wait(STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -135,11 +297,19 @@ class PolicyPackProcess:
 # --- configuration, as the CLI reconciles it ----------------------------------------------------------------
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def read_policy_config(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(), parse_constant=_no_constant)
     except FileNotFoundError:
         raise PolicyConfigError(f"{path}: policy config not found") from None
+    except IsADirectoryError:
+        raise PolicyConfigError(f"{path}: is a directory, not a policy config file (JSON)") from None
+    except OSError as error:
+        raise PolicyConfigError(f"{path}: policy config cannot be read: {error.strerror or error}") from None
     except ValueError as error:
         raise PolicyConfigError(f"{path.name}: not valid JSON: {error}") from None
     if not isinstance(document, dict):
@@ -195,22 +365,160 @@ def reconcile_config(
     return config
 
 
-_JSON_TYPES = {
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-    "string": str,
-    "array": list,
-    "object": dict,
-}
-
-
 def _check_property(schema: Mapping[str, Any], key: str, value: Any, where: str) -> None:
     if key not in schema:
         raise PolicyConfigError(f"{where}: not a setting of this policy; known: {sorted(schema)}")
-    expected = _JSON_TYPES.get(schema[key].get("type", ""), object)
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise PolicyConfigError(f"{where}: must be of type {schema[key].get('type')}, got {value!r}")
+    _validate(schema[key], value, where)
+
+
+# --- JSON schema, the keywords policy config schemas use ---------------------------------------------------
+# The CLI validates each policy's settings against its JSON schema (gojsonschema) before configuring the pack;
+# so do we, for the keywords below. A schema that uses another validation keyword cannot be checked here, and
+# a value for it is refused as a tool failure rather than passed on unchecked.
+
+_ANNOTATIONS = frozenset({"default", "description", "title", "examples", "$comment", "deprecated", "readOnly"})
+_KEYWORDS = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "properties",
+        "required",
+        "additionalProperties",
+    }
+)
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "integer":  # JSON has one number type: 2.0 is an integer, 2.5 and true are not
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    types: dict[str, type | tuple[type, ...]] = {
+        "boolean": bool,
+        "string": str,
+        "array": list,
+        "object": dict,
+        "null": type(None),
+    }
+    if name not in types:
+        raise RuntimeError(f"the pack's config schema names an unknown JSON type {name!r}")
+    return isinstance(value, types[name])
+
+
+def _shown(value: Any) -> str:
+    """A value as JSON writes it (schemas come over the wire as protobuf Structs, where 1 is 1.0)."""
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, float) and item.is_integer():
+            return int(item)
+        if isinstance(item, list):
+            return [plain(x) for x in item]
+        if isinstance(item, dict):
+            return {k: plain(v) for k, v in item.items()}
+        return item
+
+    return json.dumps(plain(value))
+
+
+def _json_equal(left: Any, right: Any) -> bool:
+    """Equality of JSON values: true is not 1, 1 is 1.0."""
+    if isinstance(left, bool) or isinstance(right, bool) or left is None or right is None:
+        return left is right or (type(left) is type(right) and left == right)
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_json_equal(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
+    return type(left) is type(right) and left == right
+
+
+def _validate(schema: Mapping[str, Any], value: Any, where: str) -> None:
+    """Refuses `value` unless it satisfies `schema`, with a PolicyConfigError naming `where` and the bound."""
+
+    def refuse(rule: str) -> PolicyConfigError:
+        return PolicyConfigError(f"{where}: {rule}, got {_shown(value)}")
+
+    unchecked = set(schema) - _KEYWORDS - _ANNOTATIONS
+    if unchecked:
+        raise RuntimeError(
+            f"{where}: the pack's schema for this setting uses {sorted(unchecked)}, which this tool cannot "
+            "validate; use `pulumi preview --policy-pack-config` to check this value"
+        )
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(value, name) for name in names):
+            raise refuse(f"must be of type {' or '.join(names)}")
+    if "enum" in schema and not any(_json_equal(value, option) for option in schema["enum"]):
+        raise refuse(f"must be one of {_shown(schema['enum'])}")
+    if "const" in schema and not _json_equal(value, schema["const"]):
+        raise refuse(f"must be {_shown(schema['const'])}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        exclusive_minimum, exclusive_maximum = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        if "minimum" in schema:
+            if exclusive_minimum is True and not value > schema["minimum"]:
+                raise refuse(f"must be greater than {_shown(schema['minimum'])}")
+            if not value >= schema["minimum"]:
+                raise refuse(f"must be at least {_shown(schema['minimum'])}")
+        if "maximum" in schema:
+            if exclusive_maximum is True and not value < schema["maximum"]:
+                raise refuse(f"must be less than {_shown(schema['maximum'])}")
+            if not value <= schema["maximum"]:
+                raise refuse(f"must be at most {_shown(schema['maximum'])}")
+        if not isinstance(exclusive_minimum, bool | None) and not value > exclusive_minimum:
+            raise refuse(f"must be greater than {_shown(exclusive_minimum)}")
+        if not isinstance(exclusive_maximum, bool | None) and not value < exclusive_maximum:
+            raise refuse(f"must be less than {_shown(exclusive_maximum)}")
+    if isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            raise refuse(f"must be at least {_shown(schema['minLength'])} characters long")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            raise refuse(f"must be at most {_shown(schema['maxLength'])} characters long")
+        if "pattern" in schema:
+            try:
+                matched = re.search(schema["pattern"], value)
+            except re.error as error:
+                raise RuntimeError(f"{where}: the pack's schema has a pattern this tool cannot read: {error}") from None
+            if not matched:
+                raise refuse(f"must match the pattern {_shown(schema['pattern'])}")
+    if isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            raise refuse(f"must have at least {_shown(schema['minItems'])} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise refuse(f"must have at most {_shown(schema['maxItems'])} items")
+        if schema.get("uniqueItems") and any(_json_equal(a, b) for i, a in enumerate(value) for b in value[i + 1 :]):
+            raise refuse("must not repeat an item")
+        items = schema.get("items")
+        for index, item in enumerate(value):
+            item_schema = items[index] if isinstance(items, list) and index < len(items) else items
+            if isinstance(item_schema, dict):
+                _validate(item_schema, item, f"{where}[{index}]")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                raise refuse(f"must set `{key}`")
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                _validate(properties[key], item, f"{where}.{key}")
+            elif schema.get("additionalProperties") is False:
+                raise refuse(f"has `{key}`, which is not one of {sorted(properties)}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                _validate(schema["additionalProperties"], item, f"{where}.{key}")
 
 
 # --- analysis ------------------------------------------------------------------------------------------------
@@ -259,20 +567,24 @@ def _analyzer_resource(
     )
 
 
+def _configure_request(config: Mapping[str, tuple[int, dict[str, Any]]]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    return analyzer_pb2.ConfigureAnalyzerRequest(
+        policyConfig={
+            name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
+            for name, (level, properties) in config.items()
+        }
+    )
+
+
 def configure(
-    stub: analyzer_pb2_grpc.AnalyzerStub, user_config: Mapping[str, Any], source: str = "policy config"
+    stub: analyzer_pb2_grpc.AnalyzerStub,
+    user_config: Mapping[str, Any],
+    source: str = "policy config",
+    timeout: float = CALL_TIMEOUT_SECONDS,
 ) -> analyzer_pb2.AnalyzerInfo:
     """GetAnalyzerInfo, then Configure every policy with its reconciled level and settings."""
-    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-    config = reconcile_config(info, user_config, source)
-    stub.Configure(
-        analyzer_pb2.ConfigureAnalyzerRequest(
-            policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(properties))
-                for name, (level, properties) in config.items()
-            }
-        )
-    )
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=timeout)
+    stub.Configure(_configure_request(reconcile_config(info, user_config, source)), timeout=timeout)
     return info
 
 
@@ -309,10 +621,12 @@ class PolicyReview:
 
     def _work(self) -> None:
         try:
-            stub = self._pack.connect()
-            self._info = configure(stub, self._user_config, self._source)
+            info = self._pack.call("GetAnalyzerInfo", empty_pb2.Empty())
+            config = reconcile_config(info, self._user_config, self._source)
+            self._pack.call("Configure", _configure_request(config))
+            self._info = info
             while (resource := self._submitted.get()) is not None:
-                self._pending.append((resource.urn, stub.Analyze.future(_analyze_request(resource))))
+                self._pending.append((resource.urn, self._pack.call_future("Analyze", _analyze_request(resource))))
         except BaseException as error:  # re-raised by finish, on the caller's thread
             self._error = error
             while self._submitted.get() is not None:
@@ -324,8 +638,13 @@ class PolicyReview:
         if self._error is not None:
             raise self._error
         assert self._info is not None
-        stack = self._pack.connect().AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=stack_resources(run)))
-        responses: list[tuple[str, Iterable[Any]]] = [(urn, f.result().diagnostics) for urn, f in self._pending]
+        # Every resource's answer first, as the engine has them before the stack is analyzed; each within its
+        # own deadline, so a pack stuck on one resource is named for it.
+        responses: list[tuple[str, Iterable[Any]]] = []
+        for urn, answer in self._pending:
+            with self._pack.answering(f"Analyze for {urn}"):
+                responses.append((urn, answer.result().diagnostics))
+        stack = self._pack.call("AnalyzeStack", analyzer_pb2.AnalyzeStackRequest(resources=stack_resources(run)))
         responses.append((run.stack_urn, stack.diagnostics))
         descriptions = {policy.name: policy.description for policy in self._info.policies}
         violations = [

@@ -41,8 +41,10 @@ from tools.offline import (
     run_program,
 )
 from tools.policy_runner import (
+    CALL_TIMEOUT_SECONDS,
     PolicyConfigError,
     PolicyPackProcess,
+    PolicyPackTimeoutError,
     PolicyReview,
     PolicyViolation,
     read_policy_config,
@@ -216,7 +218,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def policy_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     path = args.policy_config or args.policy_pack / f"{args.stack}.json"
-    if args.policy_config is None and not path.is_file():
+    # Only a missing default file means "the pack's defaults": anything else there (a directory, an unreadable
+    # file) is reported by read_policy_config, never silently replaced by the defaults.
+    if args.policy_config is None and not path.exists():
         return {}, "policy defaults"
     return read_policy_config(path), path.name
 
@@ -231,20 +235,24 @@ def compare_stacks(left: str, right: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, policy_timeout: float = CALL_TIMEOUT_SECONDS) -> int:
+    """`policy_timeout`: the deadline in seconds of each call to the policy pack (tests shorten it)."""
     args = parse_args(argv)  # argparse exits 2 on a usage error
     if args.compare:
         return compare_stacks(*args.compare, as_json=args.json)
     try:
         user_policy_config, policy_source = policy_config(args)
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
-        with PolicyPackProcess(args.policy_pack.resolve()) as pack:
+        with PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) as pack:
             policy_review = PolicyReview(pack, user_policy_config, policy_source)
             run = load_run(args.stack, args.config_file, on_register=policy_review.submit, mode=args.mode)
             violations = policy_review.finish(run)
     except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
+    except PolicyPackTimeoutError as error:  # names the pack and what it did not answer
+        print(str(error), file=sys.stderr)
+        return EXIT_FAILURE
     except (grpc.RpcError, RuntimeError) as error:
         details = error.details() if isinstance(error, grpc.RpcError) else str(error)
         print(f"policy pack {args.policy_pack} failed, so the stack was not reviewed: {details}", file=sys.stderr)
@@ -271,6 +279,9 @@ def exit_now(code: int) -> None:
 if __name__ == "__main__":
     try:
         code = main()
+    except KeyboardInterrupt:  # the pack was closed on the way out (and dies with us anyway: PDEATHSIG)
+        print("interrupted: the stack was not reviewed", file=sys.stderr)
+        code = 130
     except Exception:  # a bug in this tool: show it, but never with the exit code of a verdict
         traceback.print_exc()
         code = EXIT_FAILURE
