@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt -c constraints.txt
 	touch $(STAMP)
 
-## Offline preview of a stack (default dev), as its first preview: `make preview STACK=prod [AS=deployed]`
-AS ?= new-stack
+## Offline preview of a stack (default dev), as its first preview: `make preview STACK=prod [PREVIEW_AS=deployed]`
+PREVIEW_AS ?= new-stack
 preview: $(STAMP)
-	$(PY) -m tools.preview --stack $(STACK) --as $(AS)
+	$(PY) -m tools.preview --stack $(STACK) --as $(PREVIEW_AS)
 
 ## Rewrite tests/snapshots/<stack>.txt (URNs and physical names) after an intended rename; review the diff
 snapshots: $(STAMP)

@@ -294,3 +294,9 @@ def test_a_failing_policy_pack_exits_3_not_1(tmp_path: Path, capsys) -> None:
     assert preview.main(["--stack", "dev", "--policy-pack", str(pack)]) == 3
     captured = capsys.readouterr()
     assert "failed, so the stack was not reviewed" in captured.err and "policy bug" in captured.err
+
+
+def test_make_preview_passes_a_valid_mode() -> None:
+    # `AS` is one of make's built-in variables (the assembler, `as`): the mode needs a name of its own.
+    result = subprocess.run(["make", "-n", "preview"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=30)
+    assert "--as new-stack" in result.stdout, result.stdout + result.stderr
