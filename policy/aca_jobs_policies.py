@@ -291,18 +291,24 @@ job_identity = ResourceValidationPolicy(
 # --- images -----------------------------------------------------------------------------------------------
 
 
+def _images(props: Mapping[str, Any], name: str, checked: str, report: ReportViolation) -> Iterator[str]:
+    """Each container's image; one not known during preview is reported as unverifiable (what `checked` names)."""
+    for container in _containers(props):
+        image = _get(container, "image")
+        if isinstance(image, str):
+            yield image
+        else:
+            report(
+                f"job `{name}` runs an image that is not known during preview, so its {checked} cannot be verified. "
+                "Fix: write the image reference in the stack file."
+            )
+
+
 def _image_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
     require_digest = bool(args.get_config().get("requireDigest", False))
     name = _job_name(props, args.name)
-    for container in _containers(props):
-        image = _get(container, "image")
-        if not isinstance(image, str):
-            report(
-                f"job `{name}` runs an image that is not known during preview, so its pinning cannot be verified. "
-                "Fix: write the image reference in the stack file."
-            )
-            continue
+    for image in _images(props, name, "pinning", report):
         reference = image.split("@", 1)[0]
         tag = reference.rsplit(":", 1)[1] if ":" in reference.rsplit("/", 1)[-1] else None
         has_digest = bool(DIGEST.search(image))
@@ -354,14 +360,7 @@ def _image_from_pull_registry(args: ResourceValidationArgs, report: ReportViolat
     name = _job_name(props, args.name)
     servers, unknown_server = _pull_servers(props)
     allowed = ", ".join(f"`{s}`" for s in sorted(servers)) or "none"
-    for container in _containers(props):
-        image = _get(container, "image")
-        if not isinstance(image, str):
-            report(
-                f"job `{name}` runs an image that is not known during preview, so its registry cannot be verified. "
-                "Fix: write the image reference in the stack file."
-            )
-            continue
+    for image in _images(props, name, "registry", report):
         # The registry host is the part before the first `/`, port included; no `/` means Docker Hub.
         host = image.split("/", 1)[0] if "/" in image else None
         if host is not None and host.lower() in servers:

@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import json
 import math
+import operator
 import os
 import queue
 import re
@@ -447,6 +448,21 @@ def _json_equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and left == right
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# keyword, the values it applies to, what it measures, the comparison that must hold, and the rule's wording.
+_BOUNDS: tuple[tuple[str, Callable[[Any], bool], Callable[[Any], Any], Callable[[Any, Any], bool], str], ...] = (
+    ("minimum", _is_number, lambda v: v, operator.ge, "must be at least {}"),
+    ("maximum", _is_number, lambda v: v, operator.le, "must be at most {}"),
+    ("minLength", lambda v: isinstance(v, str), len, operator.ge, "must be at least {} characters long"),
+    ("maxLength", lambda v: isinstance(v, str), len, operator.le, "must be at most {} characters long"),
+    ("minItems", lambda v: isinstance(v, list), len, operator.ge, "must have at least {} items"),
+    ("maxItems", lambda v: isinstance(v, list), len, operator.le, "must have at most {} items"),
+)
+
+
 def _validate(schema: Mapping[str, Any], value: Any, where: str) -> None:
     """Refuses `value` unless it satisfies `schema`, with a PolicyConfigError naming `where` and the bound."""
 
@@ -467,39 +483,28 @@ def _validate(schema: Mapping[str, Any], value: Any, where: str) -> None:
         raise refuse(f"must be one of {_shown(schema['enum'])}")
     if "const" in schema and not _json_equal(value, schema["const"]):
         raise refuse(f"must be {_shown(schema['const'])}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if _is_number(value):
         exclusive_minimum, exclusive_maximum = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-        if "minimum" in schema:
-            if exclusive_minimum is True and not value > schema["minimum"]:
-                raise refuse(f"must be greater than {_shown(schema['minimum'])}")
-            if not value >= schema["minimum"]:
-                raise refuse(f"must be at least {_shown(schema['minimum'])}")
-        if "maximum" in schema:
-            if exclusive_maximum is True and not value < schema["maximum"]:
-                raise refuse(f"must be less than {_shown(schema['maximum'])}")
-            if not value <= schema["maximum"]:
-                raise refuse(f"must be at most {_shown(schema['maximum'])}")
+        # Draft-4 style: a boolean exclusiveMinimum/Maximum makes minimum/maximum strict.
+        if exclusive_minimum is True and "minimum" in schema and not value > schema["minimum"]:
+            raise refuse(f"must be greater than {_shown(schema['minimum'])}")
+        if exclusive_maximum is True and "maximum" in schema and not value < schema["maximum"]:
+            raise refuse(f"must be less than {_shown(schema['maximum'])}")
         if not isinstance(exclusive_minimum, bool | None) and not value > exclusive_minimum:
             raise refuse(f"must be greater than {_shown(exclusive_minimum)}")
         if not isinstance(exclusive_maximum, bool | None) and not value < exclusive_maximum:
             raise refuse(f"must be less than {_shown(exclusive_maximum)}")
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            raise refuse(f"must be at least {_shown(schema['minLength'])} characters long")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise refuse(f"must be at most {_shown(schema['maxLength'])} characters long")
-        if "pattern" in schema:
-            try:
-                matched = re.search(schema["pattern"], value)
-            except re.error as error:
-                raise RuntimeError(f"{where}: the pack's schema has a pattern this tool cannot read: {error}") from None
-            if not matched:
-                raise refuse(f"must match the pattern {_shown(schema['pattern'])}")
+    for keyword, applies, measure, within, rule in _BOUNDS:
+        if keyword in schema and applies(value) and not within(measure(value), schema[keyword]):
+            raise refuse(rule.format(_shown(schema[keyword])))
+    if isinstance(value, str) and "pattern" in schema:
+        try:
+            matched = re.search(schema["pattern"], value)
+        except re.error as error:
+            raise RuntimeError(f"{where}: the pack's schema has a pattern this tool cannot read: {error}") from None
+        if not matched:
+            raise refuse(f"must match the pattern {_shown(schema['pattern'])}")
     if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            raise refuse(f"must have at least {_shown(schema['minItems'])} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise refuse(f"must have at most {_shown(schema['maxItems'])} items")
         if schema.get("uniqueItems") and any(_json_equal(a, b) for i, a in enumerate(value) for b in value[i + 1 :]):
             raise refuse("must not repeat an item")
         items = schema.get("items")
