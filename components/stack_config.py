@@ -105,13 +105,13 @@ def raw_stack_config() -> dict[str, Any]:
         if problem:
             raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
-            raw[key] = _decode(value)
+            raw[key] = decode_config_value(value)
         elif key == LOCATION_KEY:
             raw[key] = value
     return raw
 
 
-def _decode(value: Any) -> Any:
+def decode_config_value(value: Any) -> Any:
     # Structured config arrives JSON-encoded; a plain string that is not JSON stays a string (and then fails
     # validation with a type message, which is what the user needs to see).
     if isinstance(value, str):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR
 
-from tools import snapshots
+from tools import files, snapshots
 
 
 @pytest.mark.parametrize("stack", snapshots.committed_stacks())
@@ -50,6 +50,6 @@ def test_a_rename_that_replaces_a_resource_makes_the_snapshot_stale(tmp_path: Pa
 def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "snap.txt"
     target.write_text("old\n")
-    snapshots.write_atomically(target, "new\n")
+    files.write_atomically(target, b"new\n")
     assert target.read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["snap.txt"]

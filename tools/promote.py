@@ -18,7 +18,6 @@ would not keep; a file that cannot be read or written. Exit 3: the tool itself f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import difflib
 import io
@@ -26,7 +25,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,10 +35,19 @@ import yaml
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from components.config import EVENT_JOBS_KEY, LOCATION_KEY, MANUAL_JOBS_KEY, PROJECT, StackConfig, split_image
-from components.stack_config import StackConfigError, load_stack_config
+from components.config import (
+    EVENT_JOBS_KEY,
+    LOCATION_KEY,
+    MANUAL_JOBS_KEY,
+    PROJECT,
+    StackConfig,
+    image_registry,
+    split_image,
+)
+from components.stack_config import StackConfigError, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
 from tools import preview
+from tools.files import write_atomically
 from tools.offline import PROJECT_DIR
 from tools.policy_runner import PolicyConfigError, read_policy_config
 
@@ -87,11 +94,6 @@ def requires_digest(stack: str, policy_dir: Path) -> bool:
     return isinstance(setting, dict) and bool(setting.get("requireDigest", False))
 
 
-def registry_host(image: str) -> str:
-    """The registry an image is pulled from: everything before the first `/` (a port included)."""
-    return image.split("/", 1)[0]
-
-
 def promote(
     source: Any,
     target: Any,
@@ -125,7 +127,7 @@ def promote(
                 f"job `{name}`: `{image}` has no digest, and {target_name}'s policy config "
                 "requires one; pin it by digest in the source stack first"
             )
-        if registry_host(image) != registry_server:
+        if image_registry(image) != registry_server:
             problems.append(
                 f"job `{name}`: `{image}` is not from {target_name}'s registry `{registry_server}` "
                 f"(aca-jobs:platform.registry.server), the only one its jobs may pull from; push the image to "
@@ -289,17 +291,10 @@ def check_contract(values: dict[str, Any], name: str, project_dir: Path) -> Stac
     except preview.UsageError as error:
         raise PromotionRefusedError(str(error)) from None
     passed = {key: value if isinstance(value, str) else json.dumps(value) for key, value in merged.items()}
-    program = {key: _decode(value) for key, value in passed.items() if key.startswith(f"{PROJECT}:")}
+    program = {key: decode_config_value(value) for key, value in passed.items() if key.startswith(f"{PROJECT}:")}
     if LOCATION_KEY in passed:
         program[LOCATION_KEY] = passed[LOCATION_KEY]
     return load_stack_config(program, stack_file=name)
-
-
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 # --- writing ---------------------------------------------------------------------------------------------
@@ -359,34 +354,12 @@ def check_only_images_moved(before: dict[str, Any], after: dict[str, Any], chang
         raise PromotionFailedError("the written file would differ from the target beyond the promoted images")
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file next to `path`, flush it to disk, then rename it over `path`: readers see
-    the old file or the new one, never a part. The file keeps its permission bits; a symlink stays a symlink."""
+def write_target(path: Path, data: bytes) -> None:
+    """The promoted file, written atomically; a read-only target is refused rather than replaced."""
     target = path.resolve()
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    if not mode & 0o222 or not os.access(target, os.W_OK):
+    if not stat.S_IMODE(os.stat(target).st_mode) & 0o222 or not os.access(target, os.W_OK):
         raise PromotionRefusedError(f"{path.name} is read-only; nothing was written. Fix: make it writable first.")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        try:
-            os.chmod(temporary, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable, where the platform allows it
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+    write_atomically(target, data)
 
 
 def reason(error: Exception) -> str:
@@ -468,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_LAGS
     if not args.dry_run:
         try:
-            write_atomically(target.path, (target.bom + after).encode("utf-8"))
+            write_target(target.path, (target.bom + after).encode("utf-8"))
         except OSError as error:
             raise PromotionRefusedError(
                 f"{target.name}: could not write it ({reason(error)}); it is unchanged, nothing was written"
