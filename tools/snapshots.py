@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from components.stack_config import StackConfigError
+from tools.files import write_atomically
 from tools.offline import DEPLOYED, PROJECT_DIR
-from tools.preview import exit_now, load_run
+from tools.preview import UsageError, exit_now, load_run
 
 SNAPSHOT_DIR = PROJECT_DIR / "tests" / "snapshots"
 HEADER = "# URN  physical name ('-' for components). Regenerate with `make snapshots`; review every change.\n"
@@ -38,19 +38,6 @@ def render(stack: str, config_file: Path | None = None) -> str:
 
 def snapshot_path(stack: str) -> Path:
     return SNAPSHOT_DIR / f"{stack}.txt"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over the target: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def stale(stack: str) -> str:
@@ -72,15 +59,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.snapshots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a snapshot is stale")
     args = parser.parse_args(argv)
+    try:
+        return _run(args.check)
+    except (UsageError, StackConfigError) as error:  # a stack file breaks the contract: say so, no traceback
+        print(str(error), file=sys.stderr)
+        return 2
+
+
+def _run(check: bool) -> int:
     status = 0
     for stack in committed_stacks():
-        if args.check:
+        if check:
             diff = stale(stack)
             if diff:
                 print(diff, end="")
                 status = 1
         else:
-            write_atomically(snapshot_path(stack), render(stack))
+            write_atomically(snapshot_path(stack), render(stack).encode())
             print(f"wrote {snapshot_path(stack).relative_to(PROJECT_DIR)}")
     if status:
         print(
