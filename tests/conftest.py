@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tools.offline import (  # noqa: E402
     Registration,
     run_program,
 )
+from tools.policy_runner import PolicyPackProcess  # noqa: E402
 
 REGISTRY_ID = (
     "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-shared/providers/"
@@ -72,6 +73,15 @@ EVENT_SEED_CONFIG["aca-jobs:platform"]["serviceBus"] = {
     "namespace": "sb-aca-test.servicebus.windows.net",
     "sku": "Standard",
 }
+
+
+@pytest.fixture(scope="session")
+def pack() -> Iterator[PolicyPackProcess]:
+    """One policy pack process, started as the CLI starts it, shared by the tests that only analyze (each
+    configures it before it analyzes)."""
+    with PolicyPackProcess(PROJECT_DIR / "policy") as process:
+        process.connect()
+        yield process
 
 
 @pytest.fixture

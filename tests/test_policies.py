@@ -5,7 +5,6 @@ violating one."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -30,13 +29,6 @@ from tools.policy_runner import (
 
 JOB = "azure-native:app:Job"
 DIGEST = "@sha256:" + "a" * 64
-
-
-@pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackProcess]:
-    with PolicyPackProcess(PROJECT_DIR / "policy") as process:
-        process.connect()
-        yield process
 
 
 @pytest.fixture(scope="module")

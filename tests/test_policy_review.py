@@ -13,14 +13,14 @@ never as a "can't run policy" note.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, PROJECT_DIR
+from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, find
 
 from tools.offline import MODES, UNKNOWN, ProgramRun, run_program
-from tools.policy_runner import PolicyPackProcess, PolicyViolation, read_policy_config, review, stack_resources
+from tools.policy_runner import PolicyViolation, read_policy_config, review, stack_resources
 
 JOB = "azure-native:app:Job"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -34,13 +34,6 @@ NAMESPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aca-test/providers/"
     "Microsoft.ServiceBus/namespaces/sb-aca-test"
 )
-
-
-@pytest.fixture(scope="module")
-def pack() -> Iterator[PolicyPackProcess]:
-    with PolicyPackProcess(PROJECT_DIR / "policy") as process:
-        process.connect()
-        yield process
 
 
 def on(type_: str, name: str, change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
@@ -438,9 +431,5 @@ def test_analyze_stack_gets_outputs_without_path_parameters(mode: str) -> None:
         assert assigned == UNKNOWN
         assert identity["principalId"] == UNKNOWN and identity["id"] == UNKNOWN
     else:
-        assert set(assigned) == set(find_inputs(run, JOB, "job-orders-queue")["identity"]["userAssignedIdentities"])
+        assert set(assigned) == set(find(run, JOB, "job-orders-queue").inputs["identity"]["userAssignedIdentities"])
         assert identity["id"].endswith("/userAssignedIdentities/id-job-orders-queue-scaler")
-
-
-def find_inputs(run: ProgramRun, type_: str, name: str) -> dict[str, Any]:
-    return next(r.inputs for r in run.resources if (r.type, r.name) == (type_, name))
