@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+PROJECT = "aca-jobs"
+LOCATION_KEY = "azure-native:location"
+PLATFORM_KEY = f"{PROJECT}:platform"
 
 # --- rule errors -----------------------------------------------------------------------------------------
 
@@ -361,6 +366,22 @@ class JobSettings(ConfigModel):
         cores = self.parallelism * self.cpu
         return cores, f"parallelism {self.parallelism} x cpu {self.cpu}", "parallelism"
 
+    # Hooks a job kind overrides for what is its own; the stack calls them for every kind.
+
+    @classmethod
+    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformConfig, key: str) -> None:
+        """Rules across this kind's jobs (`key` is the kind's config key) and the platform; raise `rule_error`
+        with the full key path."""
+
+    def warnings(self, name: str) -> list[str]:
+        """Valid but risky choices of this job, shown by every preview."""
+        return []
+
+    @property
+    def needs_service_bus_local_auth(self) -> bool:
+        """Whether this job needs the namespace's SAS (local) auth left on."""
+        return False
+
 
 class ManualJobConfig(JobSettings):
     """A job an operator starts on demand (backfill, repair, replay)."""
@@ -450,53 +471,99 @@ class EventJobConfig(JobSettings):
         how = f"maxExecutions {self.max_executions} x parallelism {self.parallelism} x cpu {self.cpu}"
         return cores, how, "maxExecutions"
 
-
-# --- the whole stack ------------------------------------------------------------------------------------
-
-PROJECT = "aca-jobs"
-LOCATION_KEY = "azure-native:location"
-PLATFORM_KEY = f"{PROJECT}:platform"
-MANUAL_JOBS_KEY = f"{PROJECT}:manualJobs"
-EVENT_JOBS_KEY = f"{PROJECT}:eventJobs"
-
-
-class StackConfig(ConfigModel):
-    """Everything a stack file configures. Field aliases are the full Pulumi config keys."""
-
-    model_config = ConfigDict(alias_generator=None)
-
-    location: Annotated[str, Field(alias=LOCATION_KEY, min_length=1)]
-    platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
-    manual_jobs: Annotated[dict[ContainerAppsName, ManualJobConfig], Field(alias=MANUAL_JOBS_KEY, default_factory=dict)]
-    event_jobs: Annotated[dict[ContainerAppsName, EventJobConfig], Field(alias=EVENT_JOBS_KEY, default_factory=dict)]
-
-    @model_validator(mode="after")
-    def _check_across_jobs(self) -> StackConfig:
-        if self.event_jobs and self.platform.service_bus is None:
+    @classmethod
+    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformConfig, key: str) -> None:
+        if platform.service_bus is None:
             raise rule_error(
-                "is required when aca-jobs:eventJobs has jobs",
-                "add `serviceBus: {namespace: <name>, sku: Standard}` under aca-jobs:platform",
+                f"is required when {key} has jobs",
+                f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
                 key=f"{PLATFORM_KEY}.serviceBus",
             )
-        both = sorted(set(self.manual_jobs) & set(self.event_jobs))
-        if both:
-            raise rule_error(
-                f"job `{both[0]}` is also defined in aca-jobs:manualJobs; a job name is its Azure name",
-                "rename one of them",
-                key=f"{EVENT_JOBS_KEY}.{both[0]}",
-            )
         owners: dict[str, str] = {}
-        for name, job in sorted(self.event_jobs.items()):
+        for name, job in sorted(jobs.items()):
             if job.queue in owners:
                 raise rule_error(
                     f"queue `{job.queue}` is already consumed by `{owners[job.queue]}`; two jobs on one "
                     "queue would compete for its messages and double-count its backlog",
                     "give this job its own queue",
-                    key=f"{EVENT_JOBS_KEY}.{name}.queue",
+                    key=f"{key}.{name}.queue",
                 )
             owners[job.queue] = name
+        if platform.service_bus.sku == "Basic":
+            for name, job in sorted(jobs.items()):
+                ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
+                if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
+                    raise rule_error(
+                        f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
+                        "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
+                        "Basic tier')",
+                        f"use at most `P14D`, or `sku: Standard` under {PLATFORM_KEY}.serviceBus",
+                        key=f"{key}.{name}.messageTimeToLive",
+                    )
+
+    def warnings(self, name: str) -> list[str]:
+        if self.auth != "connectionString":
+            return []
+        return [
+            f"event job `{name}` uses `auth: connectionString`: its scaler reads queue `{self.queue}` with a SAS key "
+            "kept as a job secret, and the Service Bus namespace keeps local (SAS) auth enabled. Prefer "
+            "`auth: managedIdentity`."
+        ]
+
+    @property
+    def needs_service_bus_local_auth(self) -> bool:
+        return self.auth == "connectionString"
+
+
+# --- the whole stack ------------------------------------------------------------------------------------
+
+
+class StackConfigBase(ConfigModel):
+    """Everything a stack file configures but the jobs. Field aliases are the full Pulumi config keys.
+
+    `components.job_kinds.StackConfig` adds one field per job kind (`aca-jobs:manualJobs`, ...) from the table of
+    job kinds; the rules across jobs below iterate that table, so a new kind brings its own rules (`JobSettings`
+    hooks) and is checked with every other kind."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    location: Annotated[str, Field(alias=LOCATION_KEY, min_length=1)]
+    platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
+
+    @classmethod
+    def job_keys(cls) -> dict[str, str]:
+        """Field name -> full config key of every job kind's map, in the table's order."""
+        return {
+            name: field.alias
+            for name, field in cls.model_fields.items()
+            if field.alias and _job_model(field.annotation) is not None
+        }
+
+    def jobs(self) -> list[tuple[str, str, JobSettings]]:
+        """(config key, job name, job) of every job of every kind: kinds in the table's order, names sorted."""
+        return [
+            (key, name, job)
+            for field, key in self.job_keys().items()
+            for name, job in sorted(getattr(self, field).items())
+        ]
+
+    @model_validator(mode="after")
+    def _check_across_jobs(self) -> StackConfigBase:
+        for field, key in self.job_keys().items():
+            jobs = getattr(self, field)
+            if jobs:
+                _job_model(type(self).model_fields[field].annotation).check_in_stack(jobs, self.platform, key)
+        defined_in: dict[str, str] = {}
+        for key, name, _ in self.jobs():
+            if name in defined_in:
+                raise rule_error(
+                    f"job `{name}` is also defined in {defined_in[name]}; a job name is its Azure name",
+                    "rename one of them",
+                    key=f"{key}.{name}",
+                )
+            defined_in[name] = key
         registry = self.platform.registry.server
-        for key, name, job in self._jobs():
+        for key, name, job in self.jobs():
             host = image_registry(job.image)
             if host != registry:
                 raise rule_error(
@@ -506,19 +573,8 @@ class StackConfig(ConfigModel):
                     f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
                     key=f"{key}.{name}.image",
                 )
-        if self.platform.service_bus is not None and self.platform.service_bus.sku == "Basic":
-            for name, job in sorted(self.event_jobs.items()):
-                ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
-                if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
-                    raise rule_error(
-                        f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
-                        "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
-                        "Basic tier')",
-                        "use at most `P14D`, or `sku: Standard` under aca-jobs:platform.serviceBus",
-                        key=f"{EVENT_JOBS_KEY}.{name}.messageTimeToLive",
-                    )
         quota = self.platform.environment.core_quota
-        for key, name, job in self._jobs():
+        for key, name, job in self.jobs():
             cores, how, lever = job.peak_cores()
             if cores > quota:
                 raise rule_error(
@@ -530,32 +586,29 @@ class StackConfig(ConfigModel):
                 )
         return self
 
-    def _jobs(self) -> list[tuple[str, str, JobSettings]]:
-        manual = [(MANUAL_JOBS_KEY, name, job) for name, job in sorted(self.manual_jobs.items())]
-        event = [(EVENT_JOBS_KEY, name, job) for name, job in sorted(self.event_jobs.items())]
-        return [*manual, *event]
-
     @property
     def service_bus_local_auth(self) -> bool:
         """SAS (local) auth stays off unless a job explicitly chose the connection-string fallback."""
-        return any(job.auth == "connectionString" for job in self.event_jobs.values())
+        return any(job.needs_service_bus_local_auth for _, _, job in self.jobs())
 
     def warnings(self) -> list[str]:
         """Valid but risky choices, shown by every preview."""
         found = []
         quota = self.platform.environment.core_quota
-        total = sum(job.peak_cores()[0] for _, _, job in self._jobs())
+        total = sum(job.peak_cores()[0] for _, _, job in self.jobs())
         if total > quota:
             found.append(
                 f"all jobs at their peak together could use {total:g} cores, above the environment's "
                 f"coreQuota of {quota}: executions started past the quota fail. Lower maxExecutions, "
                 "parallelism or cpu, or raise aca-jobs:platform.environment.coreQuota."
             )
-        for name, job in sorted(self.event_jobs.items()):
-            if job.auth == "connectionString":
-                found.append(
-                    f"event job `{name}` uses `auth: connectionString`: its scaler reads queue "
-                    f"`{job.queue}` with a SAS key kept as a job secret, and the Service Bus namespace keeps "
-                    "local (SAS) auth enabled. Prefer `auth: managedIdentity`."
-                )
+        for _, name, job in self.jobs():
+            found.extend(job.warnings(name))
         return found
+
+
+def _job_model(annotation: Any) -> type[JobSettings] | None:
+    """The job model of a `dict[<name>, <JobSettings subclass>]` field, else None."""
+    args = get_args(annotation)
+    model = args[1] if len(args) == 2 else None
+    return model if isinstance(model, type) and issubclass(model, JobSettings) else None

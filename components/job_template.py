@@ -1,11 +1,13 @@
 """The `Microsoft.App/jobs` resource as every job kind builds it: container template, resources,
-registry pull through a managed identity, identity lifecycles, retries, timeout, tags and the explicit
-wait on role assignments. Job kinds add only their trigger (and, for event jobs, scale-rule secrets)."""
+registry pull through a managed identity, identity lifecycles, retries, timeout, the trigger block, tags and the
+explicit wait on role assignments. A job kind adds only what is its own (`JobComponent.build`): its identities'
+grants, the trigger's own settings (an event job's scale rule) and its outputs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_azure_native import app
@@ -14,27 +16,49 @@ from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSetting
 from components.job_identity import JobIdentity
 from components.platform import PlatformRefs
 
+# triggerType -> the one `*TriggerConfig` block Azure reads for it (SPEC Jobs.json `JobConfiguration`).
+TRIGGER_BLOCKS: dict[app.TriggerType, tuple[str, type]] = {
+    app.TriggerType.MANUAL: ("manual_trigger_config", app.JobConfigurationManualTriggerConfigArgs),
+    app.TriggerType.EVENT: ("event_trigger_config", app.JobConfigurationEventTriggerConfigArgs),
+    app.TriggerType.SCHEDULE: ("schedule_trigger_config", app.JobConfigurationScheduleTriggerConfigArgs),
+}
+
 
 @dataclass(frozen=True)
-class Trigger:
-    """The trigger-specific part of a job's configuration: exactly one `*TriggerConfig` block."""
+class JobArgs:
+    """What every job component is built from: its validated config and the platform it runs on."""
 
-    trigger_type: app.TriggerType
-    manual: app.JobConfigurationManualTriggerConfigArgs | None = None
-    event: app.JobConfigurationEventTriggerConfigArgs | None = None
+    config: JobSettings
+    platform: PlatformRefs
 
 
 @dataclass(frozen=True)
 class JobDefinition:
     name: str
     settings: JobSettings
-    trigger: Trigger
+    trigger_type: app.TriggerType
     # The identity the platform pulls images with (lifecycle None: unreachable from containers).
     pull_identity: JobIdentity
     # Every identity assigned to the job, the pull identity included, each listed with its lifecycle.
     identities: Sequence[JobIdentity]
+    # The trigger's own settings beside the replica settings every trigger block shares (e.g. `scale`).
+    trigger_settings: Mapping[str, Any] = field(default_factory=dict)
     extra_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secrets: Sequence[app.SecretArgs] = ()
+
+
+def trigger_block(definition: JobDefinition) -> dict[str, Any]:
+    """`{<block>_trigger_config: ...}` for the job's trigger type; parallelism and replicaCompletionCount are set
+    here once, for every kind."""
+    argument, block_args = TRIGGER_BLOCKS[definition.trigger_type]
+    settings = definition.settings
+    return {
+        argument: block_args(
+            parallelism=settings.parallelism,
+            replica_completion_count=settings.replica_completion_count,
+            **definition.trigger_settings,
+        )
+    }
 
 
 def container_template(
@@ -62,7 +86,7 @@ def job_tags(settings: JobSettings, platform_tags: Mapping[str, str]) -> dict[st
 
 
 def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: PlatformRefs) -> app.Job:
-    settings, trigger = definition.settings, definition.trigger
+    settings = definition.settings
     role_assignments = [ra for identity in definition.identities for ra in identity.role_assignments]
     return app.Job(
         definition.name,
@@ -77,9 +101,8 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         ),
         configuration=app.JobConfigurationArgs(
             # The SDK silently defaults triggerType to Manual; always say which trigger is meant.
-            trigger_type=trigger.trigger_type,
-            manual_trigger_config=trigger.manual,
-            event_trigger_config=trigger.event,
+            trigger_type=definition.trigger_type,
+            **trigger_block(definition),
             replica_retry_limit=settings.replica_retry_limit,
             replica_timeout=settings.replica_timeout,
             registries=[
@@ -94,3 +117,23 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         # could exist (and be started) before its identity may pull the image or read the queue.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=role_assignments),
     )
+
+
+class JobComponent(pulumi.ComponentResource):
+    """Base of every job kind's component: one component per job, registered under the kind's type token, with the
+    job's outputs (the operator contract) registered on it."""
+
+    # The component's type token: part of every child's URN, so it never changes once released.
+    TYPE: ClassVar[str]
+    TRIGGER_TYPE: ClassVar[app.TriggerType]
+    job: app.Job
+    outputs: dict[str, pulumi.Input[str]]
+
+    def __init__(self, name: str, args: JobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.outputs = self.build(name, args.config, args.platform)
+        self.register_outputs(self.outputs)
+
+    def build(self, name: str, config: Any, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
+        """Create the kind's resources as children of `self`; return the job's outputs."""
+        raise NotImplementedError

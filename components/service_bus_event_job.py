@@ -11,7 +11,7 @@ Two identities, because the scaler and the code need different rights:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 from pulumi_azure_native import app, servicebus
@@ -19,7 +19,7 @@ from pulumi_azure_native import app, servicebus
 from components.arm import known_after, resource_id
 from components.config import EventJobConfig
 from components.job_identity import JobIdentity, RoleGrant, job_identity
-from components.job_template import JobDefinition, Trigger, create_job
+from components.job_template import JobComponent, JobDefinition, create_job
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import job_outputs, send_test_message_command
 from components.platform import PlatformRefs, ServiceBusRefs
@@ -34,23 +34,15 @@ SCALER_SAS_RIGHTS = [
 ]
 
 
-@dataclass(frozen=True)
-class ServiceBusEventJobArgs:
-    config: EventJobConfig
-    platform: PlatformRefs
-
-
-class ServiceBusEventJob(pulumi.ComponentResource):
+class ServiceBusEventJob(JobComponent):
+    TYPE: ClassVar[str] = "aca-jobs:index:ServiceBusEventJob"
+    TRIGGER_TYPE: ClassVar[app.TriggerType] = app.TriggerType.EVENT
     queue: servicebus.Queue
     scaler_identity: JobIdentity
     workload_identity: JobIdentity
     scaler_rule: servicebus.QueueAuthorizationRule | None
-    job: app.Job
-    outputs: dict[str, pulumi.Input[str]]
 
-    def __init__(self, name: str, args: ServiceBusEventJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("aca-jobs:index:ServiceBusEventJob", name, None, opts)
-        config, platform = args.config, args.platform
+    def build(self, name: str, config: EventJobConfig, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
         if platform.service_bus is None:  # guaranteed by StackConfig; a programming error otherwise
             raise ValueError("ServiceBusEventJob needs a platform with a Service Bus namespace")
         bus = platform.service_bus
@@ -122,19 +114,15 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             JobDefinition(
                 name=name,
                 settings=config,
-                trigger=Trigger(
-                    trigger_type=app.TriggerType.EVENT,
-                    event=app.JobConfigurationEventTriggerConfigArgs(
-                        parallelism=config.parallelism,
-                        replica_completion_count=config.replica_completion_count,
-                        scale=app.JobScaleArgs(
-                            min_executions=config.min_executions,
-                            max_executions=config.max_executions,
-                            polling_interval=config.polling_interval,
-                            rules=[scale_rule],
-                        ),
-                    ),
-                ),
+                trigger_type=self.TRIGGER_TYPE,
+                trigger_settings={
+                    "scale": app.JobScaleArgs(
+                        min_executions=config.min_executions,
+                        max_executions=config.max_executions,
+                        polling_interval=config.polling_interval,
+                        rules=[scale_rule],
+                    )
+                },
                 pull_identity=self.scaler_identity,
                 identities=[self.scaler_identity, self.workload_identity],
                 # What DefaultAzureCredential and the Service Bus SDK need, with no secret.
@@ -147,7 +135,7 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             ),
             platform,
         )
-        self.outputs = {
+        return {
             **job_outputs(name, self.job, self.scaler_identity, platform),
             "queueId": queue_id,
             "queueName": queue_name,
@@ -156,7 +144,6 @@ class ServiceBusEventJob(pulumi.ComponentResource):
             "workloadIdentityPrincipalId": self.workload_identity.identity.principal_id,
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
         }
-        self.register_outputs(self.outputs)
 
     def _scaler_sas_rule(
         self, name: str, queue_name: pulumi.Output[str], bus: ServiceBusRefs, platform: PlatformRefs

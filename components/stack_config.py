@@ -22,7 +22,8 @@ import pulumi
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from components.config import LOCATION_KEY, PROJECT, RULE_ERROR, StackConfig
+from components.config import LOCATION_KEY, PROJECT, RULE_ERROR, StackConfigBase
+from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
 
 # The offline preview runs a config file that may not be named Pulumi.<stack>.yaml; it says which here.
@@ -122,7 +123,7 @@ def decode_config_value(value: Any) -> Any:
     return value
 
 
-def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | None = None) -> StackConfig:
+def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | None = None) -> StackConfigBase:
     """Validate the stack's config. Raises `StackConfigError` listing every problem found.
 
     Under the Pulumi CLI the program sees config after YAML has been parsed (a duplicate key already dropped),

@@ -35,15 +35,8 @@ import yaml
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from components.config import (
-    EVENT_JOBS_KEY,
-    LOCATION_KEY,
-    MANUAL_JOBS_KEY,
-    PROJECT,
-    StackConfig,
-    image_registry,
-    split_image,
-)
+from components.config import LOCATION_KEY, PROJECT, StackConfigBase, image_registry, split_image
+from components.job_kinds import JOB_CONFIG_KEYS
 from components.stack_config import StackConfigError, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
 from tools import preview
@@ -51,7 +44,6 @@ from tools.files import write_atomically
 from tools.offline import PROJECT_DIR
 from tools.policy_runner import PolicyConfigError, read_policy_config
 
-JOB_KEYS = (MANUAL_JOBS_KEY, EVENT_JOBS_KEY)
 EXIT_OK, EXIT_LAGS, EXIT_REFUSED, EXIT_FAILURE = 0, 1, 2, 3
 BOM = "\ufeff"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -79,10 +71,13 @@ def full_key(key: Any) -> Any:
 
 
 def stack_jobs(document: Any) -> dict[str, Any]:
-    """Job name -> its YAML mapping, across both job kinds (bare or namespaced keys)."""
+    """Job name -> its YAML mapping, across every job kind (bare or namespaced keys)."""
     config = document.get("config") or {}
     return {
-        name: job for key, jobs in config.items() if full_key(key) in JOB_KEYS for name, job in (jobs or {}).items()
+        name: job
+        for key, jobs in config.items()
+        if full_key(key) in JOB_CONFIG_KEYS
+        for name, job in (jobs or {}).items()
     }
 
 
@@ -189,7 +184,7 @@ def shared_images(text: str) -> dict[str, str]:
     config, _ = _entries(root).get("config", (None, False))
     images: dict[str, tuple[yaml.Node, str | None]] = {}
     for key, (jobs, jobs_merged) in (_entries(config) if isinstance(config, yaml.MappingNode) else {}).items():
-        if full_key(key) not in JOB_KEYS or not isinstance(jobs, yaml.MappingNode):
+        if full_key(key) not in JOB_CONFIG_KEYS or not isinstance(jobs, yaml.MappingNode):
             continue
         for name, (job, job_merged) in _entries(jobs).items():
             if not isinstance(job, yaml.MappingNode) or "image" not in _entries(job):
@@ -276,7 +271,7 @@ def newline_style(text: str) -> str | None:
     return "\r\n" if crlf else "\n"
 
 
-def check_contract(values: dict[str, Any], name: str, project_dir: Path) -> StackConfig:
+def check_contract(values: dict[str, Any], name: str, project_dir: Path) -> StackConfigBase:
     """The config contract, applied to what the program would receive: the preview's view of the file (bare keys
     namespaced; other providers' keys, encrypted or not, left unchecked), on top of the project's defaults,
     reduced to the keys the program reads (`raw_stack_config`) and decoded as the engine passes them."""
@@ -348,7 +343,7 @@ def check_only_images_moved(before: dict[str, Any], after: dict[str, Any], chang
     expected = copy.deepcopy(before)
     for job, _, image in changed:
         for key, jobs in (expected.get("config") or {}).items():
-            if full_key(key) in JOB_KEYS and job in (jobs or {}):
+            if full_key(key) in JOB_CONFIG_KEYS and job in (jobs or {}):
                 jobs[job]["image"] = image
     if after != expected:
         raise PromotionFailedError("the written file would differ from the target beyond the promoted images")

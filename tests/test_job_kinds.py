@@ -1,0 +1,22 @@
+"""The table of job kinds drives the config model, the program and promotion: a kind is one entry."""
+
+from __future__ import annotations
+
+from components.job_kinds import JOB_CONFIG_KEYS, JOB_KINDS, StackConfig
+from tools import promote
+
+
+def test_every_kind_is_one_config_map_with_its_model() -> None:
+    assert StackConfig.job_keys() == {kind.field_name: kind.config_key for kind in JOB_KINDS}
+    for kind in JOB_KINDS:
+        annotation = StackConfig.model_fields[kind.field_name].annotation
+        assert annotation.__args__[1] is kind.model
+
+
+def test_promotion_reads_images_from_every_kind() -> None:
+    assert promote.JOB_CONFIG_KEYS == JOB_CONFIG_KEYS == tuple(kind.config_key for kind in JOB_KINDS)
+
+
+def test_each_kind_has_its_own_trigger_and_type_token() -> None:
+    assert len({kind.trigger_type for kind in JOB_KINDS}) == len(JOB_KINDS)
+    assert len({kind.component.TYPE for kind in JOB_KINDS}) == len(JOB_KINDS)
