@@ -12,12 +12,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from components.cron import CronError, CronSchedule, parse_cron
+from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, BuiltInRole
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
@@ -121,7 +125,13 @@ ImageReference = Annotated[str, AfterValidator(check_image)]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def check_env_names(env: dict[str, str]) -> dict[str, str]:
+class SecretRef(ConfigModel):
+    """An env entry that takes its value from one of the job's `secrets` (never written into the job)."""
+
+    secret_ref: str
+
+
+def check_env(env: dict[str, Any]) -> dict[str, Any]:
     for name in env:
         if not _ENV_NAME.fullmatch(name):
             raise rule_error(
@@ -132,20 +142,356 @@ def check_env_names(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-EnvironmentVariables = Annotated[dict[str, str], AfterValidator(check_env_names)]
+# `pulumi config set --secret` on a setting: most likely an env value holding a credential.
+ENCRYPTED_VALUE_PROBLEM = (
+    "is an encrypted value, but aca-jobs never takes a secret's value from config: it would be plain text in the job "
+    "definition, readable by anyone who can read the job"
+)
+ENCRYPTED_VALUE_FIX = (
+    "store the secret in the stack's Key Vault, define it under the job's `secrets` "
+    "(`<name>: {keyVaultSecretUrl: https://<vault>.vault.azure.net/secrets/<name>}`) and read it with "
+    "`{secretRef: <name>}`; or let the code reach Azure through the job's identity (`azureAccess`)"
+)
 
-# --- CPU and memory -------------------------------------------------------------------------------------
 
-# A Consumption-only environment (the kind the platform creates) accepts 0.25 vCPU / 0.5Gi up to 2 vCPU / 4Gi
-# in 0.25 vCPU steps, always 1 vCPU : 2 GiB.
+def _env_value(value: Any) -> Any:
+    """A plain string stays a plain value; a map must be exactly `{secretRef: <secret name>}`."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        raise rule_error(ENCRYPTED_VALUE_PROBLEM, ENCRYPTED_VALUE_FIX)
+    if isinstance(value, dict) and set(value) != {"secretRef"}:
+        raise rule_error(
+            "an env entry is either a plain string or `{secretRef: <secret name>}`",
+            "write `NAME: value`, or `NAME: {secretRef: <a name under this job's secrets>}` for a Key Vault secret",
+        )
+    return value
+
+
+EnvValue = Annotated[str | SecretRef, BeforeValidator(_env_value)]
+EnvironmentVariables = Annotated[dict[str, EnvValue], AfterValidator(check_env)]
+
+
+def check_command(words: list[str]) -> list[str]:
+    if not words:
+        raise rule_error("is an empty list, which sets nothing", "remove it, or list the words, e.g. [python, -m, app]")
+    return words
+
+
+CommandLine = Annotated[list[str], AfterValidator(check_command)]
+
+# --- CPU, memory and workload profiles ---------------------------------------------------------------------
+
+# The environment is a workload-profiles environment (Microsoft Learn labels Consumption-only environments legacy).
+# Sizes from Microsoft Learn "Workload profiles in Azure Container Apps" (MicrosoftDocs/azure-docs
+# `articles/container-apps/workload-profiles-overview.md`, 2025-11-04, "Profile details"):
+# - the built-in Consumption profile: 0.25-4 vCPU and 0.5-8 GiB per replica, in the Consumption pairs of
+#   0.25 vCPU steps at 1 vCPU : 2 GiB (`containers.md`, "Allocations");
+# - Dedicated General Purpose D4/D8/D16/D32 (4 GiB per core) and Memory Optimized E4/E8/E16/E32 (8 GiB per core),
+#   per node; "the total resources available to your apps are slightly less than the profile's allocation, as
+#   the runtime reserves some compute resources". GPU and confidential-compute profiles are not offered here.
+CONSUMPTION = "Consumption"
 CPU_STEP = Decimal("0.25")
-CPU_MAX = Decimal("2.0")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)Gi$")
+CONSUMPTION_CPU_MAX = Decimal("4.0")
+# workloadProfileType -> (cores, GiB) of one node.
+DEDICATED_SIZES: dict[str, tuple[int, int]] = {
+    "D4": (4, 16),
+    "D8": (8, 32),
+    "D16": (16, 64),
+    "D32": (32, 128),
+    "E4": (4, 32),
+    "E8": (8, 64),
+    "E16": (16, 128),
+    "E32": (32, 256),
+}
+_MEMORY = re.compile(r"^(\d+(?:\.\d{1,2})?)Gi$")
+# Our rule for a dedicated profile's name (the API's own limit is not documented): letters, digits and '-',
+# starting with a letter, at most 64 characters; `Consumption` is the built-in profile's.
+_PROFILE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
 
 
 def consumption_pairs() -> str:
-    steps = [CPU_STEP * n for n in range(1, int(CPU_MAX / CPU_STEP) + 1)]
+    steps = [CPU_STEP * n for n in range(1, int(CONSUMPTION_CPU_MAX / CPU_STEP) + 1)]
     return ", ".join(f"{s.normalize():f}/{(s * 2).normalize():f}Gi" for s in steps)
+
+
+class WorkloadProfileConfig(ConfigModel):
+    """A dedicated workload profile of the environment: a pool of `minimumCount`-`maximumCount` nodes."""
+
+    name: str
+    workload_profile_type: str
+    minimum_count: Annotated[int, Field(ge=0)]
+    maximum_count: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkloadProfileConfig:
+        builtin = self.name.lower() == CONSUMPTION.lower()
+        if builtin or not _PROFILE_NAME.fullmatch(self.name):
+            raise rule_error(
+                f"`{self.name}` cannot name a dedicated profile"
+                + (" (it is the built-in profile's name)" if builtin else ""),
+                "use 1-64 letters, digits and '-', starting with a letter, e.g. `dedicated-d4`",
+                key="name",
+            )
+        if self.workload_profile_type not in DEDICATED_SIZES:
+            raise rule_error(
+                f"`{self.workload_profile_type}` is not a dedicated profile type this project supports",
+                "use one of "
+                + ", ".join(f"`{t}`" for t in DEDICATED_SIZES)
+                + " (the Consumption profile is always there; GPU and confidential profiles are not offered)",
+                key="workloadProfileType",
+            )
+        if self.minimum_count > self.maximum_count:
+            raise rule_error(
+                f"minimumCount {self.minimum_count} is above maximumCount {self.maximum_count}",
+                f"lower minimumCount to at most {self.maximum_count}",
+                key="minimumCount",
+            )
+        return self
+
+    @property
+    def node_cores(self) -> int:
+        return DEDICATED_SIZES[self.workload_profile_type][0]
+
+    @property
+    def node_memory_gib(self) -> int:
+        return DEDICATED_SIZES[self.workload_profile_type][1]
+
+
+def check_workload_profiles(profiles: list[WorkloadProfileConfig]) -> list[WorkloadProfileConfig]:
+    seen: set[str] = set()
+    for index, profile in enumerate(profiles):
+        if profile.name.lower() in seen:
+            raise rule_error(
+                f"profile `{profile.name}` is listed twice (profile names are case-insensitive)",
+                "remove one, or give it another name",
+                key=f"{index}.name",
+            )
+        seen.add(profile.name.lower())
+    return profiles
+
+
+def check_resources(cpu_value: float, memory_value: str, profile: WorkloadProfileConfig | None) -> None:
+    """CPU and memory of one replica on its profile (`None` = the Consumption profile). Raises `rule_error` with
+    `key` `cpu` or `memory`."""
+    cpu = Decimal(str(cpu_value))
+    memory = _MEMORY.fullmatch(memory_value)
+    if profile is None:
+        if cpu <= 0 or cpu > CONSUMPTION_CPU_MAX or cpu % CPU_STEP != 0:
+            raise rule_error(
+                f"cpu {cpu_value} is not a size of the Consumption profile",
+                f"use a multiple of {CPU_STEP} from {CPU_STEP} to {CONSUMPTION_CPU_MAX} with memory twice as many Gi "
+                f"({consumption_pairs()}), or run the job on a dedicated profile (`workloadProfile`)",
+                key="cpu",
+            )
+        if memory is None or Decimal(memory[1]) != cpu * 2:
+            raise rule_error(
+                f"cpu {cpu_value} with memory {memory_value} is not a valid Consumption pair",
+                f"set memory to `{(cpu * 2).normalize():f}Gi` (always 1 vCPU : 2Gi; pairs: {consumption_pairs()})",
+                key="memory",
+            )
+        return
+    where = (
+        f"a node of profile `{profile.name}` ({profile.workload_profile_type}: {profile.node_cores} cores, "
+        f"{profile.node_memory_gib}Gi)"
+    )
+    if cpu <= 0 or cpu % CPU_STEP != 0 or cpu > profile.node_cores:
+        raise rule_error(
+            f"cpu {cpu_value} does not fit {where}",
+            f"use a multiple of {CPU_STEP} up to {profile.node_cores}, or a larger profile type",
+            key="cpu",
+        )
+    if memory is None or not 0 < Decimal(memory[1]) <= profile.node_memory_gib:
+        raise rule_error(
+            f"memory {memory_value} does not fit {where}",
+            f"use Gi with at most two decimals, up to `{profile.node_memory_gib}Gi`, or a larger profile type",
+            key="memory",
+        )
+
+
+# --- Key Vault --------------------------------------------------------------------------------------------
+
+_KEY_VAULT_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/vaults/"
+    r"(?P<name>[A-Za-z0-9-]{3,24})$",
+    re.IGNORECASE,
+)
+# Vault names: 3-24 letters, digits and '-', starting with a letter, ending with a letter or digit, no '--'.
+_VAULT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+# The Key Vault DNS suffixes of the Azure clouds (Microsoft Learn, "About keys, secrets and certificates", DNS
+# suffixes for object identifiers).
+KEY_VAULT_HOST_SUFFIXES = (
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".vault.microsoftazure.de",
+)
+# https://<vault><suffix>/secrets/<name>[/<version>]: secret names are 1-127 letters, digits and '-'; a version is
+# 32 hex digits. A versionless URL follows rotation.
+_SECRET_URL = re.compile(
+    r"^https://(?P<vault>[A-Za-z0-9-]+)(?P<suffix>\.vault\.[a-z.]+)/secrets/(?P<secret>[A-Za-z0-9-]{1,127})"
+    r"(?:/(?P<version>[0-9a-fA-F]{32}))?$"
+)
+
+
+class KeyVaultConfig(ConfigModel):
+    """The stack's Key Vault (Azure RBAC permission model): job secrets are read from it, each granted per secret."""
+
+    resource_id: str
+
+    @model_validator(mode="after")
+    def _check(self) -> KeyVaultConfig:
+        match = _KEY_VAULT_ID.fullmatch(self.resource_id)
+        if match is None or not _VAULT_NAME.fullmatch(match["name"]) or "--" in match["name"]:
+            raise rule_error(
+                f"`{self.resource_id}` is not a Key Vault resource id",
+                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name> "
+                "(`az keyvault show -n <name> --query id -o tsv`)",
+                key="resourceId",
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        match = _KEY_VAULT_ID.fullmatch(self.resource_id)
+        assert match is not None  # checked above
+        return match["name"]
+
+    def secret_id(self, secret_name: str) -> str:
+        """The ARM id of one secret of the vault: the narrowest scope Key Vault Secrets User can be granted at."""
+        return f"{self.resource_id}/secrets/{secret_name}"
+
+
+class KeyVaultSecret(ConfigModel):
+    """A job secret that Container Apps reads from Key Vault with the job's lifecycle-None identity."""
+
+    key_vault_secret_url: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_values(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "value" in data:
+            raise rule_error(
+                "a secret value is never read from config: it would sit in the stack file and in the job definition",
+                "store it in the stack's Key Vault and write `keyVaultSecretUrl: "
+                "https://<vault>.vault.azure.net/secrets/<name>` instead",
+                key="value",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> KeyVaultSecret:
+        match = _SECRET_URL.fullmatch(self.key_vault_secret_url)
+        if match is None or match["suffix"] not in KEY_VAULT_HOST_SUFFIXES:
+            raise rule_error(
+                f"`{self.key_vault_secret_url}` is not a Key Vault secret URL",
+                "use https://<vault>.vault.azure.net/secrets/<name> (or .../<name>/<32-hex version> to pin a version)",
+                key="keyVaultSecretUrl",
+            )
+        return self
+
+    def _part(self, group: str) -> str:
+        match = _SECRET_URL.fullmatch(self.key_vault_secret_url)
+        assert match is not None  # checked above
+        return match[group]
+
+    @property
+    def vault_name(self) -> str:
+        return self._part("vault")
+
+    @property
+    def secret_name(self) -> str:
+        return self._part("secret")
+
+
+# Container Apps secret names are lowercase RFC 1123 subdomains: lower-case letters, digits, '-' and '.', starting
+# and ending with a letter or digit, at most 253 characters.
+_JOB_SECRET_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def check_secret_names(secrets: dict[str, KeyVaultSecret]) -> dict[str, KeyVaultSecret]:
+    for name in secrets:
+        if not _JOB_SECRET_NAME.fullmatch(name):
+            raise rule_error(
+                f"`{name}` is not a valid Container Apps secret name",
+                "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. "
+                "`db-password`",
+                key=name,
+            )
+    return secrets
+
+
+JobSecrets = Annotated[dict[str, KeyVaultSecret], AfterValidator(check_secret_names)]
+
+
+# --- Azure access for the job's code ------------------------------------------------------------------------
+
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/(?P<provider>[A-Za-z0-9.]+)/[^/]+/[^/]+(?:/[^/]+/[^/]+)*$",
+    re.IGNORECASE,
+)
+_MANAGEMENT_ROLES = ("Owner", "Contributor", "Reader")
+
+
+class AzureAccessGrant(ConfigModel):
+    """One data-plane role the job's code gets on one resource (through the job's lifecycle-Main identity)."""
+
+    role: str
+    scope: str
+
+    @model_validator(mode="after")
+    def _check(self) -> AzureAccessGrant:
+        if self.role not in DATA_PLANE_ROLES_BY_NAME:
+            management = self.role in _MANAGEMENT_ROLES or "administrator" in self.role.lower()
+            raise rule_error(
+                f"`{self.role}` is a management role: it acts on resources or on access itself, not on data"
+                if management
+                else f"`{self.role}` is not one of the data-plane roles a job's code may get",
+                "use one of "
+                + ", ".join(f"`{name}`" for name in DATA_PLANE_ROLES_BY_NAME)
+                + "; anything broader is granted outside this stack and reviewed on its own",
+                key="role",
+            )
+        match = _RESOURCE_ID.fullmatch(self.scope)
+        if match is None:
+            raise rule_error(
+                f"scope `{self.scope}` is not the id of one resource (a subscription or a resource group is too wide)",
+                "use the id of what the code needs, e.g. /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                "Microsoft.Storage/storageAccounts/<account>/blobServices/default/containers/<container>",
+                key="scope",
+            )
+        role = self.built_in_role
+        if role.provider and match["provider"].lower() != role.provider.lower():
+            raise rule_error(
+                f"`{self.role}` acts on {role.provider} resources, but the scope is a {match['provider']} resource",
+                f"point scope at the {role.provider} resource the code uses",
+                key="scope",
+            )
+        if role == KEY_VAULT_SECRETS_USER and "/secrets/" not in self.scope.lower():
+            raise rule_error(
+                "Key Vault Secrets User on a whole vault reads every secret in it",
+                "scope it to one secret (<vault id>/secrets/<name>), or use the job's `secrets`, which the platform "
+                "reads for the job",
+                key="scope",
+            )
+        return self
+
+    @property
+    def built_in_role(self) -> BuiltInRole:
+        return DATA_PLANE_ROLES_BY_NAME[self.role]
+
+
+def check_unique_grants(grants: list[AzureAccessGrant]) -> list[AzureAccessGrant]:
+    seen: set[tuple[str, str]] = set()
+    for index, grant in enumerate(grants):
+        identity = (grant.role, grant.scope.lower())
+        if identity in seen:
+            raise rule_error(
+                f"`{grant.role}` on `{grant.scope}` is listed twice", "remove the duplicate", key=f"{index}"
+            )
+        seen.add(identity)
+    return grants
+
+
+AzureAccess = Annotated[list[AzureAccessGrant], AfterValidator(check_unique_grants)]
 
 
 # --- platform ---------------------------------------------------------------------------------------------
@@ -193,11 +539,16 @@ class RegistryConfig(ConfigModel):
 
 
 class EnvironmentConfig(ConfigModel):
-    """The Container Apps environment (Consumption-only) and its Log Analytics workspace."""
+    """The Container Apps environment (workload profiles: the built-in Consumption profile plus any dedicated
+    profiles listed here) and its Log Analytics workspace."""
 
     name: ContainerAppsName
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+    # Cores of the Consumption profile the environment may use at once (Azure's default quota is 100).
     core_quota: Annotated[int, Field(ge=1)] = 100
+    workload_profiles: Annotated[list[WorkloadProfileConfig], AfterValidator(check_workload_profiles)] = Field(
+        default_factory=list
+    )
     # Stable physical name of the workspace; defaults to `log-<resource group>` (see PlatformConfig.workspace).
     workspace_name: str | None = None
 
@@ -276,6 +627,8 @@ class PlatformConfig(ConfigModel):
     registry: RegistryConfig
     # Required only when the stack has event jobs.
     service_bus: ServiceBusConfig | None = None
+    # Required only when a job has `secrets`.
+    key_vault: KeyVaultConfig | None = None
     # Protect stateful resources (resource group, workspace, environment) against `pulumi destroy`/replace.
     protect: bool = False
     tags: Annotated[dict[str, str], AfterValidator(check_tags)] = Field(default_factory=dict)
@@ -289,6 +642,10 @@ class PlatformConfig(ConfigModel):
             return self.environment.workspace_name
         # Workspace names allow letters, digits and '-' only; a resource group name may hold '_', '.', '(', ')'.
         return re.sub(r"[^A-Za-z0-9-]", "-", f"log-{self.resource_group}")[:63].rstrip("-")
+
+    def workload_profile(self, name: str) -> WorkloadProfileConfig | None:
+        """The dedicated profile called exactly `name` (the job carries the name as written), or None."""
+        return next((p for p in self.environment.workload_profiles if p.name == name), None)
 
     @model_validator(mode="after")
     def _check(self) -> PlatformConfig:
@@ -322,7 +679,16 @@ class JobSettings(ConfigModel):
     replica_timeout: Annotated[int, Field(ge=1)] = 1800
     cpu: float = 0.5
     memory: str = "1Gi"
+    # `Consumption` (built in) or the name of a dedicated profile under aca-jobs:platform.environment.
+    workload_profile: str = CONSUMPTION
+    # The container's entrypoint and its arguments (the image's own when unset).
+    command: CommandLine | None = None
+    args: CommandLine | None = None
     env: EnvironmentVariables = Field(default_factory=dict)
+    # Key Vault secrets the platform reads for the job (with its lifecycle-None identity), used by `env` entries.
+    secrets: JobSecrets = Field(default_factory=dict)
+    # Data-plane roles for the job's code, through a lifecycle-Main identity (`AZURE_CLIENT_ID`).
+    azure_access: AzureAccess = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_job_rules(self) -> JobSettings:
@@ -341,25 +707,27 @@ class JobSettings(ConfigModel):
                 "lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe",
                 key="replicaRetryLimit",
             )
-        self._check_resources()
+        for variable, value in self.env.items():
+            if isinstance(value, SecretRef) and value.secret_ref not in self.secrets:
+                raise rule_error(
+                    f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
+                    f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
+                    "secrets/<name>}}` to the job, or fix the name"
+                    + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
+                    key=f"env.{variable}.secretRef",
+                )
+        if self.azure_access and "AZURE_CLIENT_ID" in self.env:
+            raise rule_error(
+                "`AZURE_CLIENT_ID` is set by the job to its workload identity (`azureAccess`)",
+                "remove env.AZURE_CLIENT_ID; the job sets it",
+                key="env.AZURE_CLIENT_ID",
+            )
         return self
 
-    def _check_resources(self) -> None:
-        cpu = Decimal(str(self.cpu))
-        if cpu <= 0 or cpu > CPU_MAX or cpu % CPU_STEP != 0:
-            raise rule_error(
-                f"cpu {self.cpu} is not a Consumption size",
-                f"use a multiple of {CPU_STEP} from {CPU_STEP} to {CPU_MAX} with memory twice as many Gi "
-                f"({consumption_pairs()})",
-                key="cpu",
-            )
-        memory = _MEMORY.fullmatch(self.memory)
-        if memory is None or Decimal(memory[1]) != cpu * 2:
-            raise rule_error(
-                f"cpu {self.cpu} with memory {self.memory} is not a valid Consumption pair",
-                f"set memory to `{(cpu * 2).normalize():f}Gi` (always 1 vCPU : 2Gi; pairs: {consumption_pairs()})",
-                key="memory",
-            )
+    @property
+    def secret_refs(self) -> set[str]:
+        """Names of the job's secrets that env entries read."""
+        return {value.secret_ref for value in self.env.values() if isinstance(value, SecretRef)}
 
     def peak_cores(self) -> tuple[float, str, str]:
         """Cores this job can hold at once, how that is computed, and the key to lower."""
@@ -374,8 +742,12 @@ class JobSettings(ConfigModel):
         with the full key path."""
 
     def warnings(self, name: str) -> list[str]:
-        """Valid but risky choices of this job, shown by every preview."""
-        return []
+        """Valid but risky choices of this job, shown by every preview (a kind adds its own)."""
+        return [
+            f"job `{name}` defines secret `{secret}`, which no env entry reads: the platform still reads it from Key "
+            f"Vault for every execution. Use it (`env: {{NAME: {{secretRef: {secret}}}}}`) or remove it."
+            for secret in sorted(set(self.secrets) - self.secret_refs)
+        ]
 
     @property
     def needs_service_bus_local_auth(self) -> bool:
@@ -387,6 +759,44 @@ class ManualJobConfig(JobSettings):
     """A job an operator starts on demand (backfill, repair, replay)."""
 
 
+def check_cron(expression: str) -> str:
+    try:
+        return parse_cron(expression).expression
+    except CronError as error:
+        raise rule_error(error.problem, error.fix) from None
+
+
+class ScheduledJobConfig(JobSettings):
+    """A job Azure starts on a cron schedule, evaluated in UTC (Azure has no time-zone setting: convert the time)."""
+
+    cron_expression: Annotated[str, AfterValidator(check_cron)]
+
+    @property
+    def schedule(self) -> CronSchedule:
+        return parse_cron(self.cron_expression)
+
+    def warnings(self, name: str) -> list[str]:
+        found = super().warnings(name)
+        interval = self.schedule.shortest_interval()
+        if self.replica_timeout > interval.total_seconds():
+            found.append(
+                f"scheduled job `{name}` may run for replicaTimeout {self.replica_timeout}s, longer than the "
+                f"{_readable(interval)} between two runs of `{self.cron_expression}` (UTC): a new execution starts "
+                "while the last one still runs, so executions overlap (and hold cores together). Lower "
+                "replicaTimeout, space the schedule out, or make overlapping runs safe."
+            )
+        return found
+
+
+def _readable(interval: timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
 _DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _QUEUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$")
 LOCK_DURATION_MAX_SECONDS = 300
@@ -394,6 +804,8 @@ LOCK_DURATION_MAX_SECONDS = 300
 BASIC_TTL_MAX_SECONDS = 14 * 86400
 # Environment variables the event job sets for the workload; a user value would silently override them.
 WORKLOAD_ENV = ("AZURE_CLIENT_ID", "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE", "SERVICEBUS_QUEUE_NAME")
+# The job secret the connection-string fallback keeps the scaler's SAS connection in.
+CONNECTION_SECRET = "servicebus-connection"
 
 
 def duration_seconds(value: str) -> float | None:
@@ -457,6 +869,12 @@ class EventJobConfig(JobSettings):
                     "use e.g. `P14D` or `PT12H`",
                     key="messageTimeToLive",
                 )
+        if CONNECTION_SECRET in self.secrets:
+            raise rule_error(
+                f"`{CONNECTION_SECRET}` is the secret the event job keeps its scaler's connection string in",
+                "give this secret another name",
+                key=f"secrets.{CONNECTION_SECRET}",
+            )
         for name in WORKLOAD_ENV:
             if name in self.env:
                 raise rule_error(
@@ -503,11 +921,12 @@ class EventJobConfig(JobSettings):
 
     def warnings(self, name: str) -> list[str]:
         if self.auth != "connectionString":
-            return []
+            return super().warnings(name)
         return [
+            *super().warnings(name),
             f"event job `{name}` uses `auth: connectionString`: its scaler reads queue `{self.queue}` with a SAS key "
             "kept as a job secret, and the Service Bus namespace keeps local (SAS) auth enabled. Prefer "
-            "`auth: managedIdentity`."
+            "`auth: managedIdentity`.",
         ]
 
     @property
@@ -573,18 +992,77 @@ class StackConfigBase(ConfigModel):
                     f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
                     key=f"{key}.{name}.image",
                 )
-        quota = self.platform.environment.core_quota
         for key, name, job in self.jobs():
-            cores, how, lever = job.peak_cores()
-            if cores > quota:
-                raise rule_error(
-                    f"{how} = {cores:g} cores exceeds the environment's coreQuota of {quota}; executions "
-                    "would fail with 'Maximum Allowed Cores exceeded'",
-                    f"lower {lever} or cpu, or raise aca-jobs:platform.environment.coreQuota after raising "
-                    "the quota in Azure",
-                    key=f"{key}.{name}.{lever}",
-                )
+            self._check_job_on_platform(key, name, job)
         return self
+
+    def _check_job_on_platform(self, key: str, name: str, job: JobSettings) -> None:
+        """What one job needs from the platform: its Key Vault, its workload profile and room on it."""
+        vault = self.platform.key_vault
+        for secret_name, secret in sorted(job.secrets.items()):
+            if vault is None:
+                raise rule_error(
+                    f"job `{name}` reads Key Vault secrets, but the stack names no Key Vault",
+                    f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                    f"Microsoft.KeyVault/vaults/<name>}}` under {PLATFORM_KEY}",
+                    key=f"{key}.{name}.secrets.{secret_name}",
+                )
+            if secret.vault_name.lower() != vault.name.lower():
+                raise rule_error(
+                    f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
+                    f"`{vault.name}`: the job's identity is granted only on the stack's vault",
+                    f"move the secret to `{vault.name}` and use https://{vault.name.lower()}.vault.azure.net/secrets/"
+                    f"{secret.secret_name}, or change {PLATFORM_KEY}.keyVault",
+                    key=f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
+                )
+        profile = None
+        if job.workload_profile != CONSUMPTION:
+            profile = self.platform.workload_profile(job.workload_profile)
+            if profile is None:
+                listed = [CONSUMPTION, *(p.name for p in self.platform.environment.workload_profiles)]
+                same = [n for n in listed if n.lower() == job.workload_profile.lower()]
+                raise rule_error(
+                    f"`{job.workload_profile}` is not a workload profile of the environment"
+                    + (" (names are matched exactly)" if same else ""),
+                    (f"did you mean `{same[0]}`? " if same else "")
+                    + "use one of "
+                    + ", ".join(f"`{n}`" for n in listed)
+                    + f", or add it under {PLATFORM_KEY}.environment.workloadProfiles",
+                    key=f"{key}.{name}.workloadProfile",
+                )
+        try:
+            check_resources(job.cpu, job.memory, profile)
+        except PydanticCustomError as error:
+            raise rule_error(
+                error.message(), error.context["fix"], key=f"{key}.{name}.{error.context['key']}"
+            ) from None
+        cores, how, lever = job.peak_cores()
+        capacity, what = self._profile_capacity(profile)
+        if cores > capacity:
+            raise rule_error(
+                f"{how} = {cores:g} cores exceeds {what}; executions would fail (or wait) for lack of cores",
+                f"lower {lever} or cpu, or raise {self._capacity_key(profile)}",
+                key=f"{key}.{name}.{lever}",
+            )
+
+    def _profile_capacity(self, profile: WorkloadProfileConfig | None) -> tuple[float, str]:
+        if profile is None:
+            quota = self.platform.environment.core_quota
+            return quota, f"the environment's coreQuota of {quota} for the Consumption profile"
+        cores = profile.maximum_count * profile.node_cores
+        return cores, (
+            f"profile `{profile.name}`'s {cores} cores (maximumCount {profile.maximum_count} x "
+            f"{profile.node_cores}-core {profile.workload_profile_type} nodes)"
+        )
+
+    @staticmethod
+    def _capacity_key(profile: WorkloadProfileConfig | None) -> str:
+        if profile is None:
+            return f"{PLATFORM_KEY}.environment.coreQuota after raising the quota in Azure"
+        return f"the profile's maximumCount under {PLATFORM_KEY}.environment.workloadProfiles"
+
+    def _profile_of(self, job: JobSettings) -> WorkloadProfileConfig | None:
+        return self.platform.workload_profile(job.workload_profile)
 
     @property
     def service_bus_local_auth(self) -> bool:
@@ -594,14 +1072,20 @@ class StackConfigBase(ConfigModel):
     def warnings(self) -> list[str]:
         """Valid but risky choices, shown by every preview."""
         found = []
-        quota = self.platform.environment.core_quota
-        total = sum(job.peak_cores()[0] for _, _, job in self.jobs())
-        if total > quota:
-            found.append(
-                f"all jobs at their peak together could use {total:g} cores, above the environment's "
-                f"coreQuota of {quota}: executions started past the quota fail. Lower maxExecutions, "
-                "parallelism or cpu, or raise aca-jobs:platform.environment.coreQuota."
-            )
+        profiles: dict[str, list[JobSettings]] = {}
+        for _, _, job in self.jobs():
+            profile = self._profile_of(job)
+            profiles.setdefault(profile.name if profile else CONSUMPTION, []).append(job)
+        for profile_name, jobs in profiles.items():
+            profile = self.platform.workload_profile(profile_name)
+            total = sum(job.peak_cores()[0] for job in jobs)
+            capacity, what = self._profile_capacity(profile)
+            if total > capacity:
+                found.append(
+                    f"all jobs on the {profile_name} profile at their peak together could use {total:g} cores, above "
+                    f"{what}: executions started past it fail or wait. Lower maxExecutions, parallelism or cpu, or "
+                    f"raise {self._capacity_key(profile)}."
+                )
         for _, name, job in self.jobs():
             found.extend(job.warnings(name))
         return found

@@ -10,6 +10,7 @@ Every job kind builds its identities here, so the rules live once:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +18,14 @@ import pulumi
 from pulumi_azure_native import app, authorization, managedidentity
 
 from components.arm import known_after, resource_id
-from components.naming import BuiltInRole, identity_name, role_assignment_name, role_definition_id
+from components.config import JobSettings
+from components.naming import (
+    KEY_VAULT_SECRETS_USER,
+    BuiltInRole,
+    identity_name,
+    role_assignment_name,
+    role_definition_id,
+)
 from components.platform import PlatformRefs
 
 
@@ -25,6 +33,12 @@ from components.platform import PlatformRefs
 class RoleGrant:
     role: BuiltInRole
     scope: pulumi.Input[str]
+    # Tells apart grants of one role to one identity at several scopes (part of the logical name, so stable).
+    label: str | None = None
+
+    @property
+    def logical_suffix(self) -> str:
+        return self.role.slug if self.label is None else f"{self.role.slug}-{self.label}"
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ class JobIdentity(pulumi.ComponentResource):
     def _grant(self, name: str, grant: RoleGrant) -> authorization.RoleAssignment:
         scope = pulumi.Output.from_input(grant.scope)
         return authorization.RoleAssignment(
-            f"{name}-{grant.role.slug}",
+            f"{name}-{grant.logical_suffix}",
             role_assignment_name=pulumi.Output.all(scope, self.identity.principal_id).apply(
                 lambda values: role_assignment_name(values[0], values[1], grant.role)
             ),
@@ -122,3 +136,31 @@ def job_identity(
         ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def scope_label(scope: str) -> str:
+    """A short, stable label for a grant's scope: its last name and 8 hex digits of the whole (case-insensitive)."""
+    digest = hashlib.sha256(scope.lower().encode()).hexdigest()[:8]
+    return f"{scope.rstrip('/').rsplit('/', 1)[-1].lower()}-{digest}"
+
+
+def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[RoleGrant]:
+    """Key Vault Secrets User on each Key Vault secret the job's `secrets` name, at that secret's own scope
+    (`<vault id>/secrets/<name>`), never the vault: the identity reads exactly what the job uses."""
+    if not settings.secrets:
+        return []
+    if platform.key_vault is None:  # guaranteed by StackConfig; a programming error otherwise
+        raise ValueError("a job with secrets needs a platform with a Key Vault")
+    vault = platform.key_vault
+    # Key Vault secret names are case-insensitive: two job secrets on one Key Vault secret need one grant.
+    secret_names = sorted(
+        {secret.secret_name.lower(): secret.secret_name for secret in settings.secrets.values()}.values()
+    )
+    return [RoleGrant(KEY_VAULT_SECRETS_USER, vault.secret_id(secret), label=secret.lower()) for secret in secret_names]
+
+
+def access_grants(settings: JobSettings) -> list[RoleGrant]:
+    """The job's `azureAccess`: data-plane roles for its code, each at the one resource it names."""
+    return [
+        RoleGrant(grant.built_in_role, grant.scope, label=scope_label(grant.scope)) for grant in settings.azure_access
+    ]

@@ -13,9 +13,18 @@ from pulumi_azure_native import app
 from pydantic import Field, create_model
 from pydantic.alias_generators import to_snake
 
-from components.config import PROJECT, ContainerAppsName, EventJobConfig, JobSettings, ManualJobConfig, StackConfigBase
+from components.config import (
+    PROJECT,
+    ContainerAppsName,
+    EventJobConfig,
+    JobSettings,
+    ManualJobConfig,
+    ScheduledJobConfig,
+    StackConfigBase,
+)
 from components.job_template import JobComponent
 from components.manual_job import ManualJobComponent
+from components.scheduled_job import ScheduledJobComponent
 from components.service_bus_event_job import ServiceBusEventJob
 
 
@@ -41,6 +50,7 @@ class JobKind:
 JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("manualJobs", ManualJobConfig, ManualJobComponent),
     JobKind("eventJobs", EventJobConfig, ServiceBusEventJob),
+    JobKind("scheduledJobs", ScheduledJobConfig, ScheduledJobComponent),
 )
 JOB_CONFIG_KEYS: tuple[str, ...] = tuple(kind.config_key for kind in JOB_KINDS)
 

@@ -12,8 +12,10 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi_azure_native import app
 
-from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings
-from components.job_identity import JobIdentity
+from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings, SecretRef
+from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
+from components.naming import ACR_PULL
+from components.operations import job_outputs
 from components.platform import PlatformRefs
 
 # triggerType -> the one `*TriggerConfig` block Azure reads for it (SPEC Jobs.json `JobConfiguration`).
@@ -61,6 +63,13 @@ def trigger_block(definition: JobDefinition) -> dict[str, Any]:
     }
 
 
+def environment_variable(name: str, value: pulumi.Input[str] | SecretRef) -> app.EnvironmentVarArgs:
+    """A plain value, or a reference to one of the job's secrets (its value never enters the job definition)."""
+    if isinstance(value, SecretRef):
+        return app.EnvironmentVarArgs(name=name, secret_ref=value.secret_ref)
+    return app.EnvironmentVarArgs(name=name, value=value)
+
+
 def container_template(
     name: str, settings: JobSettings, extra_env: Mapping[str, pulumi.Input[str]]
 ) -> app.JobTemplateArgs:
@@ -70,11 +79,22 @@ def container_template(
             app.ContainerArgs(
                 name=name,
                 image=settings.image,
+                command=settings.command,
+                args=settings.args,
                 resources=app.ContainerResourcesArgs(cpu=settings.cpu, memory=settings.memory),
-                env=[app.EnvironmentVarArgs(name=key, value=value) for key, value in sorted(env.items())] or None,
+                env=[environment_variable(key, value) for key, value in sorted(env.items())] or None,
             )
         ]
     )
+
+
+def key_vault_secrets(settings: JobSettings, pull_identity: JobIdentity) -> list[app.SecretArgs]:
+    """The job's secrets as Key Vault references, read by the platform with the lifecycle-None identity (which holds
+    Key Vault Secrets User on exactly these secrets); Container Apps stores only the URL."""
+    return [
+        app.SecretArgs(name=name, key_vault_url=secret.key_vault_secret_url, identity=pull_identity.id)
+        for name, secret in sorted(settings.secrets.items())
+    ]
 
 
 # Markers a reviewer (and the policy pack) reads on the job itself: the deliberate choices that relax a rule.
@@ -109,31 +129,91 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
                 app.RegistryCredentialsArgs(server=platform.registry.server, identity=definition.pull_identity.id)
             ],
             identity_settings=[identity.identity_setting() for identity in definition.identities],
-            secrets=list(definition.secrets) or None,
+            secrets=[*key_vault_secrets(settings, definition.pull_identity), *definition.secrets] or None,
         ),
+        # The profile's name as configured: the built-in `Consumption` or a dedicated profile of the environment.
+        workload_profile_name=settings.workload_profile,
         template=container_template(definition.name, settings, definition.extra_env),
         tags=job_tags(settings, platform.tags),
         # Role assignments are separate resources the job does not reference: without this wait the job
-        # could exist (and be started) before its identity may pull the image or read the queue.
+        # could exist (and be started) before its identities may pull the image, read its secrets or the queue.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=role_assignments),
     )
 
 
 class JobComponent(pulumi.ComponentResource):
     """Base of every job kind's component: one component per job, registered under the kind's type token, with the
-    job's outputs (the operator contract) registered on it."""
+    job's outputs (the operator contract) registered on it.
+
+    The default `build` is a job an operator or a schedule starts: a lifecycle-None identity that pulls the image and
+    reads the job's Key Vault secrets, a lifecycle-Main identity for the code when the job has `azureAccess`, and
+    the job. A kind overrides `trigger_settings` and `kind_outputs`, or `build` as a whole (event jobs)."""
 
     # The component's type token: part of every child's URN, so it never changes once released.
     TYPE: ClassVar[str]
     TRIGGER_TYPE: ClassVar[app.TriggerType]
     job: app.Job
-    outputs: dict[str, pulumi.Input[str]]
+    pull_identity: JobIdentity
+    workload_identity: JobIdentity | None
+    outputs: dict[str, Any]
 
     def __init__(self, name: str, args: JobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.outputs = self.build(name, args.config, args.platform)
         self.register_outputs(self.outputs)
 
-    def build(self, name: str, config: Any, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
+    def build(self, name: str, config: Any, platform: PlatformRefs) -> dict[str, Any]:
         """Create the kind's resources as children of `self`; return the job's outputs."""
-        raise NotImplementedError
+        # Used only by the platform to pull the image and read secrets (lifecycle None): no container can take
+        # its tokens.
+        self.pull_identity = job_identity(
+            self,
+            name,
+            "pull",
+            app.IdentitySettingsLifeCycle.NONE,
+            [RoleGrant(ACR_PULL, platform.registry.resource_id), *secret_read_grants(config, platform)],
+            platform,
+        )
+        self.workload_identity = None
+        extra_env: dict[str, pulumi.Input[str]] = {}
+        if config.azure_access:
+            # What the job's code runs as (lifecycle Main), holding only the grants `azureAccess` lists.
+            self.workload_identity = job_identity(
+                self, name, "workload", app.IdentitySettingsLifeCycle.MAIN, access_grants(config), platform
+            )
+            extra_env["AZURE_CLIENT_ID"] = self.workload_identity.identity.client_id
+        self.job = create_job(
+            self,
+            JobDefinition(
+                name=name,
+                settings=config,
+                trigger_type=self.TRIGGER_TYPE,
+                pull_identity=self.pull_identity,
+                identities=[self.pull_identity, *([self.workload_identity] if self.workload_identity else [])],
+                trigger_settings=self.trigger_settings(config),
+                extra_env=extra_env,
+            ),
+            platform,
+        )
+        return {
+            **job_outputs(name, self.job, self.pull_identity, platform),
+            **workload_outputs(self.workload_identity),
+            **self.kind_outputs(config),
+        }
+
+    def trigger_settings(self, config: Any) -> dict[str, Any]:
+        """The trigger block's own settings beside parallelism and replicaCompletionCount."""
+        return {}
+
+    def kind_outputs(self, config: Any) -> dict[str, Any]:
+        """Outputs only this kind has."""
+        return {}
+
+
+def workload_outputs(identity: JobIdentity | None) -> dict[str, Any]:
+    if identity is None:
+        return {}
+    return {
+        "workloadIdentityClientId": identity.identity.client_id,
+        "workloadIdentityPrincipalId": identity.identity.principal_id,
+    }

@@ -9,7 +9,7 @@ import pulumi
 from pulumi_azure_native import app, authorization, operationalinsights, resources, servicebus
 
 from components.arm import known_after, resource_id
-from components.config import PlatformConfig, RegistryConfig
+from components.config import CONSUMPTION, KeyVaultConfig, PlatformConfig, RegistryConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class PlatformRefs:
     tags: dict[str, str]
     protect: bool
     service_bus: ServiceBusRefs | None
+    key_vault: KeyVaultConfig | None = None
 
 
 class JobsPlatform(pulumi.ComponentResource):
@@ -96,6 +97,21 @@ class JobsPlatform(pulumi.ComponentResource):
             environment_name=config.environment.name,
             resource_group_name=resource_group_name,
             location=location,
+            # A workload-profiles environment: the built-in Consumption profile (what Microsoft Learn recommends over
+            # the legacy Consumption-only kind) plus the dedicated profiles from config. Azure cannot convert a
+            # Consumption-only environment; see README "Workload profiles".
+            workload_profiles=[
+                app.WorkloadProfileArgs(name=CONSUMPTION, workload_profile_type=CONSUMPTION),
+                *(
+                    app.WorkloadProfileArgs(
+                        name=profile.name,
+                        workload_profile_type=profile.workload_profile_type,
+                        minimum_count=profile.minimum_count,
+                        maximum_count=profile.maximum_count,
+                    )
+                    for profile in config.environment.workload_profiles
+                ),
+            ],
             app_logs_configuration=app.AppLogsConfigurationArgs(
                 destination="log-analytics",
                 log_analytics_configuration=app.LogAnalyticsConfigurationArgs(
@@ -147,6 +163,7 @@ class JobsPlatform(pulumi.ComponentResource):
             tags=tags,
             protect=config.protect,
             service_bus=service_bus_refs,
+            key_vault=config.key_vault,
         )
         self.register_outputs(
             {

@@ -11,21 +11,20 @@ Two identities, because the scaler and the code need different rights:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi_azure_native import app, servicebus
 
 from components.arm import known_after, resource_id
-from components.config import EventJobConfig
-from components.job_identity import JobIdentity, RoleGrant, job_identity
-from components.job_template import JobComponent, JobDefinition, create_job
+from components.config import CONNECTION_SECRET, EventJobConfig
+from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
+from components.job_template import JobComponent, JobDefinition, create_job, workload_outputs
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import job_outputs, send_test_message_command
 from components.platform import PlatformRefs, ServiceBusRefs
 
 SCALE_RULE_NAME = "queue-backlog"
-CONNECTION_SECRET = "servicebus-connection"
 # The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
 SCALER_SAS_RIGHTS = [
     servicebus.AccessRights.LISTEN,
@@ -42,7 +41,7 @@ class ServiceBusEventJob(JobComponent):
     workload_identity: JobIdentity
     scaler_rule: servicebus.QueueAuthorizationRule | None
 
-    def build(self, name: str, config: EventJobConfig, platform: PlatformRefs) -> dict[str, pulumi.Input[str]]:
+    def build(self, name: str, config: EventJobConfig, platform: PlatformRefs) -> dict[str, Any]:
         if platform.service_bus is None:  # guaranteed by StackConfig; a programming error otherwise
             raise ValueError("ServiceBusEventJob needs a platform with a Service Bus namespace")
         bus = platform.service_bus
@@ -79,17 +78,20 @@ class ServiceBusEventJob(JobComponent):
         scaler_grants = [RoleGrant(ACR_PULL, platform.registry.resource_id)]
         if uses_identity:
             scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, queue_id))
-        self.scaler_identity = job_identity(
+        # The lifecycle-None identity also reads the job's Key Vault secrets for the platform.
+        scaler_grants.extend(secret_read_grants(config, platform))
+        self.scaler_identity = self.pull_identity = job_identity(
             self, name, "scaler", app.IdentitySettingsLifeCycle.NONE, scaler_grants, platform
         )
-        self.workload_identity = job_identity(
+        workload_identity = job_identity(
             self,
             name,
             "workload",
             app.IdentitySettingsLifeCycle.MAIN,
-            [RoleGrant(SERVICE_BUS_DATA_RECEIVER, queue_id)],
+            [RoleGrant(SERVICE_BUS_DATA_RECEIVER, queue_id), *access_grants(config)],
             platform,
         )
+        self.workload_identity = workload_identity
         self.scaler_rule = None if uses_identity else self._scaler_sas_rule(name, queue_name, bus, platform)
 
         metadata = {
@@ -124,10 +126,10 @@ class ServiceBusEventJob(JobComponent):
                     )
                 },
                 pull_identity=self.scaler_identity,
-                identities=[self.scaler_identity, self.workload_identity],
+                identities=[self.scaler_identity, workload_identity],
                 # What DefaultAzureCredential and the Service Bus SDK need, with no secret.
                 extra_env={
-                    "AZURE_CLIENT_ID": self.workload_identity.identity.client_id,
+                    "AZURE_CLIENT_ID": workload_identity.identity.client_id,
                     "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": bus.host_name,
                     "SERVICEBUS_QUEUE_NAME": config.queue,
                 },
@@ -140,8 +142,7 @@ class ServiceBusEventJob(JobComponent):
             "queueId": queue_id,
             "queueName": queue_name,
             "namespaceHostName": bus.host_name,
-            "workloadIdentityClientId": self.workload_identity.identity.client_id,
-            "workloadIdentityPrincipalId": self.workload_identity.identity.principal_id,
+            **workload_outputs(workload_identity),
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
         }
 

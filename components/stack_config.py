@@ -22,7 +22,14 @@ import pulumi
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from components.config import LOCATION_KEY, PROJECT, RULE_ERROR, StackConfigBase
+from components.config import (
+    ENCRYPTED_VALUE_FIX,
+    ENCRYPTED_VALUE_PROBLEM,
+    LOCATION_KEY,
+    PROJECT,
+    RULE_ERROR,
+    StackConfigBase,
+)
 from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
 
@@ -171,12 +178,7 @@ def key_path(detail: ErrorDetails) -> str:
 def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
     kind, ctx, given = detail["type"], detail.get("ctx") or {}, detail.get("input")
     if isinstance(given, dict) and set(given) == {"secure"}:
-        # `pulumi config set --secret` on a setting: most likely an env value holding a credential.
-        return (
-            "is an encrypted value, but no aca-jobs setting holds a secret: env values are plain text in the job "
-            "definition, readable by anyone who can read the job",
-            "remove it; let the code reach Azure through the job's managed identity instead of a credential",
-        )
+        return ENCRYPTED_VALUE_PROBLEM, ENCRYPTED_VALUE_FIX
     shown = json.dumps(given) if isinstance(given, str | int | float | bool) or given is None else "a map/list"
     expected = {
         "int_type": ("a whole number", "write a number without quotes or decimals"),

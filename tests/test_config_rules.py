@@ -104,7 +104,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ),
     ("timeout-zero", set_job(replicaTimeout=0), f"{JOB}.replicaTimeout", "at least 1"),
     ("cpu-not-a-step", set_job(cpu=0.3, memory="0.6Gi"), f"{JOB}.cpu", "multiple of 0.25"),
-    ("cpu-above-consumption", set_job(cpu=2.5, memory="5Gi"), f"{JOB}.cpu", "multiple of 0.25"),
+    ("cpu-above-consumption", set_job(cpu=4.25, memory="8.5Gi"), f"{JOB}.cpu", "multiple of 0.25"),
     ("memory-not-twice-cpu", set_job(cpu=0.5, memory="2Gi"), f"{JOB}.memory", "set memory to `1Gi`"),
     ("memory-unit", set_job(cpu=1.0, memory="2G"), f"{JOB}.memory", "set memory to `2Gi`"),
     (
@@ -190,7 +190,7 @@ ACCEPTED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("waves-completion-above-parallelism", set_job(replicaCompletionCount=6)),
     ("retry-1-not-idempotent", set_job(replicaRetryLimit=1)),
     ("retry-5-idempotent", set_job(replicaRetryLimit=5, idempotent=True)),
-    ("largest-consumption-pair", set_job(cpu=2.0, memory="4Gi")),
+    ("largest-consumption-pair", set_job(cpu=4.0, memory="8Gi")),
     ("cpu-as-integer", set_job(cpu=1, memory="2Gi")),
     ("smallest-consumption-pair", set_job(cpu=0.25, memory="0.5Gi")),
     (

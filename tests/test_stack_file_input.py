@@ -192,7 +192,7 @@ def test_an_encrypted_env_value_is_told_where_secrets_go() -> None:
         load_stack_config(config, stack_file="Pulumi.test.yaml")
     message = str(raised.value)
     assert "env.DB_PASSWORD: is an encrypted value" in message
-    assert "write a string value" not in message and "managed identity" in message
+    assert "write a string value" not in message and "Key Vault" in message and "secretRef" in message
 
 
 def test_the_program_reads_its_own_stack_file_strictly(tmp_path: Path, monkeypatch) -> None:
