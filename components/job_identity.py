@@ -138,10 +138,11 @@ def job_identity(
     )
 
 
-def scope_label(scope: str) -> str:
-    """A short, stable label for a grant's scope: its last name and 8 hex digits of the whole (case-insensitive)."""
-    digest = hashlib.sha256(scope.lower().encode()).hexdigest()[:8]
-    return f"{scope.rstrip('/').rsplit('/', 1)[-1].lower()}-{digest}"
+def scope_label(scope: str, *, with_digest: bool) -> str:
+    """A short, stable label for a grant's scope: the resource's own name (the same in every stack, so logical
+    names and `--compare` line up), plus 8 hex digits of the whole id when the name alone is ambiguous."""
+    name = scope.rstrip("/").rsplit("/", 1)[-1].lower()
+    return f"{name}-{hashlib.sha256(scope.lower().encode()).hexdigest()[:8]}" if with_digest else name
 
 
 def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[RoleGrant]:
@@ -161,6 +162,12 @@ def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[Ro
 
 def access_grants(settings: JobSettings) -> list[RoleGrant]:
     """The job's `azureAccess`: data-plane roles for its code, each at the one resource it names."""
+    names = [(grant.role, grant.scope.rstrip("/").rsplit("/", 1)[-1].lower()) for grant in settings.azure_access]
     return [
-        RoleGrant(grant.built_in_role, grant.scope, label=scope_label(grant.scope)) for grant in settings.azure_access
+        RoleGrant(
+            grant.built_in_role,
+            grant.scope,
+            label=scope_label(grant.scope, with_digest=names.count(name) > 1),
+        )
+        for grant, name in zip(settings.azure_access, names, strict=True)
     ]

@@ -75,6 +75,20 @@ PRIVILEGED_ROLES = {
     "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
 }
 
+# Key Vault data roles (Microsoft Learn "Azure built-in roles", Security). Secrets User reads secret values: one
+# secret at a time (`<vault id>/secrets/<name>`). The others write or manage vault contents, which no job needs.
+KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_MANAGING_ROLES = {
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
+}
+SECRET_SCOPE = re.compile(r"/providers/Microsoft\.KeyVault/vaults/[^/]+/secrets/[^/]+$", re.IGNORECASE)
+# A subscription or a resource group: wider than any one resource a job works on.
+CONTAINER_SCOPE = re.compile(r"^/subscriptions/[^/]+(?:/resourceGroups/[^/]+)?/?$|^/$", re.IGNORECASE)
+# Standard five-field cron, as Azure takes it for scheduled jobs (evaluated in UTC).
+CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,-]+$")
+
 JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 QUEUE_SCOPE = re.compile(r"/providers/Microsoft\.ServiceBus/namespaces/[^/]+/queues/[^/]+$", re.IGNORECASE)
@@ -273,12 +287,18 @@ def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"job `{name}` pulls from `{server}` without an identity. Fix: set the registry's `identity`.")
         else:
             _check_platform_only(props, _get(registry, "identity"), f"registry `{server}` pull", name, report)
+    for secret in _list(_get(props, "configuration", "secrets")):
+        if _get(secret, "keyVaultUrl") and _get(secret, "identity"):
+            # The platform reads the secret for the job; the code gets it through `secretRef`, never the identity.
+            what = f"Key Vault secret `{_get(secret, 'name') or '?'}` reading"
+            _check_platform_only(props, _get(secret, "identity"), what, name, report)
 
 
 job_identity = ResourceValidationPolicy(
     name="job-user-assigned-identity",
     description=(
-        "Every job has a user-assigned identity, and registries pull through an identity that no container can use."
+        "Every job has a user-assigned identity; registries pull, and Key Vault secrets are read, through an identity "
+        "that no container can use."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -637,6 +657,34 @@ partial_completion = ResourceValidationPolicy(
 )
 
 
+def _schedule_valid(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = _type_of(args, JOB)
+    if _get(props, "configuration", "triggerType") != "Schedule":
+        args.not_applicable("applies to scheduled jobs only")
+    name = _job_name(props, args.name)
+    expression = _get(props, "configuration", "scheduleTriggerConfig", "cronExpression")
+    if not known(expression):
+        report(f"job `{name}` has a cron expression that is not known during preview. Fix: write it in the stack file.")
+    elif not isinstance(expression, str) or not expression.strip():
+        report(f"job `{name}` is scheduled but has no scheduleTriggerConfig.cronExpression. Fix: set one.")
+    elif len(fields := expression.split()) != 5 or not all(CRON_FIELD.fullmatch(field) for field in fields):
+        report(
+            f"job `{name}` has cron expression `{expression}`, not the five standard fields Azure takes "
+            "(minute hour day-of-month month day-of-week, evaluated in UTC). Fix: write five fields, e.g. "
+            "`0 2 * * *`."
+        )
+
+
+schedule_valid = ResourceValidationPolicy(
+    name="job-schedule-valid",
+    description="A scheduled job has a five-field cron expression (evaluated by Azure in UTC).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+    remediation_steps="Set scheduledJobs.<job>.cronExpression to five standard cron fields, in UTC.",
+    validate=_schedule_valid,
+)
+
+
 # --- Service Bus namespace --------------------------------------------------------------------------------
 
 
@@ -785,6 +833,28 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
+        if CONTAINER_SCOPE.match(scope):
+            report(
+                f"role assignment `{assignment.name}` grants on `{scope}`, a whole subscription or resource group. "
+                "Fix: scope it to the one resource the job uses (a queue, a container, a secret).",
+                assignment.urn,
+            )
+            continue
+        if guid in KEY_VAULT_MANAGING_ROLES:
+            report(
+                f"role assignment `{assignment.name}` grants {KEY_VAULT_MANAGING_ROLES[guid]} on `{scope}`: it "
+                "writes or manages vault contents, which no job needs. Fix: grant Key Vault Secrets User on the "
+                "one secret the job reads.",
+                assignment.urn,
+            )
+            continue
+        if guid == KV_SECRETS_USER and not SECRET_SCOPE.search(scope):
+            report(
+                f"role assignment `{assignment.name}` grants Key Vault Secrets User on `{scope}`, which reads every "
+                "secret below it. Fix: scope it to one secret (`<vault id>/secrets/<name>`).",
+                assignment.urn,
+            )
+            continue
         if guid not in SERVICE_BUS_DATA_ROLES:
             continue
         role = SERVICE_BUS_DATA_ROLES[guid]
@@ -812,8 +882,9 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
 least_privilege = StackValidationPolicy(
     name="least-privilege-role-assignments",
     description=(
-        "Service Bus data roles only at queue scope; Data Owner only for identities no container can use; "
-        "no Owner, Contributor, User Access Administrator or Role Based Access Control Administrator grants."
+        "No grant wider than one resource; Service Bus data roles only at queue scope, Key Vault Secrets User only "
+        "at secret scope; Data Owner only for identities no container can use; no Owner, Contributor, User Access "
+        "Administrator, Role Based Access Control Administrator or Key Vault managing roles."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
@@ -951,6 +1022,7 @@ POLICIES = [
     retry_bounded,
     timeout_bounded,
     partial_completion,
+    schedule_valid,
     namespace_tls,
     namespace_local_auth,
     least_privilege,

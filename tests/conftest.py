@@ -75,6 +75,40 @@ EVENT_SEED_CONFIG["aca-jobs:platform"]["serviceBus"] = {
 }
 
 
+KEY_VAULT_ID = (
+    "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-shared/providers/"
+    "Microsoft.KeyVault/vaults/kv-aca-test"
+)
+EXPORTS_CONTAINER_ID = (
+    "/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/rg-data/providers/"
+    "Microsoft.Storage/storageAccounts/stexports/blobServices/default/containers/exports"
+)
+# A nightly job as a team moving real work would write it: a schedule, a command, a database password from Key
+# Vault, and write access to one blob container for its code.
+SCHEDULED_JOB: dict[str, Any] = {
+    "image": "acrsharedprod.azurecr.io/jobs/orders-nightly:v1.0.0",
+    "cronExpression": "0 2 * * *",
+    "command": ["python", "-m", "orders.nightly_export"],
+    "args": ["--since", "24h"],
+    "replicaTimeout": 3600,
+    "env": {"DB_HOST": "orders-db.postgres.database.azure.com", "DB_PASSWORD": {"secretRef": "db-password"}},
+    "secrets": {"db-password": {"keyVaultSecretUrl": "https://kv-aca-test.vault.azure.net/secrets/orders-db-password"}},
+    "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
+}
+# Every job kind and feature: the event seed plus the stack's Key Vault and the nightly job.
+FULL_CONFIG: dict[str, Any] = {
+    **copy.deepcopy(EVENT_SEED_CONFIG),
+    "aca-jobs:scheduledJobs": {"job-orders-nightly": copy.deepcopy(SCHEDULED_JOB)},
+}
+FULL_CONFIG["aca-jobs:platform"]["keyVault"] = {"resourceId": KEY_VAULT_ID}
+
+
+@pytest.fixture
+def full_config() -> dict[str, Any]:
+    """A fresh, valid copy of the config with every job kind and feature, for a test to change."""
+    return copy.deepcopy(FULL_CONFIG)
+
+
 @pytest.fixture(scope="session")
 def pack() -> Iterator[PolicyPackProcess]:
     """One policy pack process, started as the CLI starts it, shared by the tests that only analyze (each

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, find
+from conftest import FULL_CONFIG, KEY_VAULT_ID, PROJECT_DIR, find
 
 from tools.offline import MODES, UNKNOWN, ProgramRun, run_program
 from tools.policy_runner import PolicyViolation, read_policy_config, review, stack_resources
@@ -28,6 +28,9 @@ NAMESPACE = "azure-native:servicebus:Namespace"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+SECRET_GRANT = "job-orders-nightly-pull-kv-secrets-user-orders-db-password"
+BLOB_GRANT = "job-orders-nightly-workload-blob-contributor-exports"
 SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-000000000000"
 PROD_POLICY = read_policy_config(PROJECT_DIR / "policy" / "prod.json")
 NAMESPACE_ID = (
@@ -50,6 +53,10 @@ def on(type_: str, name: str, change: Callable[[dict[str, Any]], None]) -> Calla
 
 def backfill(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
     return on(JOB, "job-orders-backfill", change)
+
+
+def nightly(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
+    return on(JOB, "job-orders-nightly", change)
 
 
 def consumer(change: Callable[[dict[str, Any]], None]) -> Callable[..., dict[str, Any]]:
@@ -358,6 +365,46 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "stateful-resources-protected",
         "is not protected",
     ),
+    (
+        "cron-with-a-seconds-field",
+        None,
+        nightly(lambda w: w["configuration"]["scheduleTriggerConfig"].update(cronExpression="0 0 2 * * *")),
+        {},
+        "job-schedule-valid",
+        "not the five standard fields",
+    ),
+    (
+        "key-vault-secrets-user-on-the-whole-vault",
+        None,
+        regrant(SECRET_GRANT, scope=KEY_VAULT_ID),
+        {},
+        "least-privilege-role-assignments",
+        "grants Key Vault Secrets User on `" + KEY_VAULT_ID + "`, which reads every secret below it",
+    ),
+    (
+        "key-vault-secrets-officer-on-one-secret",
+        None,
+        regrant(SECRET_GRANT, role=KEY_VAULT_SECRETS_OFFICER),
+        {},
+        "least-privilege-role-assignments",
+        "grants Key Vault Secrets Officer",
+    ),
+    (
+        "data-role-on-a-resource-group",
+        None,
+        regrant(BLOB_GRANT, scope="/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/rg-data"),
+        {},
+        "least-privilege-role-assignments",
+        "a whole subscription or resource group",
+    ),
+    (
+        "key-vault-reading-identity-usable-by-containers",
+        None,
+        nightly(set_lifecycles("Main")),
+        {},
+        "job-user-assigned-identity",
+        "job `job-orders-nightly` Key Vault secret `db-password` reading identity",
+    ),
     ("bad-job-name", None, backfill(lambda w: w.update(jobName="Orders_Job")), {}, "job-name-format", "`Orders_Job`"),
     ("no-tags", None, backfill(lambda w: w.update(tags={})), {}, "required-tags", "lacks required tags ['owner']"),
     (
@@ -372,7 +419,7 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
 
 
 def planted_run(mode: str, change_config: Any, plant: Any) -> ProgramRun:
-    config = copy.deepcopy(EVENT_SEED_CONFIG)
+    config = copy.deepcopy(FULL_CONFIG)
     if change_config is not None:
         change_config(config)
     return run_program(config, "test", stack_file="Pulumi.test.yaml", mode=mode, plant=plant)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR, arm_id, find
 
+from components.job_kinds import JOB_CONFIG_KEYS
 from tools.offline import run_program
 
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
@@ -38,17 +39,17 @@ def test_the_three_promotion_stacks_are_committed() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_committed_stack_has_both_job_kinds(stack: str) -> None:
+def test_committed_stack_has_every_job_kind(stack: str) -> None:
     config, run = run_committed(stack)
-    assert config.get("aca-jobs:manualJobs") and config.get("aca-jobs:eventJobs")
+    assert all(config.get(key) for key in JOB_CONFIG_KEYS)
     assert run.warnings == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_committed_stack_builds_every_configured_job(stack: str) -> None:
     config, run = run_committed(stack)
-    manual, event = config.get("aca-jobs:manualJobs", {}), config.get("aca-jobs:eventJobs", {})
-    jobs = {**manual, **event}
+    event = config.get("aca-jobs:eventJobs", {})
+    jobs = {name: job for key in JOB_CONFIG_KEYS for name, job in config.get(key, {}).items()}
     assert {r.name for r in run.by_type("azure-native:app:Job")} == set(jobs)
     assert set(run.outputs["jobs"]) == set(jobs)
     for name, outputs in run.outputs["jobs"].items():

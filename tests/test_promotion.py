@@ -149,7 +149,7 @@ def test_a_malformed_or_invalid_stack_file_is_refused_with_a_message(project: Pa
     (project / "Pulumi.prod.yaml").write_text(prod.replace(first_image, "", 1))
     assert run(project, "--from", "staging", "--to", "prod") == 2
     err = capsys.readouterr().err
-    assert "Pulumi.prod.yaml: aca-jobs:manualJobs.job-orders-backfill.image: is required" in err
+    assert "Pulumi.prod.yaml: aca-jobs:scheduledJobs.job-orders-nightly.image: is required" in err
     assert "Traceback" not in err
 
 
