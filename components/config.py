@@ -155,15 +155,25 @@ ENCRYPTED_VALUE_FIX = (
 
 
 def _env_value(value: Any) -> Any:
-    """A plain string stays a plain value; a map must be exactly `{secretRef: <secret name>}`."""
+    """A plain string stays a plain value; a map must be exactly `{secretRef: <secret name>}`. Decided here, so
+    that a mistake gets one message at the env entry's own key (not one per member of the union)."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict) and set(value) == {"secure"}:
         raise rule_error(ENCRYPTED_VALUE_PROBLEM, ENCRYPTED_VALUE_FIX)
-    if isinstance(value, dict) and set(value) != {"secretRef"}:
+    if isinstance(value, dict) and set(value) == {"secretRef"}:
+        if not isinstance(value["secretRef"], str):
+            raise rule_error("`secretRef` must name one of the job's secrets", "write the secret's name as text")
+        return SecretRef.model_validate(value)
+    if not isinstance(value, dict):
         raise rule_error(
-            "an env entry is either a plain string or `{secretRef: <secret name>}`",
-            "write `NAME: value`, or `NAME: {secretRef: <a name under this job's secrets>}` for a Key Vault secret",
+            "an env value must be text",
+            'quote it (`NAME: "5"`), or write `NAME: {secretRef: <secret name>}` for a Key Vault secret',
         )
-    return value
+    raise rule_error(
+        "an env entry is either a plain string or `{secretRef: <secret name>}`",
+        "write `NAME: value`, or `NAME: {secretRef: <a name under this job's secrets>}` for a Key Vault secret",
+    )
 
 
 EnvValue = Annotated[str | SecretRef, BeforeValidator(_env_value)]
@@ -428,7 +438,7 @@ _RESOURCE_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/(?P<provider>[A-Za-z0-9.]+)/[^/]+/[^/]+(?:/[^/]+/[^/]+)*$",
     re.IGNORECASE,
 )
-_MANAGEMENT_ROLES = ("Owner", "Contributor", "Reader")
+_MANAGEMENT_ROLES = ("Owner", "Contributor", "Reader")  # control-plane roles: they act on resources, not data
 
 
 class AzureAccessGrant(ConfigModel):
@@ -442,7 +452,8 @@ class AzureAccessGrant(ConfigModel):
         if self.role not in DATA_PLANE_ROLES_BY_NAME:
             management = self.role in _MANAGEMENT_ROLES or "administrator" in self.role.lower()
             raise rule_error(
-                f"`{self.role}` is a management role: it acts on resources or on access itself, not on data"
+                f"`{self.role}` is a management (control-plane) role: it acts on the resource or on access to it, not "
+                "on the data the code works with"
                 if management
                 else f"`{self.role}` is not one of the data-plane roles a job's code may get",
                 "use one of "
@@ -775,15 +786,30 @@ class ScheduledJobConfig(JobSettings):
     def schedule(self) -> CronSchedule:
         return parse_cron(self.cron_expression)
 
+    def longest_execution(self) -> tuple[int, str]:
+        """Seconds one execution may last at most, and how: replicas run in waves of `parallelism` until
+        `replicaCompletionCount` succeed, and each replica may be retried `replicaRetryLimit` times, each attempt
+        up to `replicaTimeout`."""
+        waves = -(-self.replica_completion_count // self.parallelism)
+        attempts = self.replica_retry_limit + 1
+        how = f"replicaTimeout {self.replica_timeout}s"
+        if attempts > 1:
+            how += f" x {attempts} attempts (replicaRetryLimit {self.replica_retry_limit})"
+        if waves > 1:
+            how += f" x {waves} waves (replicaCompletionCount {self.replica_completion_count} / parallelism "
+            how += f"{self.parallelism})"
+        return waves * attempts * self.replica_timeout, how
+
     def warnings(self, name: str) -> list[str]:
         found = super().warnings(name)
         interval = self.schedule.shortest_interval()
-        if self.replica_timeout > interval.total_seconds():
+        longest, how = self.longest_execution()
+        if longest > interval.total_seconds():
             found.append(
-                f"scheduled job `{name}` may run for replicaTimeout {self.replica_timeout}s, longer than the "
-                f"{_readable(interval)} between two runs of `{self.cron_expression}` (UTC): a new execution starts "
-                "while the last one still runs, so executions overlap (and hold cores together). Lower "
-                "replicaTimeout, space the schedule out, or make overlapping runs safe."
+                f"scheduled job `{name}` may run for {how} = {longest}s, longer than the {_readable(interval)} "
+                f"between two runs of `{self.cron_expression}` (UTC): a new execution starts while the last one "
+                "still runs, so executions overlap (and hold cores together). Lower replicaTimeout or "
+                "replicaRetryLimit, space the schedule out, or make overlapping runs safe."
             )
         return found
 

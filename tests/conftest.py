@@ -119,6 +119,17 @@ def pack() -> Iterator[PolicyPackProcess]:
 
 
 @pytest.fixture
+def preview_main(pack: PolicyPackProcess) -> Callable[..., int]:
+    """`tools.preview.main`, reviewing with the session's pack process unless the test names its own pack."""
+    from tools import preview
+
+    def main(argv: list[str], **options: Any) -> int:
+        return preview.main(argv, pack=None if "--policy-pack" in argv else pack, **options)
+
+    return main
+
+
+@pytest.fixture
 def event_config() -> dict[str, Any]:
     """A fresh, valid copy of the event-job seed (manual job included) for a test to change."""
     return copy.deepcopy(EVENT_SEED_CONFIG)

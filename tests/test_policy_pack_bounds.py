@@ -25,7 +25,6 @@ from conftest import PROJECT_DIR
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
-from tools import preview
 from tools.policy_runner import (
     PolicyConfigError,
     PolicyPackProcess,
@@ -73,7 +72,7 @@ def pack_copy(tmp_path: Path, main: str | None = None) -> Path:
 
 
 def run_preview_main(*args: str, policy_timeout: float) -> subprocess.CompletedProcess[str]:
-    """`tools.preview.main(args, policy_timeout=...)` in its own process, bounded by SUBPROCESS_TIMEOUT."""
+    """`tools.preview_main(args, policy_timeout=...)` in its own process, bounded by SUBPROCESS_TIMEOUT."""
     code = f"from tools import preview; preview.exit_now(preview.main({list(args)!r}, policy_timeout={policy_timeout}))"
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -241,22 +240,22 @@ def test_a_pack_started_from_a_thread_that_ends_keeps_running() -> None:
 # --- 3. a policy config that cannot be read is a usage error -----------------------------------------------
 
 
-def test_policy_config_naming_a_directory_exits_2(tmp_path: Path, capsys) -> None:
-    assert preview.main(["--stack", "dev", "--policy-config", str(tmp_path)]) == 2
+def test_policy_config_naming_a_directory_exits_2(preview_main, tmp_path: Path, capsys) -> None:
+    assert preview_main(["--stack", "dev", "--policy-config", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert f"{tmp_path}: is a directory, not a policy config file" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
 
 
-def test_a_directory_where_the_default_policy_config_is_exits_2(tmp_path: Path, capsys) -> None:
+def test_a_directory_where_the_default_policy_config_is_exits_2(preview_main, tmp_path: Path, capsys) -> None:
     pack = pack_copy(tmp_path)
     (pack / "dev.json").unlink()
     (pack / "dev.json").mkdir()
-    assert preview.main(["--stack", "dev", "--policy-pack", str(pack)]) == 2
+    assert preview_main(["--stack", "dev", "--policy-pack", str(pack)]) == 2
     assert "dev.json: is a directory" in capsys.readouterr().err
 
 
-def test_an_unreadable_policy_config_exits_2(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_an_unreadable_policy_config_exits_2(preview_main, tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "dev.json"
     path.write_text("{}")
 
@@ -264,7 +263,7 @@ def test_an_unreadable_policy_config_exits_2(tmp_path: Path, capsys, monkeypatch
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "read_text", unreadable)  # root reads a chmod 000 file anyway
-    assert preview.main(["--stack", "dev", "--policy-config", str(path)]) == 2
+    assert preview_main(["--stack", "dev", "--policy-config", str(path)]) == 2
     assert f"{path}: policy config cannot be read: Permission denied" in capsys.readouterr().err
 
 
@@ -327,10 +326,10 @@ def test_settings_within_their_schemas_pass(info) -> None:
     assert config["job-retry-bounded"][1]["maxRetryLimit"] == 0
 
 
-def test_a_setting_below_its_minimum_exits_2_through_the_preview(tmp_path: Path, capsys) -> None:
+def test_a_setting_below_its_minimum_exits_2_through_the_preview(preview_main, tmp_path: Path, capsys) -> None:
     path = tmp_path / "bounds.json"
     path.write_text(json.dumps({"job-timeout-bounded": {"maxReplicaTimeout": 0}}))
-    assert preview.main(["--stack", "dev", "--policy-config", str(path)]) == 2
+    assert preview_main(["--stack", "dev", "--policy-config", str(path)]) == 2
     captured = capsys.readouterr()
     assert "bounds.json: job-timeout-bounded.maxReplicaTimeout: must be at least 1, got 0" in captured.err
     assert captured.out == ""

@@ -35,8 +35,8 @@ def write_stack(tmp_path: Path, config: dict) -> Path:
     return path
 
 
-def test_json_document_follows_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    assert preview.main(["--stack", "dev", "--json"]) == 0
+def test_json_document_follows_the_contract(preview_main, capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview_main(["--stack", "dev", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert set(document) >= {"project", "stack", "resources", "outputs"}
     assert (document["project"], document["stack"]) == ("aca-jobs", "dev")
@@ -54,8 +54,8 @@ def test_json_document_follows_the_contract(capsys: pytest.CaptureFixture[str]) 
     assert "job-orders-backfill" in document["outputs"]["jobs"]
 
 
-def test_tree_shows_types_names_nesting_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert preview.main(["--stack", "prod"]) == 0
+def test_tree_shows_types_names_nesting_and_outputs(preview_main, capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview_main(["--stack", "prod"]) == 0
     out = capsys.readouterr().out
     assert "pulumi:pulumi:Stack" in out and "aca-jobs-prod" in out
     assert "\n +      ├─ aca-jobs:index:JobIdentity " in out  # a child of the ManualJob component
@@ -64,32 +64,32 @@ def test_tree_shows_types_names_nesting_and_outputs(capsys: pytest.CaptureFixtur
     assert "Outputs:" in out and "startCommand" in out
 
 
-def test_config_file_option_replaces_the_stack_file(tmp_path: Path, capsys) -> None:
+def test_config_file_option_replaces_the_stack_file(preview_main, tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
     config["aca-jobs:manualJobs"]["job-from-file"] = {"image": "acrsharedprod.azurecr.io/jobs/x:v1"}
     path = write_stack(tmp_path, config)
-    assert preview.main(["--stack", "dev", "--config-file", str(path), "--json"]) == 0
+    assert preview_main(["--stack", "dev", "--config-file", str(path), "--json"]) == 0
     assert "job-from-file" in json.loads(capsys.readouterr().out)["outputs"]["jobs"]
 
 
-def test_broken_rule_exits_2_with_the_key_and_no_resources(tmp_path: Path, capsys) -> None:
+def test_broken_rule_exits_2_with_the_key_and_no_resources(preview_main, tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
     config["aca-jobs:manualJobs"]["job-orders-backfill"]["replicaRetryLimit"] = 3
     path = write_stack(tmp_path, config)
-    assert preview.main(["--stack", "dev", "--config-file", str(path), "--json"]) == 2
+    assert preview_main(["--stack", "dev", "--config-file", str(path), "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "Pulumi.broken.yaml: aca-jobs:manualJobs.job-orders-backfill.replicaRetryLimit:" in captured.err
 
 
-def test_missing_stack_file_exits_2(capsys) -> None:
-    assert preview.main(["--stack", "nosuchstack"]) == 2
+def test_missing_stack_file_exits_2(preview_main, capsys) -> None:
+    assert preview_main(["--stack", "nosuchstack"]) == 2
     assert "Pulumi.nosuchstack.yaml" in capsys.readouterr().err
 
 
-def test_encrypted_values_are_refused_offline(tmp_path: Path, capsys) -> None:
+def test_encrypted_values_are_refused_offline(preview_main, tmp_path: Path, capsys) -> None:
     path = write_stack(tmp_path, {"aca-jobs:token": {"secure": "AAABAxyz"}})
-    assert preview.main(["--stack", "dev", "--config-file", str(path)]) == 2
+    assert preview_main(["--stack", "dev", "--config-file", str(path)]) == 2
     assert "aca-jobs:token" in capsys.readouterr().err
 
 
@@ -125,12 +125,14 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "--stack" in usage.stderr and "Traceback" not in usage.stderr
 
 
-def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(tmp_path: Path, capsys) -> None:
+def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(
+    preview_main, tmp_path: Path, capsys
+) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
     config["aca-jobs:platform"]["serviceBus"]["namespace"] = "sb-aca-prod.servicebus.windows.net"
     path = str(write_stack(tmp_path, config))
     # Deployed: the scaler's id is the one Azure gave it, and the rule must name exactly that.
-    assert preview.main(["--stack", "prod", "--as", "deployed", "--config-file", path, "--json"]) == 0
+    assert preview_main(["--stack", "prod", "--as", "deployed", "--config-file", path, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     job = next(
         r for r in document["resources"] if r["type"] == "azure-native:app:Job" and r["name"] == "job-orders-queue"
@@ -147,26 +149,26 @@ def test_preview_of_a_host_name_namespace_shows_the_bare_name_in_the_scale_rule(
     assert rule["identity"] == scaler["id"]
 
 
-def test_preview_warns_about_the_connection_string_fallback_by_job_name(tmp_path: Path, capsys) -> None:
+def test_preview_warns_about_the_connection_string_fallback_by_job_name(preview_main, tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
     config["aca-jobs:eventJobs"]["job-orders-queue"]["auth"] = "connectionString"
-    assert preview.main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
+    assert preview_main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
     out = capsys.readouterr().out
     assert "warning: event job `job-orders-queue` uses `auth: connectionString`" in out
     assert "azure-native:servicebus:QueueAuthorizationRule" in out
 
 
 @pytest.mark.parametrize(("mode", "custom_id"), [("new-stack", UNKNOWN), ("deployed", "/subscriptions/")])
-def test_components_have_no_id_and_custom_resources_do(mode: str, custom_id: str, capsys) -> None:
-    assert preview.main(["--stack", "dev", "--as", mode, "--json"]) == 0
+def test_components_have_no_id_and_custom_resources_do(preview_main, mode: str, custom_id: str, capsys) -> None:
+    assert preview_main(["--stack", "dev", "--as", mode, "--json"]) == 0
     resources = json.loads(capsys.readouterr().out)["resources"]
     components = [r for r in resources if r["type"].startswith("aca-jobs:")]
     assert components and all(r["id"] is None for r in components)
     assert all(r["id"].startswith(custom_id) for r in resources if r["type"].startswith("azure-native:"))
 
 
-def test_tree_shows_unknown_outputs_as_the_cli_does(capsys) -> None:
-    assert preview.main(["--stack", "dev"]) == 0
+def test_tree_shows_unknown_outputs_as_the_cli_does(preview_main, capsys) -> None:
+    assert preview_main(["--stack", "dev"]) == 0
     out = capsys.readouterr().out
     assert '"identityPrincipalId": [unknown]' in out  # computed by Azure: not known in a first preview
     assert "workspaceCustomerId: [unknown]" in out
@@ -224,13 +226,13 @@ PROD_VIOLATIONS = [
     ("mutate", "policy", "resource"), [v[1:] for v in PROD_VIOLATIONS], ids=[v[0] for v in PROD_VIOLATIONS]
 )
 def test_a_mandatory_violation_exits_1_naming_resource_and_fix(
-    tmp_path: Path, capsys, mutate, policy: str, resource: str
+    preview_main, tmp_path: Path, capsys, mutate, policy: str, resource: str
 ) -> None:
     config = prod_config()
     mutate(config)
     path = write_stack(tmp_path, config)
     assert (
-        preview.main(
+        preview_main(
             [
                 "--stack",
                 "prod",
@@ -248,11 +250,11 @@ def test_a_mandatory_violation_exits_1_naming_resource_and_fix(
     assert "Fix: " in out
 
 
-def test_json_lists_policy_violations(tmp_path: Path, capsys) -> None:
+def test_json_lists_policy_violations(preview_main, tmp_path: Path, capsys) -> None:
     config = prod_config()
     prod_job(config).update(auth="connectionString")
     path = write_stack(tmp_path, config)
-    assert preview.main(["--stack", "prod", "--config-file", str(path), "--json"]) == 1
+    assert preview_main(["--stack", "prod", "--config-file", str(path), "--json"]) == 1
     violations = json.loads(capsys.readouterr().out)["policyViolations"]
     assert violations and all(set(v) == {"policyName", "enforcementLevel", "urn", "message"} for v in violations)
     fallback = next(v for v in violations if v["policyName"] == "job-connection-string-fallback")
@@ -260,38 +262,38 @@ def test_json_lists_policy_violations(tmp_path: Path, capsys) -> None:
     assert fallback["urn"].endswith("azure-native:app:Job::job-orders-queue")
 
 
-def test_advisory_violations_do_not_fail_dev(tmp_path: Path, capsys) -> None:
+def test_advisory_violations_do_not_fail_dev(preview_main, tmp_path: Path, capsys) -> None:
     config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
     config["aca-jobs:eventJobs"]["job-orders-queue"]["auth"] = "connectionString"
-    assert preview.main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
+    assert preview_main(["--stack", "dev", "--config-file", str(write_stack(tmp_path, config))]) == 0
     assert "[advisory]  aca-jobs-policies  job-connection-string-fallback" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("mode", ["new-stack", "deployed"])
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_committed_stacks_preview_clean(stack: str, mode: str, capsys) -> None:
+def test_committed_stacks_preview_clean(preview_main, stack: str, mode: str, capsys) -> None:
     # No violation, and no "can't run policy" note: those are advisory diagnostics and would be listed here.
-    assert preview.main(["--stack", stack, "--as", mode, "--json"]) == 0
+    assert preview_main(["--stack", stack, "--as", mode, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["policyViolations"] == []
 
 
-def test_bad_policy_config_or_pack_exits_2(tmp_path: Path, capsys) -> None:
+def test_bad_policy_config_or_pack_exits_2(preview_main, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "policy.json"
     bad.write_text('{"no-such-policy": "mandatory"}')
-    assert preview.main(["--stack", "dev", "--policy-config", str(bad)]) == 2
+    assert preview_main(["--stack", "dev", "--policy-config", str(bad)]) == 2
     assert "no-such-policy" in capsys.readouterr().err
-    assert preview.main(["--stack", "dev", "--policy-pack", str(tmp_path)]) == 2
+    assert preview_main(["--stack", "dev", "--policy-pack", str(tmp_path)]) == 2
     assert "not a policy pack" in capsys.readouterr().err
 
 
-def test_a_failing_policy_pack_exits_3_not_1(tmp_path: Path, capsys) -> None:
+def test_a_failing_policy_pack_exits_3_not_1(preview_main, tmp_path: Path, capsys) -> None:
     pack = tmp_path / "pack"
     shutil.copytree(PROJECT_DIR / "policy", pack, ignore=shutil.ignore_patterns("__pycache__"))
     policies = pack / "aca_jobs_policies.py"
     source = policies.read_text()
     broken = "def _job_name_format(args: ResourceValidationArgs, report: ReportViolation) -> None:\n"
     policies.write_text(source.replace(broken, broken + '    raise ValueError("policy bug")\n'))
-    assert preview.main(["--stack", "dev", "--policy-pack", str(pack)]) == 3
+    assert preview_main(["--stack", "dev", "--policy-pack", str(pack)]) == 3
     captured = capsys.readouterr()
     assert "failed, so the stack was not reviewed" in captured.err and "policy bug" in captured.err
 

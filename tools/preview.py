@@ -16,17 +16,20 @@ Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from components.stack_config import StackConfigError, account_for_keys
+from components.config import LOCATION_KEY
+from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
 from tools.compare import render as render_comparison
@@ -102,20 +105,37 @@ def stack_config(stack_file: dict[str, Any], file_name: str, project: str) -> di
             continue
         if encrypted:
             raise UsageError(
-                f"{file_name}: {key}: holds an encrypted value, but no aca-jobs setting is a secret. Fix: remove "
-                "it; jobs reach Azure through their managed identities."
+                f"{file_name}: {key}: holds an encrypted value, but aca-jobs never takes a secret's value from "
+                "config. Fix: remove it; keep the secret in the stack's Key Vault and reference it from a job's "
+                "`secrets`, or let the job reach Azure through its identity (`azureAccess`)."
             )
         values[key] = value
     return values
 
 
-def load_run(
-    stack: str,
-    config_file: Path | None,
-    project_dir: Path = PROJECT_DIR,
-    on_register: Callable[[Registration], None] | None = None,
-    mode: str = NEW_STACK,
-) -> ProgramRun:
+@dataclass(frozen=True)
+class StackInput:
+    """What the engine would pass the program: the project's name and the stack's config (defaults first)."""
+
+    stack: str
+    project: str
+    path: Path
+    config: dict[str, Any]
+
+    def check(self) -> None:
+        """The config contract, as the program applies it: raises `StackConfigError`. Run before the policy pack
+        starts, so that a broken stack file is reported at once."""
+        program_keys = {
+            key: decode_config_value(value if isinstance(value, str) else json.dumps(value))
+            for key, value in self.config.items()
+            if key.startswith(f"{self.project}:")
+        }
+        if LOCATION_KEY in self.config:
+            program_keys[LOCATION_KEY] = self.config[LOCATION_KEY]
+        load_stack_config(program_keys, stack_file=self.path.name)
+
+
+def read_stack(stack: str, config_file: Path | None, project_dir: Path = PROJECT_DIR) -> StackInput:
     project_file = read_yaml(project_dir / "Pulumi.yaml", "project file")
     project = str(project_file.get("name") or "")
     path = config_file or project_dir / f"Pulumi.{stack}.yaml"
@@ -123,11 +143,22 @@ def load_run(
         **project_defaults(project_file, project),
         **stack_config(read_yaml(path, "stack file"), path.name, project),
     }
+    return StackInput(stack, project, path, config)
+
+
+def load_run(
+    stack: str | StackInput,
+    config_file: Path | None = None,
+    project_dir: Path = PROJECT_DIR,
+    on_register: Callable[[Registration], None] | None = None,
+    mode: str = NEW_STACK,
+) -> ProgramRun:
+    given = stack if isinstance(stack, StackInput) else read_stack(stack, config_file, project_dir)
     return run_program(
-        config,
-        stack,
-        project=project,
-        stack_file=path.name,
+        given.config,
+        given.stack,
+        project=given.project,
+        stack_file=given.path.name,
         project_dir=project_dir,
         on_register=on_register,
         mode=mode,
@@ -235,17 +266,27 @@ def compare_stacks(left: str, right: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None, *, policy_timeout: float = CALL_TIMEOUT_SECONDS) -> int:
-    """`policy_timeout`: the deadline in seconds of each call to the policy pack (tests shorten it)."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    policy_timeout: float = CALL_TIMEOUT_SECONDS,
+    pack: PolicyPackProcess | None = None,
+) -> int:
+    """`policy_timeout`: the deadline in seconds of each call to the policy pack (tests shorten it). `pack`: a
+    running pack process of `--policy-pack` to review with (tests share one); by default the preview starts its
+    own and stops it when done."""
     args = parse_args(argv)  # argparse exits 2 on a usage error
     if args.compare:
         return compare_stacks(*args.compare, as_json=args.json)
     try:
         user_policy_config, policy_source = policy_config(args)
+        stack_input = read_stack(args.stack, args.config_file)
+        stack_input.check()
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
-        with PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) as pack:
-            policy_review = PolicyReview(pack, user_policy_config, policy_source)
-            run = load_run(args.stack, args.config_file, on_register=policy_review.submit, mode=args.mode)
+        own_pack = PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) if pack is None else None
+        with own_pack or contextlib.nullcontext(pack) as active:
+            policy_review = PolicyReview(active, user_policy_config, policy_source)
+            run = load_run(stack_input, on_register=policy_review.submit, mode=args.mode)
             violations = policy_review.finish(run)
     except (UsageError, StackConfigError, PolicyConfigError) as error:
         print(str(error), file=sys.stderr)
