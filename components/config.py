@@ -505,6 +505,134 @@ def check_unique_grants(grants: list[AzureAccessGrant]) -> list[AzureAccessGrant
 AzureAccess = Annotated[list[AzureAccessGrant], AfterValidator(check_unique_grants)]
 
 
+# --- alerts -----------------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
+_ACTION_GROUP_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Insights/actionGroups/[^/]+$", re.IGNORECASE
+)
+# An action group's short name (shown in SMS and email subjects) is 1-12 characters (ARM `groupShortName`).
+SHORT_NAME_MAX = 12
+_SHORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,11}$")
+# Microsoft Learn "Create or edit a log search alert rule": evaluation frequency from 1 minute to 1 day; the
+# window (query time range) at least the frequency, at most 2 days.
+LOG_ALERT_FREQUENCIES = ("PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT45M", "PT1H", "PT2H", "PT3H", "PT6H", "P1D")
+LOG_ALERT_WINDOW_MAX_SECONDS = 2 * 86400
+# Metric alerts (Microsoft.Insights/metricAlerts 2018-03-01): windowSize is one of these; stuckBacklog.minutes is it.
+METRIC_ALERT_WINDOW_MINUTES = (5, 15, 30, 60, 360, 720, 1440)
+
+
+class FailedExecutionAlertConfig(ConfigModel):
+    """The log search alert on each job's failed executions (the environment's system logs)."""
+
+    evaluation_frequency: str = "PT5M"
+    window_size: str = "PT15M"
+    severity: Annotated[int, Field(ge=0, le=4)] = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> FailedExecutionAlertConfig:
+        if self.evaluation_frequency not in LOG_ALERT_FREQUENCIES:
+            raise rule_error(
+                f"`{self.evaluation_frequency}` is not an evaluation frequency a log search alert takes",
+                "use one of " + ", ".join(f"`{f}`" for f in LOG_ALERT_FREQUENCIES),
+                key="evaluationFrequency",
+            )
+        window = duration_seconds(self.window_size)
+        frequency = duration_seconds(self.evaluation_frequency) or 0
+        if window is None or not frequency <= window <= LOG_ALERT_WINDOW_MAX_SECONDS:
+            raise rule_error(
+                f"windowSize `{self.window_size}` must be an ISO-8601 duration from the evaluation frequency "
+                f"({self.evaluation_frequency}) up to P2D",
+                "use e.g. `PT15M` or `PT1H`; a window longer than the frequency re-reads a failure for a while, "
+                "which is what keeps the alert firing until it is handled",
+                key="windowSize",
+            )
+        return self
+
+
+class DeadLetterAlertConfig(ConfigModel):
+    """The metric alert on an event job's dead-lettered messages (any message in the dead-letter queue)."""
+
+    severity: Annotated[int, Field(ge=0, le=4)] = 2
+
+
+class StuckBacklogAlertConfig(ConfigModel):
+    """The metric alert on an event job's backlog staying above `threshold` for `minutes`: a scaler that cannot
+    read the queue starts no executions and fails none, so only the backlog shows it."""
+
+    threshold: Annotated[int, Field(ge=1)] = 100
+    minutes: int = 30
+    severity: Annotated[int, Field(ge=0, le=4)] = 2
+
+    @model_validator(mode="after")
+    def _check(self) -> StuckBacklogAlertConfig:
+        if self.minutes not in METRIC_ALERT_WINDOW_MINUTES:
+            raise rule_error(
+                f"minutes {self.minutes} is not a window a metric alert takes",
+                "use one of " + ", ".join(str(m) for m in METRIC_ALERT_WINDOW_MINUTES),
+                key="minutes",
+            )
+        return self
+
+
+class AlertsConfig(ConfigModel):
+    """Who is told when a job fails: a new action group mailing `emails`, or an existing `actionGroupId`."""
+
+    emails: list[str] | None = None
+    action_group_id: str | None = None
+    enabled: bool = True
+    # The action group's short name (1-12 characters, shown in notifications); default from the environment name.
+    short_name: str | None = None
+    failed_executions: FailedExecutionAlertConfig = Field(default_factory=FailedExecutionAlertConfig)
+    dead_letters: DeadLetterAlertConfig = Field(default_factory=DeadLetterAlertConfig)
+    stuck_backlog: StuckBacklogAlertConfig = Field(default_factory=StuckBacklogAlertConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertsConfig:
+        if (self.emails is None) == (self.action_group_id is None):
+            raise rule_error(
+                "needs exactly one of `emails` (the stack creates an action group) and `actionGroupId` (an existing "
+                "one)" + (", not both" if self.emails is not None else ""),
+                "keep `emails: [oncall@example.com]` or `actionGroupId: /subscriptions/<sub>/resourceGroups/<rg>/"
+                "providers/Microsoft.Insights/actionGroups/<name>`",
+                key="actionGroupId" if self.emails is not None else "emails",
+            )
+        if self.emails is not None:
+            if not self.emails:
+                raise rule_error("is an empty list: nobody would be told", "list at least one address", key="emails")
+            for index, email in enumerate(self.emails):
+                if not _EMAIL.fullmatch(email):
+                    raise rule_error(
+                        f"`{email}` is not an email address", "write one address per item", key=f"emails.{index}"
+                    )
+            if len({email.lower() for email in self.emails}) != len(self.emails):
+                raise rule_error("lists an address twice", "remove the duplicate", key="emails")
+        if self.action_group_id is not None and not _ACTION_GROUP_ID.fullmatch(self.action_group_id):
+            raise rule_error(
+                f"`{self.action_group_id}` is not an action group resource id",
+                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Insights/actionGroups/<name> "
+                "(`az monitor action-group show -g <rg> -n <name> --query id -o tsv`)",
+                key="actionGroupId",
+            )
+        if self.short_name is not None and not _SHORT_NAME.fullmatch(self.short_name):
+            raise rule_error(
+                f"shortName `{self.short_name}` is not 1-{SHORT_NAME_MAX} letters, digits and '-'",
+                f"shorten it to at most {SHORT_NAME_MAX} characters",
+                key="shortName",
+            )
+        if self.short_name is not None and self.action_group_id is not None:
+            raise rule_error(
+                "shortName names the action group the stack creates, but `actionGroupId` uses an existing one",
+                "remove shortName",
+                key="shortName",
+            )
+        return self
+
+    def group_short_name(self, environment_name: str) -> str:
+        """The created action group's short name: `shortName`, else the environment name cut to 12 characters."""
+        return self.short_name or environment_name[:SHORT_NAME_MAX].rstrip("-")
+
+
 # --- platform ---------------------------------------------------------------------------------------------
 
 _REGISTRY_ID = re.compile(
@@ -640,6 +768,8 @@ class PlatformConfig(ConfigModel):
     service_bus: ServiceBusConfig | None = None
     # Required only when a job has `secrets`.
     key_vault: KeyVaultConfig | None = None
+    # Alert rules for every job (failed executions; dead letters and stuck backlogs of event jobs).
+    alerts: AlertsConfig | None = None
     # Protect stateful resources (resource group, workspace, environment) against `pulumi destroy`/replace.
     protect: bool = False
     tags: Annotated[dict[str, str], AfterValidator(check_tags)] = Field(default_factory=dict)
@@ -653,6 +783,11 @@ class PlatformConfig(ConfigModel):
             return self.environment.workspace_name
         # Workspace names allow letters, digits and '-' only; a resource group name may hold '_', '.', '(', ')'.
         return re.sub(r"[^A-Za-z0-9-]", "-", f"log-{self.resource_group}")[:63].rstrip("-")
+
+    @property
+    def active_alerts(self) -> AlertsConfig | None:
+        """The alert settings when alerting is on (`alerts` present and `enabled`), else None."""
+        return self.alerts if self.alerts is not None and self.alerts.enabled else None
 
     def workload_profile(self, name: str) -> WorkloadProfileConfig | None:
         """The dedicated profile called exactly `name` (the job carries the name as written), or None."""

@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi_azure_native import app, servicebus
 
+from components.alerts import alert_id, queue_alerts, rule_name
 from components.arm import known_after, resource_id
 from components.config import CONNECTION_SECRET, EventJobConfig
 from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
 from components.job_template import JobComponent, JobDefinition, create_job, workload_outputs
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
-from components.operations import job_outputs, send_test_message_command
+from components.operations import dead_letter_path, dead_letter_peek_command, job_outputs, send_test_message_command
 from components.platform import PlatformRefs, ServiceBusRefs
 
 SCALE_RULE_NAME = "queue-backlog"
@@ -139,11 +140,36 @@ class ServiceBusEventJob(JobComponent):
         )
         return {
             **job_outputs(name, self.job, self.scaler_identity, platform),
+            **self.alert_on_failures(name, platform),
+            **self._queue_alerts(name, config, bus, platform),
+            "deadLetterPath": dead_letter_path(config.queue),
+            "deadLetterPeekCommand": dead_letter_peek_command(bus.host_name, config.queue),
             "queueId": queue_id,
             "queueName": queue_name,
             "namespaceHostName": bus.host_name,
             **workload_outputs(workload_identity),
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
+        }
+
+    def _queue_alerts(
+        self, name: str, config: EventJobConfig, bus: ServiceBusRefs, platform: PlatformRefs
+    ) -> dict[str, Any]:
+        """Dead-letter and stuck-backlog alerts on this job's queue, when the stack alerts."""
+        if platform.alerts is None:
+            return {}
+        dead_letters, stuck = queue_alerts(
+            self, name, config.queue, bus.namespace_id, platform.alerts, platform.resource_group_name, platform.tags
+        )
+
+        def rule_id(what: str, rule: pulumi.Resource) -> pulumi.Output[str]:
+            physical = rule_name(name, what)
+            return known_after(
+                alert_id(platform.subscription_id, platform.resource_group, "metricAlerts", physical), rule
+            )
+
+        return {
+            "deadLetterAlertId": rule_id("dead-letters", dead_letters),
+            "stuckBacklogAlertId": rule_id("backlog", stuck),
         }
 
     def _scaler_sas_rule(

@@ -33,6 +33,8 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
+SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
+FAILURE_REASONS = ("Failed", "BackoffLimitExceeded", "DeadlineExceeded")
 STATEFUL_TYPES = (
     SB_NAMESPACE,
     SB_QUEUE,
@@ -894,6 +896,47 @@ least_privilege = StackValidationPolicy(
 )
 
 
+# --- alerts ---------------------------------------------------------------------------------------------
+
+
+def _alerts_on_failures_of(rule: PolicyResource, job_name: str) -> bool:
+    """Whether an enabled log search alert with an action group counts this job's failure events."""
+    props = plain(rule.props)
+    if _get(props, "enabled") is False or not _list(_get(props, "actions", "actionGroups")):
+        return False
+    queries = [_get(condition, "query") for condition in _list(_get(props, "criteria", "allOf"))]
+    return any(
+        isinstance(query, str) and f'Job == "{job_name}"' in query and all(r in query for r in FAILURE_REASONS)
+        for query in queries
+    )
+
+
+def _failure_alerted(args: StackValidationArgs, report: ReportViolation) -> None:
+    rules = [r for r in args.resources if r.resource_type == SCHEDULED_QUERY_RULE]
+    for job in (r for r in args.resources if r.resource_type == JOB):
+        name = _job_name(plain(job.props), job.name)
+        if not any(_alerts_on_failures_of(rule, name) for rule in rules):
+            report(
+                f"job `{name}` has no alert on failed executions: nobody is told when a run fails. Fix: set "
+                "`alerts: {emails: [...]}` (or `actionGroupId`) under aca-jobs:platform.",
+                job.urn,
+            )
+
+
+failure_alerted = StackValidationPolicy(
+    name="job-failure-alerted",
+    description=(
+        "Every job has an enabled log search alert, with an action group, on its failed executions (the reasons "
+        + ", ".join(FAILURE_REASONS)
+        + ")."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Set `alerts` under aca-jobs:platform (emails or an existing actionGroupId).",
+    validate=_failure_alerted,
+)
+
+
 # --- protection, names, tags ------------------------------------------------------------------------------
 
 
@@ -1026,6 +1069,7 @@ POLICIES = [
     namespace_tls,
     namespace_local_auth,
     least_privilege,
+    failure_alerted,
     stateful_protected,
     job_name_format,
     required_tags,

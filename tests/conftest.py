@@ -95,12 +95,13 @@ SCHEDULED_JOB: dict[str, Any] = {
     "secrets": {"db-password": {"keyVaultSecretUrl": "https://kv-aca-test.vault.azure.net/secrets/orders-db-password"}},
     "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
 }
-# Every job kind and feature: the event seed plus the stack's Key Vault and the nightly job.
+# Every job kind and feature: the event seed plus the stack's Key Vault, alerts by email and the nightly job.
 FULL_CONFIG: dict[str, Any] = {
     **copy.deepcopy(EVENT_SEED_CONFIG),
     "aca-jobs:scheduledJobs": {"job-orders-nightly": copy.deepcopy(SCHEDULED_JOB)},
 }
 FULL_CONFIG["aca-jobs:platform"]["keyVault"] = {"resourceId": KEY_VAULT_ID}
+FULL_CONFIG["aca-jobs:platform"]["alerts"] = {"emails": ["oncall@example.com"]}
 
 
 @pytest.fixture

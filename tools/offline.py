@@ -89,6 +89,11 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "Microsoft.ServiceBus",
         [("namespaces", "namespaceName"), ("queues", "queueName")],
     ),
+    # Path parameters from the SDK classes: ActionGroup `action_group_name`, ScheduledQueryRule and MetricAlert
+    # `rule_name` (pulumi_azure_native.monitor).
+    "azure-native:monitor:ActionGroup": ("Microsoft.Insights", [("actionGroups", "actionGroupName")]),
+    "azure-native:monitor:ScheduledQueryRule": ("Microsoft.Insights", [("scheduledQueryRules", "ruleName")]),
+    "azure-native:monitor:MetricAlert": ("Microsoft.Insights", [("metricAlerts", "ruleName")]),
     "azure-native:servicebus:QueueAuthorizationRule": (
         "Microsoft.ServiceBus",
         [

@@ -1,0 +1,235 @@
+"""Alert rules: who is told when a job fails, and when an event job's queue needs a person.
+
+Verified against the azure-native SDK (`pulumi_azure_native.monitor`: `ActionGroup` at API 2024-10-01-preview,
+`ScheduledQueryRule` at 2025-01-01-preview, `MetricAlert` at 2018-03-01), the REST specs
+(Azure/azure-rest-api-specs `specification/monitor/resource-manager/Microsoft.Insights/preview/2025-01-01-preview/
+examples/createOrUpdateScheduledQueryRule.json`: `operator: GreaterThan`, `timeAggregation`, `failingPeriods`) and
+Microsoft Learn "Supported metrics for Microsoft.ServiceBus/namespaces" (`DeadletteredMessages` and
+`ActiveMessages`, both with the `EntityName` dimension = the queue).
+
+- **Failed executions**: a log search alert over the environment's workspace on the system-log reasons that mean a
+  replica failed (`operations.failed_events_query`, the same filter the evidence query counts with). Metric alerts
+  on `Microsoft.App/jobs` `Executions` are disputed (microsoft/azure-container-apps issue 1352), the logs are not.
+- **Dead letters** (event jobs): `DeadletteredMessages` of the job's queue above 0: a message the job could not
+  handle `maxDeliveryCount` times, or that expired.
+- **Stuck backlog** (event jobs): `ActiveMessages` of the queue never below the threshold for `minutes`: a scaler
+  that cannot authenticate starts no execution and fails none, so only the backlog shows it.
+
+Every rule is scoped to the workspace or the namespace only, and sends to the stack's action group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import monitor
+
+from components.arm import known_after, resource_id
+from components.config import AlertsConfig
+from components.operations import failed_events_query
+
+LOG_ALERT_KIND = "LogAlert"
+SERVICE_BUS_METRICS = "Microsoft.ServiceBus/namespaces"
+SINGLE_RESOURCE_CRITERIA = "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+DEAD_LETTER_FREQUENCY, DEAD_LETTER_WINDOW = "PT5M", "PT15M"
+BACKLOG_FREQUENCY = "PT5M"
+
+
+@dataclass(frozen=True)
+class AlertRefs:
+    """What a job's alert rules need from the platform."""
+
+    settings: AlertsConfig
+    action_group_id: pulumi.Input[str]
+    workspace_id: pulumi.Output[str]
+
+
+def rule_name(job_name: str, what: str = "failed") -> str:
+    """The physical name of one of a job's alert rules: `alert-<job>-failed`, `-dead-letters`, `-backlog`."""
+    return f"alert-{job_name}-{what}"
+
+
+def alert_id(subscription_id: pulumi.Input[str], resource_group: str, kind: str, name: str) -> pulumi.Output[str]:
+    return resource_id(subscription_id, resource_group, "Microsoft.Insights", kind, name)
+
+
+def failed_executions_alert(
+    parent: pulumi.Resource,
+    job_name: str,
+    alerts: AlertRefs,
+    resource_group_name: pulumi.Input[str],
+    location: str,
+    tags: dict[str, str],
+) -> monitor.ScheduledQueryRule:
+    settings = alerts.settings.failed_executions
+    return monitor.ScheduledQueryRule(
+        f"{job_name}-failed-executions",
+        rule_name=rule_name(job_name),
+        resource_group_name=resource_group_name,
+        location=location,
+        kind=LOG_ALERT_KIND,
+        display_name=f"{job_name}: an execution failed",
+        description=(
+            f"A replica of job {job_name} failed (Failed, BackoffLimitExceeded or DeadlineExceeded). Start with the "
+            "job's evidenceQuery and consoleLogQuery outputs; see docs/operations.md."
+        ),
+        scopes=[alerts.workspace_id],
+        criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+            all_of=[
+                monitor.ConditionArgs(
+                    query=failed_events_query(job_name),
+                    time_aggregation="Count",
+                    operator="GreaterThan",
+                    threshold=0,
+                    failing_periods=monitor.ConditionFailingPeriodsArgs(
+                        number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                    ),
+                )
+            ]
+        ),
+        evaluation_frequency=settings.evaluation_frequency,
+        window_size=settings.window_size,
+        severity=settings.severity,
+        # Resolved by itself once the window no longer holds a failure.
+        auto_mitigate=True,
+        enabled=True,
+        actions=monitor.ActionsArgs(action_groups=[alerts.action_group_id]),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _queue_metric_alert(
+    parent: pulumi.Resource,
+    logical_name: str,
+    physical_name: str,
+    description: str,
+    criteria: monitor.MetricCriteriaArgs,
+    frequency: str,
+    window: str,
+    severity: int,
+    namespace_id: pulumi.Input[str],
+    alerts: AlertRefs,
+    resource_group_name: pulumi.Input[str],
+    tags: dict[str, str],
+) -> monitor.MetricAlert:
+    return monitor.MetricAlert(
+        logical_name,
+        rule_name=physical_name,
+        resource_group_name=resource_group_name,
+        # Metric alert rules are global resources.
+        location="global",
+        description=description,
+        scopes=[namespace_id],
+        criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+            odata_type=SINGLE_RESOURCE_CRITERIA, all_of=[criteria]
+        ),
+        evaluation_frequency=frequency,
+        window_size=window,
+        severity=severity,
+        auto_mitigate=True,
+        enabled=True,
+        actions=[monitor.MetricAlertActionArgs(action_group_id=alerts.action_group_id)],
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _queue_dimension(queue: str) -> monitor.MetricDimensionArgs:
+    return monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])
+
+
+def queue_alerts(
+    parent: pulumi.Resource,
+    job_name: str,
+    queue: str,
+    namespace_id: pulumi.Input[str],
+    alerts: AlertRefs,
+    resource_group_name: pulumi.Input[str],
+    tags: dict[str, str],
+) -> tuple[monitor.MetricAlert, monitor.MetricAlert]:
+    backlog = alerts.settings.stuck_backlog
+    dead_letters = _queue_metric_alert(
+        parent,
+        f"{job_name}-dead-letters",
+        rule_name(job_name, "dead-letters"),
+        f"Queue {queue} (job {job_name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
+        monitor.MetricCriteriaArgs(
+            criterion_type="StaticThresholdCriterion",
+            name="dead-lettered-messages",
+            metric_namespace=SERVICE_BUS_METRICS,
+            metric_name="DeadletteredMessages",
+            dimensions=[_queue_dimension(queue)],
+            operator="GreaterThan",
+            threshold=0,
+            time_aggregation="Maximum",
+        ),
+        DEAD_LETTER_FREQUENCY,
+        DEAD_LETTER_WINDOW,
+        alerts.settings.dead_letters.severity,
+        namespace_id,
+        alerts,
+        resource_group_name,
+        tags,
+    )
+    stuck = _queue_metric_alert(
+        parent,
+        f"{job_name}-stuck-backlog",
+        rule_name(job_name, "backlog"),
+        f"Queue {queue} (job {job_name}) kept more than {backlog.threshold} active messages for {backlog.minutes} "
+        "minutes: executions are not draining it (is the scaler authorized?). See docs/operations.md.",
+        monitor.MetricCriteriaArgs(
+            criterion_type="StaticThresholdCriterion",
+            name="active-messages",
+            metric_namespace=SERVICE_BUS_METRICS,
+            metric_name="ActiveMessages",
+            dimensions=[_queue_dimension(queue)],
+            operator="GreaterThan",
+            threshold=backlog.threshold,
+            # The lowest count in the window above the threshold: the backlog never went down to it.
+            time_aggregation="Minimum",
+        ),
+        BACKLOG_FREQUENCY,
+        f"PT{backlog.minutes}M" if backlog.minutes < 60 else f"PT{backlog.minutes // 60}H",
+        backlog.severity,
+        namespace_id,
+        alerts,
+        resource_group_name,
+        tags,
+    )
+    return dead_letters, stuck
+
+
+def action_group(
+    parent: pulumi.Resource,
+    settings: AlertsConfig,
+    environment_name: str,
+    subscription_id: pulumi.Input[str],
+    resource_group: str,
+    resource_group_name: pulumi.Input[str],
+    tags: dict[str, str],
+) -> tuple[monitor.ActionGroup | None, pulumi.Input[str]]:
+    """The action group the rules notify: the stack's own (mailing `emails`), or the existing `actionGroupId`."""
+    if settings.action_group_id is not None:
+        return None, settings.action_group_id
+    assert settings.emails is not None  # exactly one of the two (AlertsConfig)
+    name = f"ag-{environment_name}"
+    group = monitor.ActionGroup(
+        "action-group",
+        action_group_name=name,
+        resource_group_name=resource_group_name,
+        # Action groups are global resources.
+        location="Global",
+        group_short_name=settings.group_short_name(environment_name),
+        enabled=True,
+        email_receivers=[
+            monitor.MicrosoftCommonEmailReceiverArgs(
+                name=f"email-{index}", email_address=email, use_common_alert_schema=True
+            )
+            for index, email in enumerate(settings.emails)
+        ],
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return group, known_after(alert_id(subscription_id, resource_group, "actionGroups", name), group)
