@@ -25,9 +25,9 @@ preview: $(STAMP)
 snapshots: $(STAMP)
 	$(PY) -m tools.snapshots
 
-## Unit tests (Pulumi mocks; no Azure, no CLI, no network)
+## Unit tests (Pulumi mocks; no Azure, no CLI, no network), on two workers
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 ## Benchmark: offline preview vs a direct-registration baseline, 10/100/300 jobs (not a test; ~4 min)
 bench: $(STAMP)
