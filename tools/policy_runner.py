@@ -202,7 +202,8 @@ class PolicyPackProcess:
             )
         )
         self.stderr: list[str] = []
-        threading.Thread(target=self._drain, args=(self.process.stderr, self.stderr), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain, args=(self.process.stderr, self.stderr), daemon=True)
+        self._stderr_reader.start()
         self.channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
 
@@ -224,7 +225,13 @@ class PolicyPackProcess:
         port = port_line[0].strip()
         if not port.isdigit():
             self.close()
-            raise RuntimeError(f"policy pack {self.pack_dir} did not start:\n{''.join(self.stderr)}")
+            # The pack has ended: read the rest of what it said (bounded) before reporting it.
+            self._stderr_reader.join(STOP_GRACE_SECONDS)
+            said = f"its first line was {port_line[0][:200]!r}" if port else "it printed no port"
+            raise RuntimeError(
+                f"policy pack {self.pack_dir} did not start ({said}; exit code {self.process.returncode}):\n"
+                + "".join(self.stderr)
+            )
         # Policies may print; keep the pipe drained so the pack never blocks on it.
         threading.Thread(target=self._drain, args=(self.process.stdout, None), daemon=True).start()
         self.channel = grpc.insecure_channel(
