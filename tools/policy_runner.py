@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import json
 import math
 import operator
@@ -83,27 +82,27 @@ class PolicyViolation:
         }
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` that makes the child get SIGKILL when its parent dies (Linux `PR_SET_PDEATHSIG`), or None
-    where there is no prctl. libc and prctl are resolved here, in the parent: between fork and exec the child
-    only makes the call, so it takes no lock another thread of this process may have held at the fork."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    parent = os.getpid()
+# Run first in the pack's process, before Python execs itself into the pack: it asks Linux to SIGKILL it when its
+# parent ends (`PR_SET_PDEATHSIG`, kept across exec) and exits if the parent is already gone. Done after the
+# spawn, not in a `preexec_fn`: a `preexec_fn` makes subprocess fork() this (multi-threaded, gRPC-using) process
+# and run gRPC's fork handlers and Python code in the child, which crashed the child now and then (SIGABRT,
+# SIGSEGV) while other threads used gRPC ("Other threads are currently calling into gRPC, skipping fork()
+# handlers"). Without a `preexec_fn`, subprocess spawns with vfork and execs at once.
+DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    libc = ctypes.CDLL(None, use_errno=True)\n"
+    "    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:\n"  # 1 = PR_SET_PDEATHSIG (<linux/prctl.h>)
+    "        sys.exit('prctl(PR_SET_PDEATHSIG) failed')\n"
+    "if os.getppid() != int(sys.argv[1]):\n"  # the parent died before the prctl: nobody will read this pack
+    "    os._exit(1)\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
 
-    def arm() -> None:
-        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent:  # the parent died between fork and prctl: nobody will read this pack
-            os._exit(1)
 
-    return arm
+def pack_command(python: str, *args: str) -> list[str]:
+    """`python *args`, started through `DIE_WITH_PARENT` so that it dies with this process."""
+    return [python, "-c", DIE_WITH_PARENT, str(os.getpid()), *args]
 
 
 class _Forker:
@@ -193,12 +192,11 @@ class PolicyPackProcess:
         self._unresponsive = False
         self.process = _Forker.run(
             lambda: subprocess.Popen(
-                [python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, "."],
+                pack_command(python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, "."),
                 cwd=pack_dir,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={key: value for key, value in os.environ.items() if not key.startswith("PULUMI_CONFIG")},
-                preexec_fn=_die_with_parent(),  # only a prctl call between fork and exec
             )
         )
         self.stderr: list[str] = []
