@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: setup preview test lint lint-workflows bench snapshots promote-staging promote-prod promotion-check lock clean
+.PHONY: setup preview test lint lint-workflows bench snapshots promote-staging promote-prod promotion-check lock clean \
+	preview-azure up
 
 setup: $(STAMP)
 
@@ -20,6 +21,13 @@ $(STAMP): pyproject.toml constraints.txt
 PREVIEW_AS ?= new-stack
 preview: $(STAMP)
 	$(PY) -m tools.preview --stack $(STACK) --as $(PREVIEW_AS)
+
+## The real path (Pulumi CLI + Azure): always with the stack's policy pack config, never without the review
+PULUMI ?= pulumi
+preview-azure: $(STAMP)
+	@$(PY) -m tools.real_path preview --stack $(STACK) --pulumi $(PULUMI)
+up: $(STAMP)
+	@$(PY) -m tools.real_path up --stack $(STACK) --pulumi $(PULUMI)
 
 ## Rewrite tests/snapshots/<stack>.txt (URNs and physical names) after an intended rename; review the diff
 snapshots: $(STAMP)

@@ -26,6 +26,8 @@ from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
 PLATFORM_KEY = f"{PROJECT}:platform"
+# The subscription id the committed stack files carry until a team puts in its own.
+PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 # --- rule errors -----------------------------------------------------------------------------------------
 
@@ -1230,9 +1232,30 @@ class StackConfigBase(ConfigModel):
         """SAS (local) auth stays off unless a job explicitly chose the connection-string fallback."""
         return any(job.needs_service_bus_local_auth for _, _, job in self.jobs())
 
+    def placeholder_ids(self) -> list[str]:
+        """Config keys whose Azure ids still hold a placeholder: the all-zero subscription of the committed stack
+        files, or a `<...>` to fill in."""
+        platform = self.platform
+        ids = {
+            f"{PLATFORM_KEY}.registry.resourceId": platform.registry.resource_id,
+            f"{PLATFORM_KEY}.keyVault.resourceId": platform.key_vault.resource_id if platform.key_vault else "",
+            f"{PLATFORM_KEY}.alerts.actionGroupId": (platform.alerts.action_group_id or "") if platform.alerts else "",
+        }
+        for key, name, job in self.jobs():
+            for index, grant in enumerate(job.azure_access):
+                ids[f"{key}.{name}.azureAccess.{index}.scope"] = grant.scope
+        return [key for key, value in ids.items() if PLACEHOLDER_SUBSCRIPTION in value or "<" in value]
+
     def warnings(self) -> list[str]:
         """Valid but risky choices, shown by every preview."""
         found = []
+        placeholders = self.placeholder_ids()
+        if placeholders:
+            found.append(
+                "these ids still hold a placeholder (the all-zero subscription or a `<...>`), so a real deployment "
+                "would fail or grant on the wrong resource: " + ", ".join(placeholders) + ". Replace them with your "
+                "resources' ids (docs/first-deployment.md)."
+            )
         profiles: dict[str, list[JobSettings]] = {}
         for _, _, job in self.jobs():
             profile = self._profile_of(job)

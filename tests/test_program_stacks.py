@@ -51,7 +51,9 @@ def test_the_three_promotion_stacks_are_committed() -> None:
 def test_committed_stack_has_every_job_kind(stack: str) -> None:
     config, run = run_committed(stack)
     assert all(config.get(key) for key in JOB_CONFIG_KEYS)
-    assert run.warnings == []
+    # The only warning: the committed files carry the placeholder subscription until a team puts in its own.
+    [warning] = run.warnings
+    assert warning.startswith("these ids still hold a placeholder") and "registry.resourceId" in warning
 
 
 @pytest.mark.parametrize("stack", STACKS)

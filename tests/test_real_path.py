@@ -1,0 +1,78 @@
+"""The real path: `make preview-azure` / `make up` always run the Pulumi CLI with the stack's policy pack config,
+say so when the CLI is missing, and the preview warns while a stack still holds placeholder ids."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FULL_CONFIG, PROJECT_DIR
+
+from components.stack_config import load_stack_config
+
+TIMEOUT = 30  # seconds; every child here is bounded
+
+
+def real_path(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.real_path", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("action", ["preview", "up"])
+def test_without_the_cli_it_prints_the_command_and_exits_2(action: str) -> None:
+    result = real_path(action, "--stack", "prod", "--pulumi", "pulumi-not-installed-here")
+    assert result.returncode == 2
+    expected = (
+        f"$ pulumi-not-installed-here {action} --stack prod --policy-pack policy --policy-pack-config policy/prod.json"
+    )
+    assert result.stdout.splitlines() == [expected]
+    assert "is not installed here, so nothing ran" in result.stderr
+
+
+def test_with_the_cli_it_runs_exactly_that_command(tmp_path: Path) -> None:
+    fake = tmp_path / "pulumi"
+    fake.write_text('#!/bin/sh\necho "ran: $*"\necho "cwd: $(pwd)"\nexit 7\n')
+    fake.chmod(0o755)
+    result = real_path("up", "--stack", "staging", "--pulumi", str(fake))
+    assert result.returncode == 7  # the CLI's own exit code
+    lines = result.stdout.splitlines()
+    assert lines[1] == "ran: up --stack staging --policy-pack policy --policy-pack-config policy/staging.json"
+    assert lines[2] == f"cwd: {os.path.realpath(PROJECT_DIR)}"
+
+
+def test_an_unknown_stack_is_refused() -> None:
+    result = real_path("up", "--stack", "qa", "--pulumi", "pulumi")
+    assert result.returncode == 2 and "no stack file Pulumi.qa.yaml" in result.stderr
+
+
+def test_the_makefile_targets_call_it_with_the_stack() -> None:
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    assert "-m tools.real_path preview --stack $(STACK)" in makefile
+    assert "-m tools.real_path up --stack $(STACK)" in makefile
+
+
+def test_placeholder_ids_are_a_warning_naming_their_keys() -> None:
+    config = copy.deepcopy(FULL_CONFIG)
+    config["aca-jobs:platform"]["registry"]["resourceId"] = config["aca-jobs:platform"]["registry"][
+        "resourceId"
+    ].replace("22222222-2222-2222-2222-222222222222", "00000000-0000-0000-0000-000000000000")
+    config["aca-jobs:scheduledJobs"]["job-orders-nightly"]["azureAccess"][0]["scope"] = (
+        "/subscriptions/<sub>/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stexports"
+    )
+    warnings = load_stack_config(config, stack_file="Pulumi.test.yaml").warnings()
+    [warning] = [w for w in warnings if "placeholder" in w]
+    assert "aca-jobs:platform.registry.resourceId" in warning
+    assert "aca-jobs:scheduledJobs.job-orders-nightly.azureAccess.0.scope" in warning
+    assert "keyVault" not in warning  # a real id is not reported
+    clean = load_stack_config(copy.deepcopy(FULL_CONFIG), stack_file="Pulumi.test.yaml")
+    assert not [w for w in clean.warnings() if "placeholder" in w]
