@@ -76,3 +76,25 @@ def test_placeholder_ids_are_a_warning_naming_their_keys() -> None:
     assert "keyVault" not in warning  # a real id is not reported
     clean = load_stack_config(copy.deepcopy(FULL_CONFIG), stack_file="Pulumi.test.yaml")
     assert not [w for w in clean.warnings() if "placeholder" in w]
+
+
+def test_the_deployers_condition_lists_exactly_the_roles_the_stacks_grant() -> None:
+    import yaml
+
+    from tools import rbac_condition
+    from tools.offline import run_program
+
+    stacks = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
+    granted: set[str] = set()
+    for stack in stacks:
+        config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+        run = run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
+        granted |= {
+            ra.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+            for ra in run.by_type("azure-native:authorization:RoleAssignment")
+        }
+    listed = {role.guid for role in rbac_condition.granted_roles(stacks)}
+    assert listed == granted
+    condition = rbac_condition.condition(rbac_condition.granted_roles(stacks))
+    assert condition.count("ForAnyOfAnyValues:GuidEquals {") == 2 and all(guid in condition for guid in granted)
+    assert "StringEqualsIgnoreCase {'ServicePrincipal'}" in condition

@@ -1,4 +1,5 @@
-"""The delivery workflows: preview on pull requests, ordered and gated deployment on main."""
+"""The delivery workflows: preview on pull requests with their own read-only identity, ordered and gated
+deployment on main through one reusable workflow. The stacks come from the repository, not from this file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import yaml
 from conftest import PROJECT_DIR
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
-STACKS = ["dev", "staging", "prod"]
+# Every committed stack, in promotion order (dev first, prod last; any other stack between them).
+PROMOTION_ORDER = {"dev": 0, "prod": 2}
+STACKS = sorted(
+    (path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml")),
+    key=lambda stack: (PROMOTION_ORDER.get(stack, 1), stack),
+)
+DEPLOY_STACK = "./.github/workflows/deploy-stack.yml"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -27,6 +34,21 @@ def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for step in job["steps"] if str(step.get("uses", "")).startswith("pulumi/actions@")]
 
 
+def all_pulumi_steps() -> list[dict[str, Any]]:
+    steps = []
+    for path in WORKFLOWS.glob("*.yml"):
+        for job in workflow(path.name)["jobs"].values():
+            steps += pulumi_steps(job) if "steps" in job else []
+    return steps
+
+
+def test_the_stacks_are_read_from_the_repository() -> None:
+    assert STACKS[0] == "dev" and STACKS[-1] == "prod" and "staging" in STACKS
+
+
+# --- pull requests ------------------------------------------------------------------------------------------
+
+
 def test_pull_requests_run_tests_then_the_offline_preview_of_every_stack() -> None:
     pr = workflow("pull-request.yml")
     assert "pull_request" in pr["on"]
@@ -34,48 +56,112 @@ def test_pull_requests_run_tests_then_the_offline_preview_of_every_stack() -> No
     assert any(step.get("run") == "make test" for step in jobs["test"]["steps"])
     offline = jobs["offline-preview"]
     assert needs(offline) == ["test"]
-    assert offline["strategy"]["matrix"]["stack"] == STACKS
+    assert sorted(offline["strategy"]["matrix"]["stack"]) == sorted(STACKS)
     assert any("make preview STACK=${{ matrix.stack }}" in str(step.get("run")) for step in offline["steps"])
 
 
-def test_pull_requests_run_a_real_preview_with_the_policy_pack_only_with_azure_credentials() -> None:
+def test_pull_request_previews_use_their_own_environment_and_identity() -> None:
     jobs = workflow("pull-request.yml")["jobs"]
     preview = jobs["preview"]
+    # The OIDC subject is repo:<org>/<repo>:environment:pr-preview: a federated credential of the read-only
+    # preview identity only, never of an identity that deploys.
+    assert preview["environment"] == "pr-preview"
+    assert preview["environment"] not in STACKS
+    assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    # The credentials gate reads the same environment's secrets.
+    assert jobs["azure-credentials"]["environment"] == "pr-preview"
     assert set(needs(preview)) == {"offline-preview", "azure-credentials"}
     assert preview["if"] == "needs.azure-credentials.outputs.configured == 'true'"
-    assert preview["permissions"]["id-token"] == "write"  # OIDC, no stored Azure secret
-    assert preview["strategy"]["matrix"]["stack"] == STACKS
+    docs = (PROJECT_DIR / "docs" / "first-deployment.md").read_text()
+    assert "repo:<org>/<repo>:environment:pr-preview" in docs
+
+
+def test_pull_request_previews_run_with_the_policy_pack_for_every_stack() -> None:
+    preview = workflow("pull-request.yml")["jobs"]["preview"]
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == sorted(STACKS)
     [step] = pulumi_steps(preview)
     assert step["with"]["command"] == "preview"
     assert step["with"]["policyPacks"] == "policy"
     assert step["with"]["policyPackConfigs"] == "policy/${{ matrix.stack }}.json"
+    assert "upsert" not in step["with"]  # a preview never creates a stack
 
 
-def test_main_deploys_dev_then_staging_then_prod() -> None:
+# --- deployment -----------------------------------------------------------------------------------------
+
+
+def test_main_deploys_every_stack_in_promotion_order_through_one_reusable_workflow() -> None:
     deploy = workflow("deploy.yml")
     assert deploy["on"]["push"]["branches"] == ["main"]
     jobs = deploy["jobs"]
-    assert needs(jobs["deploy-dev"]) == ["test"]
-    assert needs(jobs["deploy-staging"]) == ["deploy-dev"]
-    assert needs(jobs["deploy-prod"]) == ["deploy-staging"]
-    assert deploy["concurrency"]["cancel-in-progress"] is False  # never cancel a deployment halfway
+    callers = {name: job for name, job in jobs.items() if job.get("uses") == DEPLOY_STACK}
+    assert sorted(job["with"]["stack"] for job in callers.values()) == sorted(STACKS)
+    previous = "test"
+    for stack in STACKS:
+        [(name, job)] = [(n, j) for n, j in callers.items() if j["with"]["stack"] == stack]
+        assert needs(job) == [previous], f"{stack} must wait for {previous}"
+        assert job["secrets"] == "inherit"
+        previous = name
+    assert all("steps" not in job for job in callers.values())  # no copied deploy steps
 
 
-def test_prod_waits_behind_its_environment_with_reviewers() -> None:
+def test_only_prod_requires_reviewers_and_the_gate_refuses_an_unprotected_environment() -> None:
     jobs = workflow("deploy.yml")["jobs"]
-    assert jobs["deploy-prod"]["environment"] == "prod"
-    assert all(jobs[f"deploy-{stack}"]["environment"] == stack for stack in STACKS)
+    required = {
+        job["with"]["stack"]: job["with"].get("require-reviewers", False) for job in jobs.values() if "with" in job
+    }
+    assert required == {stack: stack == "prod" for stack in STACKS}
+    deploy = workflow("deploy-stack.yml")["jobs"]["deploy"]
+    assert deploy["environment"] == "${{ inputs.stack }}"
+    gate = deploy["steps"][0]
+    assert gate["if"] == "inputs.require-reviewers"
+    assert 'select(.type == "required_reviewers")' in gate["run"] and "exit 1" in gate["run"]
+    assert deploy["permissions"]["actions"] == "read"  # what reading the environment's rules needs
+    [up, _] = pulumi_steps(deploy)
+    assert deploy["steps"].index(gate) < deploy["steps"].index(up)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_each_deployment_uses_its_policy_config_then_checks_idempotency(stack: str) -> None:
-    job = workflow("deploy.yml")["jobs"][f"deploy-{stack}"]
-    up, check = pulumi_steps(job)
-    assert (up["with"]["command"], up["with"]["stack-name"]) == ("up", stack)
-    assert up["with"]["policyPackConfigs"] == f"policy/{stack}.json"
-    assert (check["with"]["command"], check["with"]["stack-name"]) == ("preview", stack)
-    assert check["with"]["expect-no-changes"] is True
-    assert job["steps"].index(up) < job["steps"].index(check)
+def test_a_waiting_deployment_is_never_cancelled() -> None:
+    assert "concurrency" not in workflow("deploy.yml")  # a workflow-level group would drop a waiting run
+    concurrency = workflow("deploy-stack.yml")["jobs"]["deploy"]["concurrency"]
+    assert concurrency == {"group": "deploy-${{ inputs.stack }}", "cancel-in-progress": False, "queue": "max"}
+
+
+def test_a_missing_stack_is_created_with_the_documented_secrets_provider() -> None:
+    deploy = workflow("deploy-stack.yml")["jobs"]["deploy"]
+    up, check = pulumi_steps(deploy)
+    assert (up["with"]["command"], up["with"]["upsert"]) == ("up", True)
+    assert up["with"]["secrets-provider"] == "${{ secrets.PULUMI_SECRETS_PROVIDER }}"
+    assert "PULUMI_SECRETS_PROVIDER" in (PROJECT_DIR / "docs" / "first-deployment.md").read_text()
+    assert (check["with"]["command"], check["with"]["expect-no-changes"]) == ("preview", True)
+
+
+@pytest.mark.parametrize("command", ["up", "preview"])
+def test_each_deployment_runs_with_the_stacks_policy_config(command: str) -> None:
+    deploy = workflow("deploy-stack.yml")["jobs"]["deploy"]
+    [step] = [s for s in pulumi_steps(deploy) if s["with"]["command"] == command]
+    assert step["with"]["stack-name"] == "${{ inputs.stack }}"
+    assert step["with"]["policyPacks"] == "policy"
+    assert step["with"]["policyPackConfigs"] == "policy/${{ inputs.stack }}.json"
+
+
+def test_the_pulumi_cli_is_pinned_to_the_sdk_version_everywhere() -> None:
+    pinned = (PROJECT_DIR / ".pulumi.version").read_text().strip()
+    sdk = next(
+        line.split("==")[1]
+        for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
+    assert pinned == sdk
+    steps = all_pulumi_steps()
+    assert steps and all(step["with"].get("pulumi-version-file") == ".pulumi.version" for step in steps)
+
+
+def test_workflows_install_the_one_dependency_set() -> None:
+    for name in ("deploy-stack.yml", "pull-request.yml"):
+        text = (WORKFLOWS / name).read_text()
+        assert "setup-uv" not in text
+    deploy = workflow("deploy-stack.yml")["jobs"]["deploy"]
+    assert any(step.get("run") == "make setup" for step in deploy["steps"])
 
 
 def test_promotion_lag_is_reported_without_blocking_pull_requests() -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import grpc
 
-from components.config import LOCATION_KEY
+from components.config import LOCATION_KEY, StackConfigBase
 from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
@@ -122,7 +122,7 @@ class StackInput:
     path: Path
     config: dict[str, Any]
 
-    def check(self) -> None:
+    def check(self) -> StackConfigBase:
         """The config contract, as the program applies it: raises `StackConfigError`. Run before the policy pack
         starts, so that a broken stack file is reported at once."""
         program_keys = {
@@ -132,7 +132,7 @@ class StackInput:
         }
         if LOCATION_KEY in self.config:
             program_keys[LOCATION_KEY] = self.config[LOCATION_KEY]
-        load_stack_config(program_keys, stack_file=self.path.name)
+        return load_stack_config(program_keys, stack_file=self.path.name)
 
 
 def read_stack(stack: str, config_file: Path | None, project_dir: Path = PROJECT_DIR) -> StackInput:
