@@ -85,7 +85,7 @@ def test_digest_is_not_required_where_the_target_does_not_ask(project: Path) -> 
     assert images(project / "Pulumi.dev.yaml") == images(project / "Pulumi.staging.yaml")
 
 
-def test_a_job_missing_from_the_target_is_refused(project: Path, capsys) -> None:
+def test_a_job_missing_from_the_target_is_reported_or_refused(project: Path, capsys) -> None:
     assert run(project, "--from", "staging", "--to", "prod", "--job", "job-not-here") == 2
     assert "job `job-not-here` is not in the source stack" in capsys.readouterr().err
     staging = (project / "Pulumi.staging.yaml").read_text()
@@ -93,7 +93,14 @@ def test_a_job_missing_from_the_target_is_refused(project: Path, capsys) -> None
     (project / "Pulumi.staging.yaml").write_text(
         staging.replace("  aca-jobs:eventJobs:\n", extra + "  aca-jobs:eventJobs:\n")
     )
-    assert run(project, "--from", "staging", "--to", "prod") == 2
+    # Without --job: the jobs both stacks have move, and the one only in staging is reported with what to do.
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    err = capsys.readouterr().err
+    assert "note: job `job-staging-only` is in Pulumi.staging.yaml but not in Pulumi.prod.yaml" in err
+    assert "copy its block into Pulumi.prod.yaml in its own reviewed change" in err
+    assert "job-staging-only" not in (project / "Pulumi.prod.yaml").read_text()
+    # Asked for by name, it is refused: promotion moves images, never jobs.
+    assert run(project, "--from", "staging", "--to", "prod", "--job", "job-staging-only") == 2
     assert "job `job-staging-only` does not exist in Pulumi.prod.yaml" in capsys.readouterr().err
 
 
@@ -119,13 +126,32 @@ def test_dry_run_prints_the_diff_and_writes_nothing(project: Path, capsys) -> No
     assert "+++ Pulumi.prod.yaml" in capsys.readouterr().out
 
 
-def test_compare_lists_differences_beyond_stack_names(capsys) -> None:
-    assert preview.main(["--compare", "staging", "prod"]) == 0
+def test_compare_summarizes_what_may_differ_one_line_each(capsys) -> None:
+    assert preview.main(["--compare", "staging", "prod"]) == 0  # the committed stacks: no unexpected drift
     out = capsys.readouterr().out
-    assert "retentionInDays: 30 -> 90" in out
-    assert "protect: False -> True" in out
-    assert "template.containers[0].image" in out
-    assert "resourceGroupName" not in out.split("more differ only")[0]  # a by-design difference, summarized
+    unexpected, expected = out.split("Expected (may differ between stacks by design), one line each:")
+    assert unexpected.rstrip().endswith("(none)")
+    assert "    logRetentionDays: 1 value on 1 resource" in expected
+    assert "    image (moves only by promotion): job-orders-backfill, job-orders-queue" in expected
+    assert "    protect (stateful resources protected in prod): 5 values on 5 resources" in expected
+    assert "resourceGroupName" not in out and "Result: no unexpected drift" in out
+
+
+def test_compare_exits_1_on_unexpected_drift_with_a_readable_title(monkeypatch, capsys) -> None:
+    original = preview.load_run
+
+    def drifted(stack, config_file, *args, **kwargs):
+        if stack != "prod":
+            return original(stack, config_file, *args, **kwargs)
+        given = preview.read_stack("prod", None)
+        given.config["aca-jobs:eventJobs"]["job-orders-queue"]["replicaTimeout"] = 1200
+        return original(given, *args, **kwargs)
+
+    monkeypatch.setattr(preview, "load_run", drifted)
+    assert preview.main(["--compare", "staging", "prod"]) == 1
+    out = capsys.readouterr().out
+    assert "    job job-orders-queue · Job · configuration.replicaTimeout: 900 → 1200" in out.split("Expected")[0]
+    assert "Result: 1 unexpected difference: exit 1" in out
 
 
 def test_compare_json_marks_by_design_differences(capsys) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components.naming import BuiltInRole, role_assignment_name
+from components.naming import DATA_PLANE_ROLES, BuiltInRole, role_assignment_name
 from tools.offline import ROLE_ASSIGNMENT, SECRET_MARK, ProgramRun, Registration
 from tools.provider_model import UNKNOWN
 
@@ -50,6 +50,60 @@ NAME_START, NAME_END = r"(?<![\w-])", r"(?![\w-])"
 WORD_START, WORD_END = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 
 
+JOB = "azure-native:app:Job"
+MONITOR = "azure-native:monitor:"
+JOB_COMPONENTS = ("aca-jobs:index:ManualJob", "aca-jobs:index:ScheduledJob", "aca-jobs:index:ServiceBusEventJob")
+BY_DESIGN = "each stack's own names, subscription and the values derived from them"
+
+
+@dataclass(frozen=True)
+class MayDiffer:
+    """One row of docs/promotion.md "What each stack's config may differ in", as the inputs it shows up in."""
+
+    label: str
+    path: re.Pattern[str]
+    types: tuple[str, ...] = ()  # resource types (a prefix ends with ':'); empty: any
+    data_plane_grant: bool = False  # only a role assignment of a data-plane role (azureAccess, Key Vault)
+
+    def matches(self, registration: Registration, path: str) -> bool:
+        if self.types and not any(
+            registration.type == t or (t.endswith(":") and registration.type.startswith(t)) for t in self.types
+        ):
+            return False
+        if self.data_plane_grant:
+            role = str(registration.inputs.get("roleDefinitionId", "")).rsplit("/", 1)[-1]
+            if role not in {r.guid for r in DATA_PLANE_ROLES}:
+                return False
+        return bool(self.path.fullmatch(path))
+
+
+MAY_DIFFER = (
+    MayDiffer("tags", re.compile(r"tags\..+")),
+    MayDiffer("protect (stateful resources protected in prod)", re.compile(r"protect")),
+    MayDiffer("logRetentionDays", re.compile(r"retentionInDays"), ("azure-native:operationalinsights:Workspace",)),
+    MayDiffer("serviceBus.sku", re.compile(r"sku\..+"), ("azure-native:servicebus:Namespace",)),
+    MayDiffer("maxExecutions", re.compile(r"configuration\.eventTriggerConfig\.scale\.maxExecutions"), (JOB,)),
+    MayDiffer("image (moves only by promotion)", re.compile(r"template\.containers\[\d+\]\.image"), (JOB,)),
+    MayDiffer(
+        "Key Vault references (each stack's own vault)",
+        re.compile(r"configuration\.secrets\[\d+\]\.keyVaultUrl"),
+        (JOB,),
+    ),
+    MayDiffer(
+        "grant scopes of Key Vault secrets and azureAccess (each stack's own resources)",
+        re.compile(r"scope"),
+        (ROLE_ASSIGNMENT,),
+        data_plane_grant=True,
+    ),
+    MayDiffer(
+        "workload profile node counts",
+        re.compile(r"workloadProfiles\[\d+\]\.(minimumCount|maximumCount)"),
+        ("azure-native:app:ManagedEnvironment",),
+    ),
+    MayDiffer("alerts (emails, action group, thresholds)", re.compile(r".+"), (MONITOR,)),
+)
+
+
 @dataclass(frozen=True)
 class InputDifference:
     resource: str  # the URN without stack and project: `<type chain>::<name>`
@@ -58,6 +112,9 @@ class InputDifference:
     right: Any
     # True when the values differ only in the stacks' own names, subscription or values derived from them.
     by_design: bool = False
+    # The row of the may-differ table it falls under (BY_DESIGN for the above), or None: unexpected drift.
+    expected_as: str | None = None
+    title: str = ""  # for a reviewer: `job <job> · <Type> [<name>] · <path>`
 
 
 @dataclass(frozen=True)
@@ -67,6 +124,21 @@ class Comparison:
     only_left: list[str]
     only_right: list[str]
     differences: list[InputDifference]
+    # Resources only in one stack that the table allows (alert rules: dev does not alert).
+    expected_only: frozenset[str] = frozenset()
+
+    @property
+    def unexpected(self) -> list[InputDifference]:
+        return [d for d in self.differences if d.expected_as is None]
+
+    @property
+    def unexpected_only(self) -> list[str]:
+        return [key for key in (*self.only_left, *self.only_right) if key not in self.expected_only]
+
+    @property
+    def drift(self) -> bool:
+        """Whether anything differs that the may-differ table does not allow."""
+        return bool(self.unexpected or self.unexpected_only)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -80,9 +152,12 @@ class Comparison:
                     self.left: d.left,
                     self.right: d.right,
                     "byDesign": d.by_design,
+                    "expectedAs": d.expected_as,
+                    "title": d.title,
                 }
                 for d in self.differences
             ],
+            "unexpectedDrift": self.drift,
         }
 
 
@@ -192,6 +267,26 @@ class Normalizer:
         return self.pattern.sub(lambda match: self.replacements[match[0]], value)
 
 
+def title(registration: Registration, run: ProgramRun) -> str:
+    """`job <job> · <Type> [<name>]` (or `platform · ...`): where a reviewer finds it in the stack file."""
+    by_urn = {r.urn: r for r in run.resources}
+    owner, parent = "platform", by_urn.get(registration.parent)
+    while parent is not None:
+        if parent.type in JOB_COMPONENTS:
+            owner = f"job {parent.name}"
+            break
+        parent = by_urn.get(parent.parent)
+    kind = registration.type.rsplit(":", 1)[-1]
+    named = "" if owner == f"job {registration.name}" else f" {registration.name}"
+    return f"{owner} · {kind}{named}"
+
+
+def expected_as(registration: Registration, path: str, by_design: bool) -> str | None:
+    if by_design:
+        return BY_DESIGN
+    return next((row.label for row in MAY_DIFFER if row.matches(registration, path)), None)
+
+
 def compare(left: ProgramRun, right: ProgramRun) -> Comparison:
     lefts = {resource_key(r): r for r in left.resources}
     rights = {resource_key(r): r for r in right.resources}
@@ -199,37 +294,74 @@ def compare(left: ProgramRun, right: ProgramRun) -> Comparison:
     differences = []
     for key in sorted(set(lefts) & set(rights)):
         a, b = dict(flatten(lefts[key].inputs)), dict(flatten(rights[key].inputs))
+        where = title(rights[key], right)
         for path in sorted(set(a) | set(b)):
             if a.get(path) != b.get(path):
                 by_design = left_own(a.get(path)) == right_own(b.get(path))
-                differences.append(InputDifference(key, path, a.get(path), b.get(path), by_design))
+                category = expected_as(rights[key], path, by_design)
+                differences.append(
+                    InputDifference(key, path, a.get(path), b.get(path), by_design, category, f"{where} · {path}")
+                )
         if lefts[key].protect != rights[key].protect:
-            differences.append(InputDifference(key, "protect", lefts[key].protect, rights[key].protect))
+            category = expected_as(rights[key], "protect", False)
+            differences.append(
+                InputDifference(
+                    key, "protect", lefts[key].protect, rights[key].protect, False, category, f"{where} · protect"
+                )
+            )
+    only_left, only_right = sorted(set(lefts) - set(rights)), sorted(set(rights) - set(lefts))
+    only = {**{k: lefts[k] for k in only_left}, **{k: rights[k] for k in only_right}}
     return Comparison(
         left=left.stack,
         right=right.stack,
-        only_left=sorted(set(lefts) - set(rights)),
-        only_right=sorted(set(rights) - set(lefts)),
+        only_left=only_left,
+        only_right=only_right,
         differences=differences,
+        expected_only=frozenset(key for key, r in only.items() if r.type.startswith(MONITOR)),
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def render(comparison: Comparison) -> str:
     left, right = comparison.left, comparison.right
     lines = [f"Comparing offline previews: {left} -> {right}", ""]
-    for title, keys in ((f"Only in {left}:", comparison.only_left), (f"Only in {right}:", comparison.only_right)):
-        lines += [title, *(f"    {key}" for key in keys or ["(none)"]), ""]
-    lines.append("Inputs that differ (beyond each stack's own names, subscription and the values derived from them):")
-    current = None
-    shown = [d for d in comparison.differences if not d.by_design]
-    for difference in shown:
-        if difference.resource != current:
-            current = difference.resource
-            lines.append(f"    {current}")
-        lines.append(f"        {difference.path}: {difference.left!r} -> {difference.right!r}")
-    if not shown:
+    lines.append("Unexpected (not in docs/promotion.md's may-differ column; fix before promoting):")
+    unexpected = comparison.unexpected
+    for difference in unexpected:
+        lines.append(f"    {difference.title}: {_shown(difference.left)} → {_shown(difference.right)}")
+    for key in comparison.unexpected_only:
+        where = left if key in comparison.only_left else right
+        lines.append(f"    only in {where}: {key}")
+    if not comparison.drift:
         lines.append("    (none)")
-    hidden = len(comparison.differences) - len(shown)
-    lines += ["", f"{hidden} more differ only in stack names (resource group, environment, workspace, namespace),"]
-    lines.append("the stacks' own subscription and the values derived from them; --json lists every difference.")
+    lines += ["", "Expected (may differ between stacks by design), one line each:"]
+    groups: dict[str, list[InputDifference]] = {}
+    for difference in comparison.differences:
+        if difference.expected_as is not None:
+            groups.setdefault(difference.expected_as, []).append(difference)
+    for label, members in groups.items():
+        if label.startswith("image"):
+            moved = ", ".join(sorted({d.title.split(" · ")[0].removeprefix("job ") for d in members}))
+            lines.append(f"    {label}: {moved}")
+        else:
+            resources = len({d.resource for d in members})
+            lines.append(f"    {label}: {_count(len(members), 'value')} on {_count(resources, 'resource')}")
+    expected_only = sorted(comparison.expected_only)
+    for where, keys in ((left, comparison.only_left), (right, comparison.only_right)):
+        allowed = [key for key in keys if key in expected_only]
+        if allowed:
+            lines.append(f"    alert resources only in {where}: {len(allowed)}")
+    if not groups and not expected_only:
+        lines.append("    (none)")
+    drift = len(unexpected) + len(comparison.unexpected_only)
+    verdict = "no unexpected drift" if not drift else f"{_count(drift, 'unexpected difference')}: exit 1"
+    lines += ["", f"Result: {verdict} (--json lists every difference with its category)."]
     return "\n".join(lines)

@@ -263,7 +263,8 @@ def compare_stacks(left: str, right: str, as_json: bool) -> int:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(comparison.as_json(), indent=2, sort_keys=True) if as_json else render_comparison(comparison))
-    return EXIT_OK
+    # Drift the may-differ table does not allow fails the check (exit 1), as a mandatory violation does.
+    return EXIT_POLICY_VIOLATION if comparison.drift else EXIT_OK
 
 
 def main(

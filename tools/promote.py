@@ -104,7 +104,8 @@ def promote(
     `registry_server` is the target's registry; `shared_images` names, per target job, how its image is shared
     through anchors or merge keys (see `shared_images`)."""
     source_jobs, target_jobs = stack_jobs(source), stack_jobs(target)
-    chosen = list(dict.fromkeys(jobs)) if jobs else sorted(source_jobs)
+    # Without --job: the jobs both stacks have (a job only in the source is reported by `source_only_jobs`).
+    chosen = list(dict.fromkeys(jobs)) if jobs else sorted(set(source_jobs) & set(target_jobs))
     problems = []
     for name in chosen:
         if name not in source_jobs:
@@ -397,6 +398,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def source_only_jobs(source: Any, target: Any, source_name: str, target_name: str) -> list[str]:
+    """A note per job the source has and the target lacks: promotion moves images, never jobs."""
+    missing = sorted(set(stack_jobs(source)) - set(stack_jobs(target)))
+    return [
+        f"job `{name}` is in {source_name} but not in {target_name}, so its image was not promoted. Promotion "
+        f"moves images, never jobs: to add it, copy its block into {target_name} in its own reviewed change (with "
+        "the settings that stack needs, and a digest-pinned image where its policy requires one), then promote."
+        for name in missing
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     # Both files are read strictly before anything else happens.
     source = read_stack(args.project_dir / f"Pulumi.{args.source}.yaml")
@@ -405,8 +417,12 @@ def run(args: argparse.Namespace) -> int:
     target_config = check_contract(target.values, target.name, args.project_dir)
     stack_yaml = round_trip_yaml()
     target_document = round_trip_load(stack_yaml, target)
+    source_document = round_trip_load(stack_yaml, source)
+    if not args.jobs:
+        for note in source_only_jobs(source_document, target_document, source.name, target.name):
+            print(f"note: {note}", file=sys.stderr)
     changed = promote(
-        round_trip_load(stack_yaml, source),
+        source_document,
         target_document,
         args.jobs,
         requires_digest(args.target, args.project_dir / "policy"),
