@@ -20,6 +20,7 @@ Every rule is scoped to the workspace or the namespace only, and sends to the st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -38,36 +39,40 @@ BACKLOG_FREQUENCY = "PT5M"
 
 @dataclass(frozen=True)
 class AlertRefs:
-    """What a job's alert rules need from the platform."""
+    """What a job's alert rules need from the platform: the settings, where rules notify and query, and where they
+    live (the stack's resource group, location and tags)."""
 
     settings: AlertsConfig
     action_group_id: pulumi.Input[str]
     workspace_id: pulumi.Output[str]
+    subscription_id: pulumi.Input[str]
+    resource_group: str  # the name from config
+    resource_group_name: pulumi.Output[str]  # the same, depending on the resource group resource
+    location: str
+    tags: dict[str, str]
+
+    def known_id(self, kind: str, name: str, resource: pulumi.Resource) -> pulumi.Output[str]:
+        """The ARM id of a `Microsoft.Insights/<kind>` resource of the stack, composed from its name (known in a first
+        preview) and depending on the resource that creates it."""
+        return known_after(
+            resource_id(self.subscription_id, self.resource_group, "Microsoft.Insights", kind, name), resource
+        )
 
 
-def rule_name(job_name: str, what: str = "failed") -> str:
+def rule_name(job_name: str, what: str) -> str:
     """The physical name of one of a job's alert rules: `alert-<job>-failed`, `-dead-letters`, `-backlog`."""
     return f"alert-{job_name}-{what}"
 
 
-def alert_id(subscription_id: pulumi.Input[str], resource_group: str, kind: str, name: str) -> pulumi.Output[str]:
-    return resource_id(subscription_id, resource_group, "Microsoft.Insights", kind, name)
-
-
-def failed_executions_alert(
-    parent: pulumi.Resource,
-    job_name: str,
-    alerts: AlertRefs,
-    resource_group_name: pulumi.Input[str],
-    location: str,
-    tags: dict[str, str],
-) -> monitor.ScheduledQueryRule:
+def failed_executions_alert(parent: pulumi.Resource, job_name: str, alerts: AlertRefs) -> pulumi.Output[str]:
+    """The job's failed-execution log alert on the workspace; returns the rule's id."""
     settings = alerts.settings.failed_executions
-    return monitor.ScheduledQueryRule(
+    physical_name = rule_name(job_name, "failed")
+    rule = monitor.ScheduledQueryRule(
         f"{job_name}-failed-executions",
-        rule_name=rule_name(job_name),
-        resource_group_name=resource_group_name,
-        location=location,
+        rule_name=physical_name,
+        resource_group_name=alerts.resource_group_name,
+        location=alerts.location,
         kind=LOG_ALERT_KIND,
         display_name=f"{job_name}: an execution failed",
         description=(
@@ -95,9 +100,10 @@ def failed_executions_alert(
         auto_mitigate=True,
         enabled=True,
         actions=monitor.ActionsArgs(action_groups=[alerts.action_group_id]),
-        tags=tags,
+        tags=alerts.tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    return alerts.known_id("scheduledQueryRules", physical_name, rule)
 
 
 def _queue_metric_alert(
@@ -111,13 +117,11 @@ def _queue_metric_alert(
     severity: int,
     namespace_id: pulumi.Input[str],
     alerts: AlertRefs,
-    resource_group_name: pulumi.Input[str],
-    tags: dict[str, str],
-) -> monitor.MetricAlert:
-    return monitor.MetricAlert(
+) -> pulumi.Output[str]:
+    rule = monitor.MetricAlert(
         logical_name,
         rule_name=physical_name,
-        resource_group_name=resource_group_name,
+        resource_group_name=alerts.resource_group_name,
         # Metric alert rules are global resources.
         location="global",
         description=description,
@@ -131,9 +135,10 @@ def _queue_metric_alert(
         auto_mitigate=True,
         enabled=True,
         actions=[monitor.MetricAlertActionArgs(action_group_id=alerts.action_group_id)],
-        tags=tags,
+        tags=alerts.tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    return alerts.known_id("metricAlerts", physical_name, rule)
 
 
 def _queue_dimension(queue: str) -> monitor.MetricDimensionArgs:
@@ -141,14 +146,9 @@ def _queue_dimension(queue: str) -> monitor.MetricDimensionArgs:
 
 
 def queue_alerts(
-    parent: pulumi.Resource,
-    job_name: str,
-    queue: str,
-    namespace_id: pulumi.Input[str],
-    alerts: AlertRefs,
-    resource_group_name: pulumi.Input[str],
-    tags: dict[str, str],
-) -> tuple[monitor.MetricAlert, monitor.MetricAlert]:
+    parent: pulumi.Resource, job_name: str, queue: str, namespace_id: pulumi.Input[str], alerts: AlertRefs
+) -> dict[str, pulumi.Output[str]]:
+    """The dead-letter and stuck-backlog metric alerts on the job's queue; returns their ids as job outputs."""
     backlog = alerts.settings.stuck_backlog
     dead_letters = _queue_metric_alert(
         parent,
@@ -170,8 +170,6 @@ def queue_alerts(
         alerts.settings.dead_letters.severity,
         namespace_id,
         alerts,
-        resource_group_name,
-        tags,
     )
     stuck = _queue_metric_alert(
         parent,
@@ -195,24 +193,35 @@ def queue_alerts(
         backlog.severity,
         namespace_id,
         alerts,
-        resource_group_name,
-        tags,
     )
-    return dead_letters, stuck
+    return {"deadLetterAlertId": dead_letters, "stuckBacklogAlertId": stuck}
 
 
-def action_group(
+def stack_alerts(
     parent: pulumi.Resource,
     settings: AlertsConfig,
     environment_name: str,
+    workspace_id: pulumi.Output[str],
     subscription_id: pulumi.Input[str],
     resource_group: str,
-    resource_group_name: pulumi.Input[str],
+    resource_group_name: pulumi.Output[str],
+    location: str,
     tags: dict[str, str],
-) -> tuple[monitor.ActionGroup | None, pulumi.Input[str]]:
-    """The action group the rules notify: the stack's own (mailing `emails`), or the existing `actionGroupId`."""
+) -> AlertRefs:
+    """What the stack's alert rules need, with the action group they notify: the stack's own (mailing `emails`),
+    created here, or the existing `actionGroupId`."""
+    alerts = AlertRefs(
+        settings=settings,
+        action_group_id=settings.action_group_id or "",
+        workspace_id=workspace_id,
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        resource_group_name=resource_group_name,
+        location=location,
+        tags=tags,
+    )
     if settings.action_group_id is not None:
-        return None, settings.action_group_id
+        return alerts
     assert settings.emails is not None  # exactly one of the two (AlertsConfig)
     name = f"ag-{environment_name}"
     group = monitor.ActionGroup(
@@ -232,4 +241,4 @@ def action_group(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    return group, known_after(alert_id(subscription_id, resource_group, "actionGroups", name), group)
+    return dataclasses.replace(alerts, action_group_id=alerts.known_id("actionGroups", name, group))

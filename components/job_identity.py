@@ -138,10 +138,15 @@ def job_identity(
     )
 
 
+def resource_name_of(scope: str) -> str:
+    """The last name in an ARM id (`.../containers/exports` -> `exports`), lower-cased."""
+    return scope.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
 def scope_label(scope: str, *, with_digest: bool) -> str:
     """A short, stable label for a grant's scope: the resource's own name (the same in every stack, so logical
     names and `--compare` line up), plus 8 hex digits of the whole id when the name alone is ambiguous."""
-    name = scope.rstrip("/").rsplit("/", 1)[-1].lower()
+    name = resource_name_of(scope)
     return f"{name}-{hashlib.sha256(scope.lower().encode()).hexdigest()[:8]}" if with_digest else name
 
 
@@ -162,7 +167,8 @@ def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[Ro
 
 def access_grants(settings: JobSettings) -> list[RoleGrant]:
     """The job's `azureAccess`: data-plane roles for its code, each at the one resource it names."""
-    names = [(grant.role, grant.scope.rstrip("/").rsplit("/", 1)[-1].lower()) for grant in settings.azure_access]
+    # A role granted on two resources of the same name needs the digest to keep the logical names apart.
+    names = [(grant.role, resource_name_of(grant.scope)) for grant in settings.azure_access]
     return [
         RoleGrant(
             grant.built_in_role,

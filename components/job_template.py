@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi_azure_native import app
 
-from components.alerts import alert_id, failed_executions_alert, rule_name
-from components.arm import known_after
+from components.alerts import failed_executions_alert
 from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings, SecretRef
 from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
 from components.naming import ACR_PULL
@@ -208,11 +207,7 @@ class JobComponent(pulumi.ComponentResource):
         """The failed-execution alert rule when the stack alerts; returns its output (the rule's id)."""
         if platform.alerts is None:
             return {}
-        rule = failed_executions_alert(
-            self, name, platform.alerts, platform.resource_group_name, platform.location, platform.tags
-        )
-        rule_id = alert_id(platform.subscription_id, platform.resource_group, "scheduledQueryRules", rule_name(name))
-        return {"failedExecutionAlertId": known_after(rule_id, rule)}
+        return {"failedExecutionAlertId": failed_executions_alert(self, name, platform.alerts)}
 
     def trigger_settings(self, config: Any) -> dict[str, Any]:
         """The trigger block's own settings beside parallelism and replicaCompletionCount."""

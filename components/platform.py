@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, authorization, monitor, operationalinsights, resources, servicebus
+from pulumi_azure_native import app, authorization, operationalinsights, resources, servicebus
 
-from components.alerts import AlertRefs, action_group
+from components.alerts import AlertRefs, stack_alerts
 from components.arm import known_after, resource_id
 from components.config import CONSUMPTION, KeyVaultConfig, PlatformConfig, RegistryConfig
 
@@ -52,7 +52,6 @@ class JobsPlatform(pulumi.ComponentResource):
     workspace: operationalinsights.Workspace
     environment: app.ManagedEnvironment
     service_bus_namespace: servicebus.Namespace | None
-    action_group: monitor.ActionGroup | None
     refs: PlatformRefs
 
     def __init__(self, name: str, args: JobsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -154,26 +153,22 @@ class JobsPlatform(pulumi.ComponentResource):
                 ),
                 host_name=config.service_bus.host_name,
             )
-        self.action_group = None
         alert_refs = None
         if config.active_alerts is not None:
-            self.action_group, action_group_id = action_group(
+            workspace_id = resource_id(
+                subscription_id, config.resource_group, "Microsoft.OperationalInsights", "workspaces", config.workspace
+            )
+            alert_refs = stack_alerts(
                 self,
                 config.active_alerts,
                 config.environment.name,
+                known_after(workspace_id, self.workspace),
                 subscription_id,
                 config.resource_group,
                 resource_group_name,
+                location,
                 tags,
             )
-            workspace_id = resource_id(
-                subscription_id,
-                config.resource_group,
-                "Microsoft.OperationalInsights",
-                "workspaces",
-                config.workspace,
-            )
-            alert_refs = AlertRefs(config.active_alerts, action_group_id, known_after(workspace_id, self.workspace))
         environment_id = resource_id(
             subscription_id, config.resource_group, "Microsoft.App", "managedEnvironments", config.environment.name
         )

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi_azure_native import app, servicebus
 
-from components.alerts import alert_id, queue_alerts, rule_name
+from components.alerts import queue_alerts
 from components.arm import known_after, resource_id
 from components.config import CONNECTION_SECRET, EventJobConfig
 from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
@@ -141,7 +141,11 @@ class ServiceBusEventJob(JobComponent):
         return {
             **job_outputs(name, self.job, self.scaler_identity, platform),
             **self.alert_on_failures(name, platform),
-            **self._queue_alerts(name, config, bus, platform),
+            **(
+                {}
+                if platform.alerts is None
+                else queue_alerts(self, name, config.queue, bus.namespace_id, platform.alerts)
+            ),
             "deadLetterPath": dead_letter_path(config.queue),
             "deadLetterPeekCommand": dead_letter_peek_command(bus.host_name, config.queue),
             "queueId": queue_id,
@@ -149,27 +153,6 @@ class ServiceBusEventJob(JobComponent):
             "namespaceHostName": bus.host_name,
             **workload_outputs(workload_identity),
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
-        }
-
-    def _queue_alerts(
-        self, name: str, config: EventJobConfig, bus: ServiceBusRefs, platform: PlatformRefs
-    ) -> dict[str, Any]:
-        """Dead-letter and stuck-backlog alerts on this job's queue, when the stack alerts."""
-        if platform.alerts is None:
-            return {}
-        dead_letters, stuck = queue_alerts(
-            self, name, config.queue, bus.namespace_id, platform.alerts, platform.resource_group_name, platform.tags
-        )
-
-        def rule_id(what: str, rule: pulumi.Resource) -> pulumi.Output[str]:
-            physical = rule_name(name, what)
-            return known_after(
-                alert_id(platform.subscription_id, platform.resource_group, "metricAlerts", physical), rule
-            )
-
-        return {
-            "deadLetterAlertId": rule_id("dead-letters", dead_letters),
-            "stuckBacklogAlertId": rule_id("backlog", stuck),
         }
 
     def _scaler_sas_rule(
