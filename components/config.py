@@ -810,10 +810,12 @@ class PlatformConfig(ConfigModel):
 
 
 class JobSettings(ConfigModel):
-    """Settings every job kind shares: image, replicas, retries, timeout, resources, environment.
+    """Settings every job kind shares: image, replicas, retries, timeout, resources, command, environment,
+    secrets and Azure access.
 
-    The rules here (pinned image, retries only when idempotent, n-of-m only by choice, a valid
-    CPU/memory pair) apply unchanged to every job kind.
+    The rules here (pinned image, retries only when idempotent, n-of-m only by choice, env secrets defined) apply
+    unchanged to every job kind; CPU/memory depend on the workload profile, so the stack checks them
+    (`StackConfigBase._check_job_on_platform`).
     """
 
     image: ImageReference
@@ -1224,9 +1226,6 @@ class StackConfigBase(ConfigModel):
             return f"{PLATFORM_KEY}.environment.coreQuota after raising the quota in Azure"
         return f"the profile's maximumCount under {PLATFORM_KEY}.environment.workloadProfiles"
 
-    def _profile_of(self, job: JobSettings) -> WorkloadProfileConfig | None:
-        return self.platform.workload_profile(job.workload_profile)
-
     @property
     def service_bus_local_auth(self) -> bool:
         """SAS (local) auth stays off unless a job explicitly chose the connection-string fallback."""
@@ -1258,10 +1257,9 @@ class StackConfigBase(ConfigModel):
             )
         profiles: dict[str, list[JobSettings]] = {}
         for _, _, job in self.jobs():
-            profile = self._profile_of(job)
-            profiles.setdefault(profile.name if profile else CONSUMPTION, []).append(job)
+            profiles.setdefault(job.workload_profile, []).append(job)
         for profile_name, jobs in profiles.items():
-            profile = self.platform.workload_profile(profile_name)
+            profile = self.platform.workload_profile(profile_name)  # None: the Consumption profile
             total = sum(job.peak_cores()[0] for job in jobs)
             capacity, what = self._profile_capacity(profile)
             if total > capacity:
