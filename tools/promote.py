@@ -21,7 +21,6 @@ import argparse
 import copy
 import difflib
 import io
-import json
 import os
 import stat
 import sys
@@ -35,9 +34,9 @@ import yaml
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from components.config import LOCATION_KEY, PROJECT, StackConfigBase, image_registry, split_image
+from components.config import PROJECT, StackConfigBase, image_registry, split_image
 from components.job_kinds import JOB_CONFIG_KEYS
-from components.stack_config import StackConfigError, decode_config_value, load_stack_config
+from components.stack_config import StackConfigError
 from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
 from tools import preview
 from tools.files import write_atomically
@@ -286,11 +285,7 @@ def check_contract(values: dict[str, Any], name: str, project_dir: Path) -> Stac
         }
     except preview.UsageError as error:
         raise PromotionRefusedError(str(error)) from None
-    passed = {key: value if isinstance(value, str) else json.dumps(value) for key, value in merged.items()}
-    program = {key: decode_config_value(value) for key, value in passed.items() if key.startswith(f"{PROJECT}:")}
-    if LOCATION_KEY in passed:
-        program[LOCATION_KEY] = passed[LOCATION_KEY]
-    return load_stack_config(program, stack_file=name)
+    return preview.StackInput(stack=name, project=project, path=Path(name), config=merged).check()
 
 
 # --- writing ---------------------------------------------------------------------------------------------
