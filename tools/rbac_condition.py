@@ -15,35 +15,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from components.config import EventJobConfig
-from components.naming import (
-    ACR_PULL,
-    KEY_VAULT_SECRETS_USER,
-    SERVICE_BUS_DATA_OWNER,
-    SERVICE_BUS_DATA_RECEIVER,
-    BuiltInRole,
-)
+from components.naming import ACR_PULL, DATA_PLANE_ROLES, SERVICE_BUS_DATA_OWNER, BuiltInRole
 from components.stack_config import StackConfigError
 from tools import preview
-from tools.offline import PROJECT_DIR
+from tools.offline import PROJECT_DIR, ROLE_ASSIGNMENT
+
+# Every built-in role the program may assign, by GUID (for the comment lines).
+KNOWN_ROLES = {role.guid: role for role in (ACR_PULL, SERVICE_BUS_DATA_OWNER, *DATA_PLANE_ROLES)}
 
 
 def granted_roles(stacks: Sequence[str]) -> list[BuiltInRole]:
-    """Every built-in role the stacks' programs assign, from their validated config."""
-    roles: dict[str, BuiltInRole] = {ACR_PULL.guid: ACR_PULL}
-    for stack in stacks:
-        given = preview.read_stack(stack, None)
-        config = given.check()
-        for _, _, job in config.jobs():
-            if isinstance(job, EventJobConfig):  # its scaler reads the queue, its code receives
-                if job.auth == "managedIdentity":
-                    roles[SERVICE_BUS_DATA_OWNER.guid] = SERVICE_BUS_DATA_OWNER
-                roles[SERVICE_BUS_DATA_RECEIVER.guid] = SERVICE_BUS_DATA_RECEIVER
-            if job.secrets:
-                roles[KEY_VAULT_SECRETS_USER.guid] = KEY_VAULT_SECRETS_USER
-            for grant in job.azure_access:
-                roles[grant.built_in_role.guid] = grant.built_in_role
-    return sorted(roles.values(), key=lambda role: role.display_name)
+    """Every built-in role the stacks' programs assign: read from the role assignments an offline run of each
+    stack registers, so the list follows the program (any job kind, any grant) without a copy of its rules."""
+    guids = {
+        assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+        for stack in stacks
+        for assignment in preview.load_run(stack, None).by_type(ROLE_ASSIGNMENT)
+    }
+    roles = [KNOWN_ROLES.get(guid) or BuiltInRole(display_name=guid, slug=guid, guid=guid) for guid in guids]
+    return sorted(roles, key=lambda role: role.display_name)
 
 
 def condition(roles: Sequence[BuiltInRole]) -> str:
