@@ -64,6 +64,7 @@ class MayDiffer:
     path: re.Pattern[str]
     types: tuple[str, ...] = ()  # resource types (a prefix ends with ':'); empty: any
     data_plane_grant: bool = False  # only a role assignment of a data-plane role (azureAccess, Key Vault)
+    summarize_by_job: bool = False  # the summary names the jobs (what a promotion moves) instead of counting
 
     def matches(self, registration: Registration, path: str) -> bool:
         if self.types and not any(
@@ -83,7 +84,12 @@ MAY_DIFFER = (
     MayDiffer("logRetentionDays", re.compile(r"retentionInDays"), ("azure-native:operationalinsights:Workspace",)),
     MayDiffer("serviceBus.sku", re.compile(r"sku\..+"), ("azure-native:servicebus:Namespace",)),
     MayDiffer("maxExecutions", re.compile(r"configuration\.eventTriggerConfig\.scale\.maxExecutions"), (JOB,)),
-    MayDiffer("image (moves only by promotion)", re.compile(r"template\.containers\[\d+\]\.image"), (JOB,)),
+    MayDiffer(
+        "image (moves only by promotion)",
+        re.compile(r"template\.containers\[\d+\]\.image"),
+        (JOB,),
+        summarize_by_job=True,
+    ),
     MayDiffer(
         "Key Vault references (each stack's own vault)",
         re.compile(r"configuration\.secrets\[\d+\]\.keyVaultUrl"),
@@ -115,6 +121,7 @@ class InputDifference:
     # The row of the may-differ table it falls under (BY_DESIGN for the above), or None: unexpected drift.
     expected_as: str | None = None
     title: str = ""  # for a reviewer: `job <job> · <Type> [<name>] · <path>`
+    owner: str = ""  # the job the resource belongs to, or `platform`
 
 
 @dataclass(frozen=True)
@@ -267,18 +274,24 @@ class Normalizer:
         return self.pattern.sub(lambda match: self.replacements[match[0]], value)
 
 
-def title(registration: Registration, run: ProgramRun) -> str:
-    """`job <job> · <Type> [<name>]` (or `platform · ...`): where a reviewer finds it in the stack file."""
+def titles(run: ProgramRun) -> dict[str, tuple[str, str]]:
+    """Resource key -> (owner, title): the job it belongs to (or `platform`), and `job <job> · <Type> [<name>]`
+    (or `platform · ...`), where a reviewer finds it in the stack file."""
     by_urn = {r.urn: r for r in run.resources}
-    owner, parent = "platform", by_urn.get(registration.parent)
-    while parent is not None:
-        if parent.type in JOB_COMPONENTS:
-            owner = f"job {parent.name}"
-            break
-        parent = by_urn.get(parent.parent)
-    kind = registration.type.rsplit(":", 1)[-1]
-    named = "" if owner == f"job {registration.name}" else f" {registration.name}"
-    return f"{owner} · {kind}{named}"
+
+    def title(registration: Registration) -> tuple[str, str]:
+        owner, parent = "platform", by_urn.get(registration.parent)
+        while parent is not None:
+            if parent.type in JOB_COMPONENTS:
+                owner = parent.name
+                break
+            parent = by_urn.get(parent.parent)
+        where = "platform" if owner == "platform" else f"job {owner}"
+        kind = registration.type.rsplit(":", 1)[-1]
+        named = "" if registration.name == owner else f" {registration.name}"
+        return owner, f"{where} · {kind}{named}"
+
+    return {resource_key(r): title(r) for r in run.resources}
 
 
 def expected_as(registration: Registration, path: str, by_design: bool) -> str | None:
@@ -292,21 +305,31 @@ def compare(left: ProgramRun, right: ProgramRun) -> Comparison:
     rights = {resource_key(r): r for r in right.resources}
     left_own, right_own = Normalizer(left), Normalizer(right)
     differences = []
+    right_titles = titles(right)
     for key in sorted(set(lefts) & set(rights)):
         a, b = dict(flatten(lefts[key].inputs)), dict(flatten(rights[key].inputs))
-        where = title(rights[key], right)
+        owner, where = right_titles[key]
         for path in sorted(set(a) | set(b)):
             if a.get(path) != b.get(path):
                 by_design = left_own(a.get(path)) == right_own(b.get(path))
                 category = expected_as(rights[key], path, by_design)
                 differences.append(
-                    InputDifference(key, path, a.get(path), b.get(path), by_design, category, f"{where} · {path}")
+                    InputDifference(
+                        key, path, a.get(path), b.get(path), by_design, category, f"{where} · {path}", owner
+                    )
                 )
         if lefts[key].protect != rights[key].protect:
             category = expected_as(rights[key], "protect", False)
             differences.append(
                 InputDifference(
-                    key, "protect", lefts[key].protect, rights[key].protect, False, category, f"{where} · protect"
+                    key,
+                    "protect",
+                    lefts[key].protect,
+                    rights[key].protect,
+                    False,
+                    category,
+                    f"{where} · protect",
+                    owner,
                 )
             )
     only_left, only_right = sorted(set(lefts) - set(rights)), sorted(set(rights) - set(lefts))
@@ -347,10 +370,10 @@ def render(comparison: Comparison) -> str:
     for difference in comparison.differences:
         if difference.expected_as is not None:
             groups.setdefault(difference.expected_as, []).append(difference)
+    by_job = {row.label for row in MAY_DIFFER if row.summarize_by_job}
     for label, members in groups.items():
-        if label.startswith("image"):
-            moved = ", ".join(sorted({d.title.split(" · ")[0].removeprefix("job ") for d in members}))
-            lines.append(f"    {label}: {moved}")
+        if label in by_job:
+            lines.append(f"    {label}: {', '.join(sorted({d.owner for d in members}))}")
         else:
             resources = len({d.resource for d in members})
             lines.append(f"    {label}: {_count(len(members), 'value')} on {_count(resources, 'resource')}")
