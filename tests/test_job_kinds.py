@@ -14,7 +14,16 @@ def test_every_kind_is_one_config_map_with_its_model() -> None:
 
 
 def test_promotion_reads_images_from_every_kind() -> None:
-    assert promote.JOB_CONFIG_KEYS == JOB_CONFIG_KEYS == tuple(kind.config_key for kind in JOB_KINDS)
+    # One job under each kind's key (bare or namespaced, as the CLI accepts both), plus another provider's key.
+    config = {
+        **{
+            kind.config_key if index % 2 else kind.key: {f"job-{kind.key.lower()}": {"image": "x"}}
+            for index, kind in enumerate(JOB_KINDS)
+        },
+        "azure-native:location": "koreacentral",
+    }
+    assert set(promote.stack_jobs({"config": config})) == {f"job-{kind.key.lower()}" for kind in JOB_KINDS}
+    assert set(JOB_CONFIG_KEYS) == {f"aca-jobs:{kind.key}" for kind in JOB_KINDS}
 
 
 def test_each_kind_has_its_own_trigger_and_type_token() -> None:

@@ -57,6 +57,8 @@ def pinned_set(python: str) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--freeze"]:
+        if len(sys.argv) != 3:
+            raise SystemExit("usage: python tools/requirements.py --freeze <path to the environment's python>")
         sys.stdout.write(pinned_set(sys.argv[2]))
     else:
         sys.stdout.write("\n".join(declared_requirements()) + "\n")
