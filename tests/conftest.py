@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -172,6 +174,19 @@ def seed_run(run_stack: Callable[..., ProgramRun], seed_config: dict[str, Any]) 
 @pytest.fixture
 def deployed_seed_run(run_stack: Callable[..., ProgramRun], seed_config: dict[str, Any]) -> ProgramRun:
     return run_stack(seed_config, mode=DEPLOYED)
+
+
+@functools.cache
+def _committed(stack: str) -> tuple[dict[str, Any], ProgramRun]:
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config, run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
+
+
+def run_committed(stack: str) -> tuple[dict[str, Any], ProgramRun]:
+    """A committed stack file's config and its program run (new-stack mode), run once per test session: the
+    tests only read the run; the config is a fresh copy."""
+    config, run = _committed(stack)
+    return copy.deepcopy(config), run
 
 
 def arm_id(resource: Registration, subscription: str = PLACEHOLDER_SUBSCRIPTION) -> str:

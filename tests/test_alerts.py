@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import FULL_CONFIG, PROJECT_DIR, arm_id, assert_rule_broken, find
+from conftest import FULL_CONFIG, arm_id, assert_rule_broken, find, run_committed
 
 from components.operations import console_log_query, evidence_query, execution_events, failed_events_query
 from tools.offline import ProgramRun, run_program
@@ -188,22 +188,15 @@ def test_event_jobs_export_dead_letter_handling(alerting: ProgramRun) -> None:
 # --- the committed stacks ---------------------------------------------------------------------------------
 
 
-def committed(stack: str) -> ProgramRun:
-    import yaml
-
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
-
-
 def test_prod_alerts_on_every_job_and_dev_on_none() -> None:
-    prod = committed("prod")
+    _, prod = run_committed("prod")
     assert len(prod.by_type(ACTION_GROUP)) == 1
     assert sorted(r.name for r in prod.by_type(LOG_ALERT)) == [f"{job}-failed-executions" for job in JOBS]
     assert sorted(r.name for r in prod.by_type(METRIC_ALERT)) == [
         "job-orders-queue-dead-letters",
         "job-orders-queue-stuck-backlog",
     ]
-    dev = committed("dev")
+    _, dev = run_committed("dev")
     assert [r for r in dev.resources if r.type.startswith("azure-native:monitor:")] == []
 
 

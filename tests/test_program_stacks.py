@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-import functools
-from pathlib import Path
-
 import pytest
-import yaml
-from conftest import PROJECT_DIR, arm_id, find
+from conftest import PROJECT_DIR, arm_id, find, run_committed
 
 from components.job_kinds import JOB_CONFIG_KEYS
-from tools.offline import ProgramRun, run_program
 
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 JOB_OUTPUTS = {
@@ -29,18 +23,6 @@ EVENT_JOB_OUTPUTS = JOB_OUTPUTS | {
     "workloadIdentityClientId",
     "sendTestMessageCommand",
 }
-
-
-@functools.cache
-def _committed(stack: str) -> tuple[dict, ProgramRun]:
-    config = yaml.safe_load(Path(PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return config, run_program(config, stack, stack_file=f"Pulumi.{stack}.yaml")
-
-
-def run_committed(stack: str) -> tuple[dict, ProgramRun]:
-    """The committed stack, run once per test session (the tests only read the run)."""
-    config, run = _committed(stack)
-    return copy.deepcopy(config), run
 
 
 def test_the_three_promotion_stacks_are_committed() -> None:
