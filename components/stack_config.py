@@ -186,7 +186,7 @@ def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
         "bool_type": ("true or false", "write `true` or `false` without quotes"),
         "string_type": ("text", "write a string value"),
         "dict_type": ("a map of keys", "indent the keys below it as a YAML map"),
-        "list_type": ("a list", "write a YAML list, e.g. `[python, -m, app]` or one `- item` per line"),
+        "list_type": ("a list", "write a YAML list: `[first, second]`, or one `- item` per line"),
         "model_type": ("a map of keys", "indent the keys below it as a YAML map"),
         "model_attributes_type": ("a map of keys", "indent the keys below it as a YAML map"),
     }
