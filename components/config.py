@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components.cron import CronError, CronSchedule, parse_cron
 from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, BuiltInRole
+from policy.aca_facts.cron import CronError, CronSchedule, parse_cron
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"

@@ -3,7 +3,7 @@
 Everything but the trigger is the default job (`JobComponent.build`), so every manual-job rule holds. The cron
 expression is evaluated in UTC by Azure (Microsoft Learn `container-apps/jobs.md`, "Scheduled jobs"; there is no
 time-zone setting: microsoft/azure-container-apps issue 1109). `nextRunsUtc` shows the next three runs, computed
-offline from the expression (`components/cron.py`) when the program runs, so a reviewer sees when it will run.
+offline from the expression (`policy/aca_facts/cron.py`) when the program runs, so a reviewer sees when it will run.
 """
 
 from __future__ import annotations

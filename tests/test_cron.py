@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from components.cron import CronError, parse_cron
+from policy.aca_facts.cron import CronError, parse_cron
 
 
 def at(text: str) -> datetime:
