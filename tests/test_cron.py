@@ -190,3 +190,22 @@ def test_fixes_say_what_to_write() -> None:
     assert "0 for Sunday" in fix("0 0 * * 7")
     assert fix("60 * * * *") == "use a minute from 0 to 59"
     assert "`20-23,0-2`" in fix("0 20-2 * * *")
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Python upper-cases `ſ` (U+017F) to `S`: `ſun` read as SUN before the ASCII rule.
+        ("0 2 * * ſun", "non-ASCII character `ſ`"),
+        ("0 2 * * mon\u00a0", "non-ASCII"),
+        # Thousands of digits: Python's int-limit ValueError before, a range message now.
+        ("0 " + "9" * 5000 + " * * *", "is out of range 0-23"),
+        ("*/" + "1" * 5000 + " * * * *", "step larger than the field's range"),
+        ("*/60 * * * *", "step larger than the field's range 0-59"),
+    ],
+)
+def test_input_edges_are_messages(expression: str, expected: str) -> None:
+    with pytest.raises(CronError) as caught:
+        parse_cron(expression)
+    assert expected in str(caught.value)
+    assert len(str(caught.value)) < 400  # the field is shown cut, not in its thousands of characters

@@ -175,8 +175,14 @@ def _day_analysis(months: frozenset[int], doms: frozenset[int], dows: frozenset[
     return fewest
 
 
+def _shown(text: str) -> str:
+    """`text` for a message: a field of thousands of characters is cut, so that the message stays readable."""
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def _where(index: int, field: str, text: str) -> str:
     name = _FIELDS[index]
+    field, text = _shown(field), _shown(text)
     return f"{name} field `{field}`" if text == field else f"{name} field `{field}`: `{text}`"
 
 
@@ -187,7 +193,7 @@ def _span(start: int, end: int) -> str:
 def _value(index: int, field: str, text: str) -> int:
     low, high = _BOUNDS[index]
     if _NUMBER.fullmatch(text):
-        value = int(text)
+        value = _small_int(text, high)
     elif text.upper() in _NAMES[index]:
         return _NAMES[index][text.upper()]
     else:
@@ -203,6 +209,13 @@ def _value(index: int, field: str, text: str) -> int:
             f"{_where(index, field, text)} is out of range {low}-{high}", f"use a {_FIELDS[index]} from {low} to {high}"
         )
     return value
+
+
+def _small_int(digits: str, high: int) -> int:
+    """The number ASCII `digits` spell, or `high + 1` when it has more digits than any field takes: Python refuses to
+    read numbers of thousands of digits (`int` max str digits) and no field goes beyond 59."""
+    significant = digits.lstrip("0")
+    return int(digits) if len(significant) <= 4 else high + 1
 
 
 def _item(index: int, field: str, item: str) -> set[int]:
@@ -223,9 +236,14 @@ def _item(index: int, field: str, item: str) -> set[int]:
                 f"{_where(index, field, item)} has step `{step_text}`, which is not a number",
                 "write the step as a whole number, e.g. `*/5`",
             )
-        step = int(step_text)
+        step = _small_int(step_text, high)
         if step == 0:
             raise CronError(f"{_where(index, field, item)} has a step of 0", "use a step of 1 or more, e.g. `*/5`")
+        if step > high:
+            raise CronError(
+                f"{_where(index, field, item)} has a step larger than the field's range {low}-{high}",
+                f"use a step from 1 to {high}",
+            )
     if range_text == "*":
         start, end = low, high
     else:
@@ -247,10 +265,11 @@ def _field(index: int, field: str) -> tuple[frozenset[int], bool]:
     """The field's values, and whether robfig/cron treats it as unrestricted (an item `*` or `*/1`)."""
     values: set[int] = set()
     robfig_star = False
+    high = _BOUNDS[index][1]
     for item in field.split(","):
         values |= _item(index, field, item)
         range_text, _, step_text = item.partition("/")
-        robfig_star = robfig_star or (range_text == "*" and (not step_text or int(step_text) == 1))
+        robfig_star = robfig_star or (range_text == "*" and (not step_text or _small_int(step_text, high) == 1))
     return frozenset(values), robfig_star
 
 
@@ -260,6 +279,14 @@ def parse_cron(expression: str) -> CronSchedule:
         raise CronError(
             f"the cron expression must be a string, got {type(expression).__name__}",
             'write the schedule as a quoted string, e.g. "0 2 * * *"',
+        )
+    if not expression.isascii():
+        # Python's case mapping folds some non-ASCII letters into ASCII (`ſ`.upper() == `S`), so `ſun` would read as
+        # SUN: cron (and Azure) read bytes, and no cron field holds anything but ASCII.
+        odd = next(c for c in expression if not c.isascii())
+        raise CronError(
+            f"`{expression}` holds the non-ASCII character `{odd}` (U+{ord(odd):04X}); cron fields are ASCII only",
+            "write numbers, `*`, `,`, `-`, `/` and English month or day names (JAN-DEC, SUN-SAT) in plain ASCII",
         )
     text = expression.strip()
     if text.startswith("@"):
