@@ -195,8 +195,8 @@ def test_fixes_say_what_to_write() -> None:
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
-        # Python upper-cases `ſ` (U+017F) to `S`: `ſun` read as SUN before the ASCII rule.
-        ("0 2 * * ſun", "non-ASCII character `ſ`"),
+        # Python upper-cases U+017F (long s) to `S`: "\u017fun" read as SUN before the ASCII rule.
+        ("0 2 * * \u017fun", "non-ASCII character `\u017f`"),
         ("0 2 * * mon\u00a0", "non-ASCII"),
         # Thousands of digits: Python's int-limit ValueError before, a range message now.
         ("0 " + "9" * 5000 + " * * *", "is out of range 0-23"),

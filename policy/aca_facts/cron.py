@@ -281,8 +281,8 @@ def parse_cron(expression: str) -> CronSchedule:
             'write the schedule as a quoted string, e.g. "0 2 * * *"',
         )
     if not expression.isascii():
-        # Python's case mapping folds some non-ASCII letters into ASCII (`ſ`.upper() == `S`), so `ſun` would read as
-        # SUN: cron (and Azure) read bytes, and no cron field holds anything but ASCII.
+        # Python's case mapping folds some non-ASCII letters into ASCII (U+017F, the long s, upper-cases to `S`), so
+        # a long-s `sun` would read as SUN; cron (and Azure) read bytes, and no cron field holds anything but ASCII.
         odd = next(c for c in expression if not c.isascii())
         raise CronError(
             f"`{expression}` holds the non-ASCII character `{odd}` (U+{ord(odd):04X}); cron fields are ASCII only",
