@@ -177,7 +177,7 @@ def test_compare_json_marks_by_design_differences(capsys) -> None:
 def test_a_malformed_or_invalid_stack_file_is_refused_with_a_message(project: Path, capsys) -> None:
     (project / "Pulumi.staging.yaml").write_text("config:\n  aca-jobs:manualJobs: [unclosed\n")
     assert run(project, "--from", "staging", "--to", "prod") == 2
-    assert "Pulumi.staging.yaml: not valid YAML" in capsys.readouterr().err
+    assert "Pulumi.staging.yaml: line 2, column 24 in `aca-jobs:manualJobs: [unclosed`" in capsys.readouterr().err
     shutil.copy(PROJECT_DIR / "Pulumi.staging.yaml", project)
     prod = (project / "Pulumi.prod.yaml").read_text()
     first_image = next(line for line in prod.splitlines(keepends=True) if line.strip().startswith("image:"))

@@ -4,9 +4,9 @@ naming the stack file and the key, prints nothing on stdout, registers nothing, 
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, assert_rule_broken, find
 
+from components import stack_file
 from components.stack_config import StackConfigError, load_stack_config
 from tools import preview
 from tools.offline import run_program
@@ -98,14 +99,159 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path, capsys) -> None:
     assert_refused(preview_file(tmp_path, dev_text().encode().replace(b"owner", b"own\xe9r"), capsys), "UTF-8")
 
 
-def test_an_alias_bomb_is_refused_in_well_under_a_second(tmp_path, capsys) -> None:
+def test_an_alias_bomb_is_refused_before_anything_is_built(tmp_path, capsys, monkeypatch) -> None:
     rows = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     rows += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     assert len("\n".join(rows).encode()) < 1024  # a 1 KB bomb: 10^9 elements once expanded
     bomb = "\n".join(rows) + "\n" + dev_text().replace("      owner: platform-team", "      owner: *a8", 1)
-    started = time.perf_counter()
-    assert_refused(preview_file(tmp_path, bomb, capsys), "aliases")
-    assert time.perf_counter() - started < 1.0
+    assert_refused(preview_file(tmp_path, bomb, capsys), "line 5", "more than 50,000 values", "`*a3` repeats")
+    assert_refused_before_building(bomb, monkeypatch)
+
+
+def assert_refused_before_building(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader refuses `text` from the parser's events, before it composes (let alone expands) anything."""
+
+    def never_composed(self: object) -> None:
+        raise AssertionError("the loader built the document before refusing it")
+
+    monkeypatch.setattr(stack_file._Loader, "get_single_node", never_composed)
+    with pytest.raises(stack_file.StackFileError):
+        stack_file.parse_stack_yaml(text, "Pulumi.dev.yaml")
+
+
+# A 1 MB string repeated 10^4 times through aliases: 10 GB of text once anything walks it (JSON encoding does).
+STRING_BOMB = (
+    "config:\n  aca-jobs:platform:\n    tags:\n"
+    f"      a: &a {'x' * 1_000_000}\n"
+    "      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "      e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+)
+
+
+def test_aliases_repeating_a_large_string_are_refused_before_anything_is_built(tmp_path, capsys, monkeypatch) -> None:
+    """The budget counts text, not only values: 40 values here, but 10 GB."""
+    assert_refused(preview_file(tmp_path, STRING_BOMB, capsys), "line 5", "more than 4 MiB of text", "`*a` repeats")
+    assert_refused_before_building(STRING_BOMB, monkeypatch)
+
+
+# Previews each file named on its command line in one child process limited to 1 GiB of address space (so that a
+# regression fails with MemoryError instead of taking the machine's memory); prints the exit codes and the peak
+# memory (KiB on Linux) as JSON on stdout, where a refused preview prints nothing.
+LIMITED_PREVIEWS = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+from tools import preview
+codes = [preview.main(["--stack", "dev", "--config-file", path]) for path in sys.argv[1:]]
+print(json.dumps({"codes": codes, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def test_hostile_files_are_refused_with_exit_2_in_bounded_memory(tmp_path: Path) -> None:
+    bomb, huge = tmp_path / "bomb" / "Pulumi.dev.yaml", tmp_path / "huge" / "Pulumi.dev.yaml"
+    bomb.parent.mkdir()
+    huge.parent.mkdir()
+    bomb.write_text(STRING_BOMB)
+    with huge.open("wb") as file:
+        file.truncate(3 * 2**30)  # sparse: 3 GiB that take no disk, but would take memory if read whole
+    result = subprocess.run(
+        [sys.executable, "-c", LIMITED_PREVIEWS, str(bomb), str(huge)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    measured = json.loads(result.stdout)
+    assert measured["codes"] == [2, 2]
+    assert measured["peak_kib"] < 500 * 1024
+    bomb_message, huge_message = result.stderr.splitlines()
+    assert bomb_message.startswith("Pulumi.dev.yaml: line 5, column ") and "more than 4 MiB of text" in bomb_message
+    assert huge_message.startswith("Pulumi.dev.yaml: the file is larger than the 1 MiB limit of a stack file")
+    assert "Fix: " in bomb_message and "Fix: " in huge_message
+
+
+def test_a_file_at_the_size_limit_is_read(tmp_path, capsys) -> None:
+    text = dev_text() + "#" * (stack_file.MAX_BYTES - len(dev_text().encode()) - 1) + "\n"
+    assert len(text.encode()) == stack_file.MAX_BYTES
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    assert stack_file.load_stack_yaml(tmp_path / "Pulumi.dev.yaml") == yaml.safe_load(dev_text())
+    assert_refused(preview_file(tmp_path, text + "\n", capsys), "larger than the 1 MiB limit")
+
+
+def test_the_fast_parser_is_the_one_in_use() -> None:
+    """The time bounds above are libyaml's (PyYAML's wheels ship it); the pure-Python parser is a fallback."""
+    assert stack_file._PARSER_BASE is yaml.CSafeLoader
+
+
+# (case, text replaced in Pulumi.dev.yaml, its replacement, text of the line the message must point at, words)
+SYNTAX_ERRORS = [
+    ("tab-indent", "      parallelism: 2\n", "\tparallelism: 2\n", "parallelism: 2", "a tab in the indentation"),
+    (
+        "colon-in-value",
+        "      owner: platform-team",
+        "      owner: platform team: orders",
+        "owner: platform team",
+        'quote the value: `owner: "platform team: orders"`',
+    ),
+    (
+        "dash-without-space",
+        "      args: [--since, 24h]",
+        "      args:\n        - --since\n        -24h",
+        "-24h",
+        "`- 24h`",
+    ),
+    (
+        "colon-without-space",
+        "      cpu: 0.5\n      memory: 1Gi",
+        "      cpu:0.5\n      memory: 1Gi",
+        "cpu:0.5",
+        "`cpu: 0.5`",
+    ),
+    ("quote-not-closed", 'Expression: "0 2 * * *"', 'Expression: "0 2 * * *', "cronExpression", "never closed"),
+    ("bracket-not-closed", "export]", "export", "command: [python", "the `[` opened here is not closed"),
+    ("bracket-not-opened", "--since, 24h]", "--since, 24h]]", "args: [", "`]` closes a bracket that was never opened"),
+    (
+        "indent-between-keys",
+        "      replicaCompletionCount",
+        "     replicaCompletionCount",
+        "CompletionCount",
+        "indented 5",
+    ),
+    (
+        "indent-under-a-value",
+        "      replicaCompletionCount",
+        "        replicaCompletionCount",
+        "CompletionCount",
+        "deeper",
+    ),
+    ("list-item-among-keys", "      idempotent: true\n", "      idempotent: true\n      - x\n", "- x", "a list item"),
+    ("reserved-first-character", "owner: platform-team", "owner: @platform", "owner: @", '`"@platform"`'),
+    (
+        "text-after-quote",
+        'Expression: "0 2 * * *"',
+        'Expression: "0 2 * * *" UTC',
+        "cronExpression",
+        "after the closing",
+    ),
+]
+
+
+@pytest.mark.parametrize("parser", [yaml.CSafeLoader, yaml.SafeLoader], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    ("old", "new", "marker", "words"), [c[1:] for c in SYNTAX_ERRORS], ids=[c[0] for c in SYNTAX_ERRORS]
+)
+def test_a_yaml_syntax_error_names_line_column_and_likely_cause(
+    tmp_path, capsys, monkeypatch, parser: type[yaml.SafeLoader], old: str, new: str, marker: str, words: str
+) -> None:
+    monkeypatch.setattr(stack_file, "_PARSER_BASE", parser)  # syntax errors surface in the first (event) pass
+    assert old in dev_text()
+    text = dev_text().replace(old, new, 1)
+    line = next(number for number, row in enumerate(text.splitlines(), 1) if marker in row)
+    code, out, err = preview_file(tmp_path, text, capsys)
+    assert_refused((code, out, err), f"Pulumi.dev.yaml: line {line}, column ", words, ". Fix: ")
+    assert "while parsing" not in err and "while scanning" not in err  # the parser's words are not the message
 
 
 def test_the_process_refuses_a_hostile_file_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
