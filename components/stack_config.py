@@ -1,9 +1,12 @@
 """Reading the stack's Pulumi config into `StackConfig`, and turning validation errors into messages.
 
-A message names the stack file, the key path as written in YAML and the fix, e.g.
+Every problem of a run is listed, grouped per job; each names the stack file, the key path as written in YAML and
+the fix, e.g.
 
-    Pulumi.dev.yaml: aca-jobs:manualJobs.job-orders-backfill.replicaRetryLimit: replicaRetryLimit 3 re-runs
-    ... Fix: lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe.
+    Pulumi.dev.yaml: 1 config problem (nothing was created):
+      job `job-orders-backfill` (aca-jobs:manualJobs.job-orders-backfill):
+        - Pulumi.dev.yaml: aca-jobs:manualJobs.job-orders-backfill.replicaRetryLimit: replicaRetryLimit 3 re-runs
+          ... Fix: lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe.
 
 `StackConfigError` subclasses `pulumi.RunError`, so under the real CLI the program stops with the message
 and no traceback, before any resource is registered.
@@ -20,16 +23,9 @@ from typing import Any
 
 import pulumi
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
-from components.config import (
-    ENCRYPTED_VALUE_FIX,
-    ENCRYPTED_VALUE_PROBLEM,
-    LOCATION_KEY,
-    PROJECT,
-    RULE_ERROR,
-    StackConfigBase,
-)
+from components.config import LOCATION_KEY, PROJECT, StackConfigBase
+from components.config_problems import collect_problems, format_problems
 from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
 
@@ -131,7 +127,8 @@ def decode_config_value(value: Any) -> Any:
 
 
 def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | None = None) -> StackConfigBase:
-    """Validate the stack's config. Raises `StackConfigError` listing every problem found.
+    """Validate the stack's config. Raises `StackConfigError` listing every problem found, grouped per job
+    (`components.config_problems`).
 
     Under the Pulumi CLI the program sees config after YAML has been parsed (a duplicate key already dropped),
     so it also reads its own stack file strictly when it is there."""
@@ -143,66 +140,8 @@ def load_stack_config(raw: Mapping[str, Any] | None = None, stack_file: str | No
     stack_file = stack_file or stack_file_name()
     try:
         return StackConfig.model_validate(dict(raw))
-    except ValidationError as error:
-        raise StackConfigError(format_errors(error, stack_file)) from None
-
-
-def format_errors(error: ValidationError, stack_file: str) -> str:
-    lines = [_format_one(detail, stack_file) for detail in error.errors(include_url=False)]
-    header = f"{stack_file}: {len(lines)} config problem{'s' if len(lines) != 1 else ''} (nothing was created):"
-    return "\n".join([header, *(f"  - {line}" for line in sorted(set(lines)))])
-
-
-def _format_one(detail: ErrorDetails, stack_file: str) -> str:
-    path, problem, fix = key_path(detail), detail["msg"], None
-    if detail["type"] == RULE_ERROR:
-        fix = detail.get("ctx", {}).get("fix")
-    else:
-        problem, fix = _describe_pydantic_error(detail)
-    message = f"{stack_file}: {path}: {problem}"
-    return f"{message}. Fix: {fix}." if fix else f"{message}."
-
-
-def key_path(detail: ErrorDetails) -> str:
-    """The YAML key path: config key, then nested keys, joined with '.'; a map key error names the key."""
-    parts = [str(part) for part in detail["loc"] if part != "[key]"]
-    extra = (detail.get("ctx") or {}).get("key") if detail["type"] == RULE_ERROR else None
-    if extra:
-        # Cross-field rules on the top-level model already carry the full path.
-        parts = extra.split(".") if not parts else [*parts, extra]
-    if not parts:
-        return "(stack config)"
-    return ".".join(parts) if ":" in parts[0] else f"{PROJECT}:" + ".".join(parts)
-
-
-def _describe_pydantic_error(detail: ErrorDetails) -> tuple[str, str]:
-    kind, ctx, given = detail["type"], detail.get("ctx") or {}, detail.get("input")
-    if isinstance(given, dict) and set(given) == {"secure"}:
-        return ENCRYPTED_VALUE_PROBLEM, ENCRYPTED_VALUE_FIX
-    shown = json.dumps(given) if isinstance(given, str | int | float | bool) or given is None else "a map/list"
-    expected = {
-        "int_type": ("a whole number", "write a number without quotes or decimals"),
-        "float_type": ("a number", "write a number without quotes, e.g. 0.5"),
-        "bool_type": ("true or false", "write `true` or `false` without quotes"),
-        "string_type": ("text", "write a string value"),
-        "dict_type": ("a map of keys", "indent the keys below it as a YAML map"),
-        "list_type": ("a list", "write a YAML list: `[first, second]`, or one `- item` per line"),
-        "model_type": ("a map of keys", "indent the keys below it as a YAML map"),
-        "model_attributes_type": ("a map of keys", "indent the keys below it as a YAML map"),
-    }
-    if kind in expected:
-        what, fix = expected[kind]
-        return f"must be {what}, got {shown}", fix
-    if kind == "literal_error":
-        return f"must be one of {ctx['expected']}, got {shown}", f"use one of {ctx['expected']}"
-    if kind == "missing":
-        return "is required", "add this key"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}, got {shown}", f"set it to {ctx['ge']} or more"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}, got {shown}", f"set it to {ctx['le']} or less"
-    if kind == "string_too_short":
-        return "must not be empty", "set a value"
-    if kind == "extra_forbidden":
-        return "unknown key", "remove it"
-    return detail["msg"], "see the config reference in README.md"
+    except ValidationError:
+        pass  # collected again below, every problem and not only the first of each kind
+    job_keys = list(StackConfig.job_keys().values())
+    problems = collect_problems(raw, StackConfig, job_keys)
+    raise StackConfigError(format_problems(problems, stack_file, job_keys))

@@ -229,3 +229,223 @@ def test_every_problem_is_reported_at_once(seed_config: dict[str, Any]) -> None:
     assert "2 config problems" in message
     assert f"{JOB}.replicaTimeout" in message
     assert "aca-jobs:platform.environment.logRetentionDays" in message
+
+
+# --- every problem in one run, grouped per job ------------------------------------------------------------------
+
+
+def problem_groups(message: str) -> dict[str, list[str]]:
+    """Group title -> its problem lines, as `format_problems` prints them."""
+    groups: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for line in message.splitlines()[1:]:
+        if line.startswith("    - "):
+            lines.append(line[6:])
+        elif line.startswith("  "):
+            lines = groups.setdefault(line.strip().split(" (")[0].rstrip(":"), [])
+    return groups
+
+
+def test_an_unknown_key_does_not_hide_the_other_problems_of_its_job(seed_config: dict[str, Any]) -> None:
+    job(seed_config).update(paralelism=2, memory=2, replicaTimeout="30m")
+    groups = problem_groups(config_error(seed_config))
+    assert [line.split(": ")[1] for line in groups[JOB]] == [
+        f"{JOB}.memory",  # `memory: 2`: write `2Gi`
+        f"{JOB}.memory",  # and 2Gi is no Consumption pair with cpu 0.5 (checked with the fixes applied)
+        f"{JOB}.paralelism",
+        f"{JOB}.replicaTimeout",
+    ]
+
+
+def test_one_jobs_problems_do_not_hide_the_stack_rules_of_another(seed_config: dict[str, Any]) -> None:
+    jobs = seed_config["aca-jobs:manualJobs"]
+    jobs["job-typed"] = {"image": "acrsharedprod.azurecr.io/jobs/typed:v1", "cpu": "0.5"}  # a field problem
+    jobs["job-docker"] = {"image": "docker.io/library/busybox:1.36"}  # a rule of the stack (registry)
+    jobs["job-small"] = {"image": "acrsharedprod.azurecr.io/jobs/small:v1", "cpu": 0.3, "memory": "0.6Gi"}  # stack
+    message = config_error(seed_config)
+    assert "3 config problems" in message
+    groups = problem_groups(message)
+    assert list(groups) == [
+        "aca-jobs:manualJobs.job-docker",
+        "aca-jobs:manualJobs.job-small",
+        "aca-jobs:manualJobs.job-typed",
+    ]
+    assert "pulls `docker.io/library/busybox:1.36` from `docker.io`" in groups["aca-jobs:manualJobs.job-docker"][0]
+    assert "aca-jobs:manualJobs.job-small.cpu: cpu 0.3 is not a size" in groups["aca-jobs:manualJobs.job-small"][0]
+    assert 'job-typed.cpu: must be a number, got "0.5"' in groups["aca-jobs:manualJobs.job-typed"][0]
+
+
+def test_problems_are_grouped_per_job_and_top_level_key(full_config: dict[str, Any]) -> None:
+    full_config["aca-jobs:alerts"] = {"emails": ["oncall@example.com"]}
+    full_config["aca-jobs:platform"]["environment"]["logRetentionDays"] = 7
+    full_config["aca-jobs:scheduledJobs"]["job-orders-nightly"].update(cronExpression="61 * * * *", idempotent="yes")
+    full_config["aca-jobs:eventJobs"]["job-orders-queue"].update(messageCount=0)
+    message = config_error(full_config)
+    assert message.startswith("Pulumi.test.yaml: 5 config problems (nothing was created):\n")
+    assert "\n  aca-jobs:scheduledJobs.job-orders-nightly (2 problems):\n    - Pulumi.test.yaml: " in message
+    groups = problem_groups(message)
+    assert list(groups) == [
+        "aca-jobs:alerts",
+        "aca-jobs:platform",
+        "aca-jobs:eventJobs.job-orders-queue",
+        "aca-jobs:scheduledJobs.job-orders-nightly",
+    ]
+    for title, lines in groups.items():  # every line names the file, a key inside its group, and the fix
+        assert all(line.startswith(f"Pulumi.test.yaml: {title}") and "Fix: " in line for line in lines)
+
+
+def test_a_misspelt_required_key_is_one_problem_not_two(seed_config: dict[str, Any]) -> None:
+    job(seed_config)["imgae"] = job(seed_config).pop("image")
+    message = config_error(seed_config)
+    assert "1 config problem" in message and "did you mean `image`" in message
+    assert "is required" not in message
+
+
+# --- where an unknown key belongs -------------------------------------------------------------------------------
+
+
+def move_to_top_level(key: str) -> Callable[[dict[str, Any]], None]:
+    """`aca-jobs:platform.<key>` written as `aca-jobs:<key>` (with an empty map if the seed has no such key)."""
+    return lambda config: config.update({f"aca-jobs:{key}": platform(config).pop(key, {})})
+
+
+MISPLACED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    # (case, how the stack file is broken, key path the message names, where it says the key belongs)
+    *[
+        (
+            f"{key}-at-top-level",
+            move_to_top_level(key),
+            f"aca-jobs:{key}",
+            f"`{key}` belongs under `aca-jobs:platform`: move it there (`aca-jobs:platform.{key}`)",
+        )
+        for key in ("alerts", "keyVault", "serviceBus", "registry", "environment")
+    ],
+    (
+        "queue-under-platform",
+        lambda c: platform(c).update(queue="orders"),
+        "aca-jobs:platform.queue",
+        "`queue` belongs under `aca-jobs:eventJobs.<job>`: move it there (`aca-jobs:eventJobs.<job>.queue`)",
+    ),
+    (
+        "cron-on-a-manual-job",
+        set_job(cronExpression="0 2 * * *"),
+        f"{JOB}.cronExpression",
+        "move it from `aca-jobs:manualJobs` to `aca-jobs:scheduledJobs`",
+    ),
+    (
+        "message-count-on-a-manual-job",
+        set_job(messageCount=5),
+        f"{JOB}.messageCount",
+        "move it from `aca-jobs:manualJobs` to `aca-jobs:eventJobs`",
+    ),
+    (
+        "location-namespaced-as-ours",
+        lambda c: c.update({"aca-jobs:location": "x"}),
+        "aca-jobs:location",
+        "`azure-native:location`",
+    ),
+    ("key-in-another-case", set_job(Image="x"), f"{JOB}.Image", "did you mean `image`? Keys are case-sensitive"),
+    (
+        "slip-of-a-key-at-another-level",
+        lambda c: c.update({"aca-jobs:alert": {}}),
+        "aca-jobs:alert",
+        "did you mean `alerts`? `alerts` belongs under `aca-jobs:platform`",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key_path", "words"), [m[1:] for m in MISPLACED], ids=[m[0] for m in MISPLACED])
+def test_an_unknown_key_is_told_where_it_belongs(
+    seed_config: dict[str, Any], mutate, key_path: str, words: str
+) -> None:
+    mutate(seed_config)
+    message = config_error(seed_config)
+    assert f"Pulumi.test.yaml: {key_path}: unknown key. Fix: " in message
+    assert words in message
+    assert "eventJobs`?" not in message  # the near miss by spelling alone (`aca-jobs:alerts` ~ `aca-jobs:eventJobs`)
+
+
+# --- type errors show what to write -------------------------------------------------------------------------------
+
+TYPE_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    # (case, how the stack file is broken, key path the message names, what the fix says to write)
+    ("memory-as-a-number", set_job(memory=2), f"{JOB}.memory", "`memory: 2Gi`"),
+    ("memory-as-a-fraction", set_job(memory=0.5), f"{JOB}.memory", "`memory: 0.5Gi`"),
+    ("cpu-as-text", set_job(cpu="0.5"), f"{JOB}.cpu", "`cpu: 0.5`"),
+    ("cpu-in-millicores", set_job(cpu="500m"), f"{JOB}.cpu", "write cores, not millicores: `cpu: 0.5`"),
+    ("boolean-as-text", set_job(idempotent="true"), f"{JOB}.idempotent", "`idempotent: true` without quotes"),
+    ("boolean-as-yes-text", set_job(idempotent="Yes"), f"{JOB}.idempotent", "`idempotent: true`"),
+    ("boolean-as-number", lambda c: platform(c).update(protect=0), "aca-jobs:platform.protect", "`protect: false`"),
+    ("number-as-text", set_job(parallelism="2"), f"{JOB}.parallelism", "`parallelism: 2`"),
+    ("seconds-as-a-duration", set_job(replicaTimeout="30m"), f"{JOB}.replicaTimeout", "`replicaTimeout: 1800`"),
+    ("whole-number-as-decimal", set_job(replicaTimeout=1800.0), f"{JOB}.replicaTimeout", "`replicaTimeout: 1800`"),
+    (
+        "tag-value-as-a-number",
+        lambda c: platform(c)["tags"].update(version=2),
+        "aca-jobs:platform.tags.version",
+        '`version: "2"`',
+    ),
+    ("text-as-a-list", set_job(image=["acrsharedprod.azurecr.io/x:v1"]), f"{JOB}.image", "write one value"),
+    ("command-as-a-line", set_job(command="python -m app"), f"{JOB}.command", "`command: [python, -m, app]`"),
+    (
+        "list-items-without-space",
+        set_job(args="-verbose -dry-run"),
+        f"{JOB}.args",
+        "each needs a space after `-` (`- verbose`, `- dry-run`)",
+    ),
+    (
+        "env-as-name-value-lines",
+        set_job(env=["LOG_LEVEL=debug", "RETRIES=3"]),
+        f"{JOB}.env",
+        "`env: {LOG_LEVEL: debug, RETRIES: '3'}`",
+    ),
+    (
+        "env-in-the-arm-shape",
+        set_job(env=[{"name": "LOG_LEVEL", "value": "debug"}, {"name": "TOKEN", "secretRef": "api-token"}]),
+        f"{JOB}.env",
+        "`env: {LOG_LEVEL: debug, TOKEN: {secretRef: api-token}}`",
+    ),
+    (
+        "secrets-in-the-arm-shape",
+        set_job(
+            secrets=[{"name": "api-token", "keyVaultUrl": "https://kv.vault.azure.net/secrets/t", "identity": "x"}]
+        ),
+        f"{JOB}.secrets",
+        "`secrets: {api-token: {keyVaultSecretUrl: 'https://kv.vault.azure.net/secrets/t'}}`",
+    ),
+    (
+        "map-as-a-list",
+        lambda c: platform(c).update(registry=[platform(c)["registry"]]),
+        "aca-jobs:platform.registry",
+        "one map, not a list",
+    ),
+    (
+        "map-as-text",
+        lambda c: platform(c).update(environment="aca-env-test"),
+        "aca-jobs:platform.environment",
+        "is a map",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key_path", "words"), [t[1:] for t in TYPE_ERRORS], ids=[t[0] for t in TYPE_ERRORS])
+def test_a_type_error_shows_what_to_write(seed_config: dict[str, Any], mutate, key_path: str, words: str) -> None:
+    mutate(seed_config)
+    assert_rule_broken(seed_config, key_path, words)
+
+
+def test_a_job_is_checked_with_the_fixes_of_its_values_applied(seed_config: dict[str, Any]) -> None:
+    """`idempotent: "true"` is a value of the wrong type with one fix (`true`): the job's other rules are checked
+    as if it were written, so the image from another registry shows in the same run."""
+    job(seed_config).update(idempotent="true", image="docker.io/library/busybox:1.36")
+    message = config_error(seed_config)
+    assert "2 config problems" in message
+    assert f"{JOB}.idempotent: must be true or false" in message
+    assert f"{JOB}.image: job `job-orders-backfill` pulls `docker.io/library/busybox:1.36`" in message
+
+
+def test_a_job_whose_fix_is_a_choice_is_not_checked_further(seed_config: dict[str, Any]) -> None:
+    """`args: -a -b` is a list written on one line, or `-a` items without their space: no guess is checked."""
+    job(seed_config).update(args="-a -b", image="docker.io/library/busybox:1.36")
+    message = config_error(seed_config)
+    assert "1 config problem" in message and f"{JOB}.args: must be a list" in message

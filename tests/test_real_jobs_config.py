@@ -595,3 +595,26 @@ def test_retries_and_waves_count_toward_the_overlap_warning(full_config: dict[st
     job.update(replicaTimeout=3601)
     warnings = load_stack_config(full_config, stack_file="Pulumi.test.yaml").warnings()
     assert any("replicaTimeout 3601s x 2 attempts (replicaRetryLimit 1) = 7202s" in w for w in warnings)
+
+
+def test_a_real_job_written_in_the_arm_shape_gets_every_fix_in_one_run(full_config: dict[str, Any]) -> None:
+    """A nightly job copied from an ARM template or `az` output: env and secrets as lists of named entries, the
+    command as one line, the schedule as a number. Every key is named in one run, each with what to write."""
+    nightly(full_config).update(
+        env=[{"name": "DB_HOST", "value": "db"}, {"name": "DB_PASSWORD", "secretRef": "db-password"}],
+        secrets=[{"name": "db-password", "keyVaultUrl": f"{VAULT_URL}/orders-db-password", "identity": "system"}],
+        command="python -m orders.nightly_export",
+        cronExpression=2,
+    )
+    message = config_error(full_config)
+    assert message.startswith("Pulumi.test.yaml: 5 config problems (nothing was created):\n")
+    assert f"\n  {SCHEDULED} (5 problems):\n" in message
+    assert (
+        f"{SCHEDULED}.command: must be a list" in message
+        and "`command: [python, -m, orders.nightly_export]`" in message
+    )
+    assert f'{SCHEDULED}.cronExpression: must be text, got 2. Fix: quote it: `cronExpression: "2"`' in message
+    # ... and what `"2"` would be told next, in the same run: the job is checked with its one-value fixes applied.
+    assert f"{SCHEDULED}.cronExpression: 1 field given in `2`; Azure takes 5" in message
+    assert "`env: {DB_HOST: db, DB_PASSWORD: {secretRef: db-password}}`" in message
+    assert f"`secrets: {{db-password: {{keyVaultSecretUrl: '{VAULT_URL}/orders-db-password'}}}}`" in message

@@ -15,6 +15,7 @@ import yaml
 from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, assert_rule_broken, find
 
 from components import stack_file
+from components.config import EventJobConfig, consumption_pairs
 from components.stack_config import StackConfigError, load_stack_config
 from tools import preview
 from tools.offline import run_program
@@ -348,3 +349,53 @@ def test_the_program_reads_its_own_stack_file_strictly(tmp_path: Path, monkeypat
     config = yaml.safe_load(dev_text())["config"]
     with pytest.raises(StackConfigError, match="written twice"):
         run_program(config, "dev")
+
+
+# --- every problem in one run ------------------------------------------------------------------------------------
+
+# A newcomer's first stack file: alerts at the wrong level, and three problems in each of two jobs.
+NEWCOMER_EDITS = [
+    ("    protect: false\n", "    protect: false\n  aca-jobs:alerts:\n    emails: [oncall@example.com]\n"),
+    ("      cpu: 0.5\n      memory: 1Gi\n", '      cpu: "0.5"\n      memory: 2\n      cronExpression: "0 2 * * *"\n'),
+    ("      idempotent: true\n", '      idempotent: "true"\n      imagePullPolicy: Always\n      cpu: 0.3\n'),
+]
+
+
+def newcomer_text() -> str:
+    text = dev_text()
+    for old, new in NEWCOMER_EDITS:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    return text
+
+
+def test_every_problem_of_the_stack_file_is_reported_in_one_run(tmp_path, capsys) -> None:
+    code, out, err = preview_file(tmp_path, newcomer_text(), capsys)
+    assert (code, out) == (2, "") and "Traceback" not in err
+    backfill, queue = "aca-jobs:manualJobs.job-orders-backfill", EVENT_JOB
+    assert err.splitlines() == [
+        "Pulumi.dev.yaml: 8 config problems (nothing was created):",
+        "  aca-jobs:alerts:",
+        "    - Pulumi.dev.yaml: aca-jobs:alerts: unknown key. Fix: `alerts` belongs under `aca-jobs:platform`: move "
+        "it there (`aca-jobs:platform.alerts`).",
+        f"  {backfill} (4 problems):",
+        f'    - Pulumi.dev.yaml: {backfill}.cpu: must be a number, got "0.5". Fix: write the number without quotes: '
+        "`cpu: 0.5`.",
+        f"    - Pulumi.dev.yaml: {backfill}.cronExpression: unknown key. Fix: `cronExpression` is a key of the jobs "
+        "under `aca-jobs:scheduledJobs`: if `job-orders-backfill` is meant to be such a job, move it from "
+        "`aca-jobs:manualJobs` to `aca-jobs:scheduledJobs`; otherwise remove `cronExpression`.",
+        f"    - Pulumi.dev.yaml: {backfill}.memory: must be a size in Gi, like `1Gi`, got 2. Fix: write the size with "
+        "its unit, `memory: 2Gi` (no quotes needed).",
+        # What the fix above would break next, found in the same run (the job is checked with the fixes applied).
+        f"    - Pulumi.dev.yaml: {backfill}.memory: cpu 0.5 with memory 2Gi is not a valid Consumption pair. Fix: set "
+        f"memory to `1Gi` (always 1 vCPU : 2Gi; pairs: {consumption_pairs()}).",
+        f"  {queue} (3 problems):",
+        f"    - Pulumi.dev.yaml: {queue}.cpu: cpu 0.3 is not a size of the Consumption profile. Fix: use a multiple "
+        f"of 0.25 from 0.25 to 4.0 with memory twice as many Gi ({consumption_pairs()}), or run the job on a "
+        "dedicated profile (`workloadProfile`).",
+        f'    - Pulumi.dev.yaml: {queue}.idempotent: must be true or false, got "true". Fix: write `idempotent: '
+        "true` without quotes.",
+        f"    - Pulumi.dev.yaml: {queue}.imagePullPolicy: unknown key. Fix: remove it; allowed keys here: "
+        + ", ".join(f"`{key}`" for key in sorted(field.alias for field in EventJobConfig.model_fields.values()))
+        + ".",
+    ]
