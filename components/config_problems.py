@@ -180,6 +180,8 @@ class _UnknownKeys:
         for key, value in data.items():
             if key in fields:
                 kept[key] = self._descend(value, fields[key], [*path, key])
+            elif len(self.found) >= MAX_SHOWN:  # beyond what is shown: counted, without the work of a hint
+                self.found.append(Problem(join_key([*path, str(key)]), "unknown key", "remove it"))
             elif _refused_with_its_own_message(model, key, value):
                 kept[key] = value  # the model says why (e.g. a secret's `value`), better than "unknown key"
             else:

@@ -449,3 +449,11 @@ def test_a_job_whose_fix_is_a_choice_is_not_checked_further(seed_config: dict[st
     job(seed_config).update(args="-a -b", image="docker.io/library/busybox:1.36")
     message = config_error(seed_config)
     assert "1 config problem" in message and f"{JOB}.args: must be a list" in message
+
+
+def test_thousands_of_unknown_keys_are_counted_not_all_listed(seed_config: dict[str, Any]) -> None:
+    seed_config.update({f"aca-jobs:key{index}": index for index in range(5000)})
+    message = config_error(seed_config)
+    assert message.startswith("Pulumi.test.yaml: 5000 config problems (nothing was created):\n")
+    assert len([line for line in message.splitlines() if line.startswith("    - ")]) == 100
+    assert message.endswith("\n  ... and 4900 more; fix these first.")
