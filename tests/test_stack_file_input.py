@@ -399,3 +399,13 @@ def test_every_problem_of_the_stack_file_is_reported_in_one_run(tmp_path, capsys
         + ", ".join(f"`{key}`" for key in sorted(field.alias for field in EventJobConfig.model_fields.values()))
         + ".",
     ]
+
+
+def test_the_program_registers_nothing_and_names_every_problem() -> None:
+    """Under the CLI the program validates before it registers anything: every problem, nothing created."""
+    config = yaml.safe_load(newcomer_text())["config"]
+    registered: list[Any] = []
+    with pytest.raises(StackConfigError) as raised:
+        run_program(config, "dev", stack_file="Pulumi.dev.yaml", on_register=registered.append)
+    assert registered == []
+    assert str(raised.value).startswith("Pulumi.dev.yaml: 8 config problems (nothing was created):\n")
