@@ -324,11 +324,33 @@ def _likely_cause(error: yaml.MarkedYAMLError, lines: list[str], line: int, colu
         return _missing_colon_cause(lines, error.context_mark.line, error.context_mark.column)
     if "block mapping" in context or "block collection" in context:
         return _block_cause(lines, error, line, column, at)
-    if "cannot start any token" in problem and at:
+    if ("an alias" in context or "an anchor" in context or "block scalar" in context) and error.context_mark:
+        start = error.context_mark
+        sign = lines[start.line][start.column : start.column + 1] if start.line < len(lines) else "*"
+        what = {"*": "an alias (`*name`)", "&": "an anchor (`&name`)"}.get(
+            sign, f"a block of text (`{sign}` then lines)"
+        )
+        value = lines[start.line][start.column :].strip() if start.line < len(lines) else sign
+        return _Cause(
+            start.line,
+            start.column,
+            f"`{sign}` at the start of a value begins {what} in YAML, which this is not",
+            f'quote the value if `{sign}` is part of the text: `"{value}"`',
+        )
+    if "constructor for the tag" in problem:
+        tag = lines[line][column:].split()[0] if line < len(lines) and lines[line][column:].strip() else "!"
         return _Cause(
             line,
             column,
-            f"{'a backtick' if at == '`' else f'`{at}`'} cannot start an unquoted value in YAML (it is reserved)",
+            f"`{tag}` is a YAML tag, which no setting takes",
+            f'remove the `!`, or quote the value if it is part of the text: `"{lines[line][column:].strip()}"`',
+        )
+    starts_badly = "cannot start any token" in problem or ("expected node content" in problem and at in ",?")
+    if starts_badly and at:
+        return _Cause(
+            line,
+            column,
+            f"{'a backtick' if at == '`' else f'`{at}`'} cannot start an unquoted value in YAML",
             f'quote the value: `"{lines[line][column:].strip()}"`',
         )
     if "undefined alias" in problem:

@@ -236,6 +236,10 @@ SYNTAX_ERRORS = [
         "cronExpression",
         "after the closing",
     ),
+    ("alias-sign-as-text", "owner: platform-team", "owner: * team", "owner: *", "begins an alias (`*name`)"),
+    ("block-sign-as-text", "owner: platform-team", "owner: |team", "owner: |", "quote the value if `|` is part"),
+    ("undefined-alias", "owner: platform-team", "owner: *team", "owner: *", "`*team` refers to no `&team` above it"),
+    ("tag", "owner: platform-team", "owner: !team", "owner: !", "`!team` is a YAML tag"),
 ]
 
 
