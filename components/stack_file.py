@@ -18,7 +18,7 @@ line and column) and the fix:
 
 The parser is libyaml's (PyYAML's C binding, shipped in its wheels) where present, PyYAML's pure-Python parser
 otherwise (about 20 times slower on a dense file; the syntax-error tests run through both). What becomes a value is
-PyYAML's Python constructor either way. libyaml's composer recurses in C: a file nested 200,000 levels deep crashed
+PyYAML's Python constructor either way. libyaml's composer recurses in C: a file nested 45,000 levels deep crashed
 the process (SIGSEGV) instead of raising, so nesting is refused by the event pass, before the composer runs.
 """
 

@@ -150,14 +150,17 @@ print(json.dumps({"codes": codes, "peak_kib": resource.getrusage(resource.RUSAGE
 
 
 def test_hostile_files_are_refused_with_exit_2_in_bounded_memory(tmp_path: Path) -> None:
-    bomb, huge = tmp_path / "bomb" / "Pulumi.dev.yaml", tmp_path / "huge" / "Pulumi.dev.yaml"
-    bomb.parent.mkdir()
-    huge.parent.mkdir()
+    bomb, huge, deep = (tmp_path / name / "Pulumi.dev.yaml" for name in ("bomb", "huge", "deep"))
+    for path in (bomb, huge, deep):
+        path.parent.mkdir()
     bomb.write_text(STRING_BOMB)
     with huge.open("wb") as file:
         file.truncate(3 * 2**30)  # sparse: 3 GiB that take no disk, but would take memory if read whole
+    # 90 KB nested 45,000 levels deep (within the values budget): libyaml's composer recurses in C and crashes
+    # the process on it (SIGSEGV).
+    deep.write_text("config:\n  aca-jobs:x: " + "[" * 45_000 + "]" * 45_000 + "\n")
     result = subprocess.run(
-        [sys.executable, "-c", LIMITED_PREVIEWS, str(bomb), str(huge)],
+        [sys.executable, "-c", LIMITED_PREVIEWS, str(bomb), str(huge), str(deep)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -165,9 +168,10 @@ def test_hostile_files_are_refused_with_exit_2_in_bounded_memory(tmp_path: Path)
     )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     measured = json.loads(result.stdout)
-    assert measured["codes"] == [2, 2]
+    assert measured["codes"] == [2, 2, 2]
     assert measured["peak_kib"] < 500 * 1024
-    bomb_message, huge_message = result.stderr.splitlines()
+    bomb_message, huge_message, deep_message = result.stderr.splitlines()
+    assert deep_message == "Pulumi.dev.yaml: line 2, column 46: nested more than 32 levels deep. Fix: flatten it."
     assert bomb_message.startswith("Pulumi.dev.yaml: line 5, column ") and "more than 4 MiB of text" in bomb_message
     assert huge_message.startswith("Pulumi.dev.yaml: the file is larger than the 1 MiB limit of a stack file")
     assert "Fix: " in bomb_message and "Fix: " in huge_message
