@@ -479,8 +479,11 @@ def _fix_list(key: str, given: Any) -> _Fix | None:
 
 
 def _fix_object(key: str, given: Any) -> _Fix | None:
+    what = f"`{key}`" if key else "each item"
     if isinstance(given, list):
-        return _Fix(f"`{key}` is one map, not a list: remove the `- ` before its first key and indent the keys alike")
+        return _Fix(f"{what} is one map, not a list: remove the `- ` before its first key and indent the keys alike")
+    if isinstance(given, str) and not key:
+        return _Fix("each item is a map: write its keys after the `- `, e.g. `- {name: value, other: value}`")
     if isinstance(given, str):
         return _Fix(
             f"`{key}` is a map: put its keys on the lines below it, indented (`{key}:` then `  <key>: <value>`)"
@@ -508,6 +511,6 @@ def _type_fix(detail: ErrorDetails) -> _Fix | None:
 
 
 def _error_key(detail: ErrorDetails) -> str:
-    """The key a type error is at, as written (the map key or field, not a list index)."""
-    names = [str(part) for part in detail["loc"] if isinstance(part, str) and part != "[key]"]
-    return _bare(names[-1]) if names else ""
+    """The key a type error is at, as written (a field or map key), or "" for an item of a list."""
+    loc = [part for part in detail["loc"] if part != "[key]"]
+    return _bare(loc[-1]) if loc and isinstance(loc[-1], str) else ""

@@ -386,6 +386,13 @@ TYPE_ERRORS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         '`version: "2"`',
     ),
     ("text-as-a-list", set_job(image=["acrsharedprod.azurecr.io/x:v1"]), f"{JOB}.image", "write one value"),
+    ("list-item-as-a-number", set_job(args=["--retries", 3]), f"{JOB}.args.1", 'Fix: quote it: `"3"`.'),
+    (
+        "list-item-as-text",
+        set_job(azureAccess=["Storage Blob Data Reader"]),
+        f"{JOB}.azureAccess.0",
+        "each item is a map",
+    ),
     ("command-as-a-line", set_job(command="python -m app"), f"{JOB}.command", "`command: [python, -m, app]`"),
     (
         "list-items-without-space",
