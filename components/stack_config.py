@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from components.config import (
+    CLOUD_KEY,
     ENCRYPTED_VALUE_FIX,
     ENCRYPTED_VALUE_PROBLEM,
     LOCATION_KEY,
@@ -58,7 +59,7 @@ def misplaced_key_problem(key: str) -> str | None:
     """Why a config key outside this project's namespace is probably one of ours (with the fix), or None for
     another provider's key, which passes untouched."""
     namespace, _, name = key.rpartition(":")
-    if namespace == PROJECT or key == LOCATION_KEY:
+    if namespace == PROJECT or key in (LOCATION_KEY, CLOUD_KEY):
         return None
     close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75) if namespace else []
     if close or (not namespace and name in PROJECT_KEYS):
@@ -114,7 +115,7 @@ def raw_stack_config() -> dict[str, Any]:
             raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
             raw[key] = decode_config_value(value)
-        elif key == LOCATION_KEY:
+        elif key in (LOCATION_KEY, CLOUD_KEY):
             raw[key] = value
     return raw
 

@@ -67,7 +67,8 @@ def test_placeholder_ids_are_a_warning_naming_their_keys() -> None:
         "resourceId"
     ].replace("22222222-2222-2222-2222-222222222222", "00000000-0000-0000-0000-000000000000")
     config["aca-jobs:scheduledJobs"]["job-orders-nightly"]["azureAccess"][0]["scope"] = (
-        "/subscriptions/<sub>/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stexports"
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.Storage/"
+        "storageAccounts/stexports"
     )
     warnings = load_stack_config(config, stack_file="Pulumi.test.yaml").warnings()
     [warning] = [w for w in warnings if "placeholder" in w]
