@@ -25,7 +25,7 @@ from policy.aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
 from policy.aca_facts.clouds import CLOUD_KEY, CLOUDS, DEFAULT_CLOUD
 from policy.aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from policy.aca_facts.cron import CronError, CronSchedule, parse_cron
-from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, SERVICE_BUS_DATA_RECEIVER
+from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, ROLES_THAT_GRANT_ROLES, SERVICE_BUS_DATA_RECEIVER
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
@@ -494,7 +494,11 @@ class AzureAccessGrant(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> AzureAccessGrant:
         if self.role not in DATA_PLANE_ROLES_BY_NAME:
-            management = self.role in _MANAGEMENT_ROLES or "administrator" in self.role.lower()
+            management = (
+                self.role in _MANAGEMENT_ROLES
+                or self.role in ROLES_THAT_GRANT_ROLES.values()
+                or "administrator" in self.role.lower()
+            )
             raise rule_error(
                 f"`{self.role}` is a management (control-plane) role: it acts on the resource or on access to it, not "
                 "on the data the code works with"

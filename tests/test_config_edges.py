@@ -88,6 +88,12 @@ BROKEN: list[tuple[str, Mutation, str, str]] = [
         f"{SCHEDULED}.azureAccess.0.scope",
         "reaches every entity in it",
     ),
+    (
+        "role-that-grants-roles",
+        grant("Azure Container Storage Owner", EXPORTS_CONTAINER_ID),
+        f"{SCHEDULED}.azureAccess.0.role",
+        "is a management (control-plane) role",
+    ),
     # --- credentials wherever a job carries text
     (
         "credential-in-args",
