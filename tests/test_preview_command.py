@@ -26,6 +26,7 @@ RESOURCE_KEYS = {
     "dependencies",
     "propertyDependencies",
     "protect",
+    "retainOnDelete",
 }
 
 
