@@ -9,6 +9,9 @@ what it registered with the policy pack, started and driven the way `pulumi prev
 `--as` says what the provider answers (see `tools.offline`): `new-stack` (default) as in the first preview of a
 new stack, with every value Azure computes unknown; `deployed` as in a preview of an unchanged deployed stack.
 
+The output also names the stateful resources that leave the stack against its committed snapshot, the last
+reviewed state, and what happens to their data (`tools.stateful`).
+
 Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandatory policy violation;
 2 a config or usage error (message on stderr, nothing on stdout); 3 the policy pack or the tool failed.
 """
@@ -52,6 +55,7 @@ from tools.policy_runner import (
     PolicyViolation,
     read_policy_config,
 )
+from tools.stateful import LeavingReport, SnapshotError, leaving_report
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
@@ -289,7 +293,8 @@ def main(
             policy_review = PolicyReview(active, user_policy_config, policy_source)
             run = load_run(stack_input, on_register=policy_review.submit, mode=args.mode)
             violations = policy_review.finish(run)
-    except (UsageError, StackConfigError, PolicyConfigError) as error:
+        leaving: LeavingReport = leaving_report(args.stack, run)
+    except (UsageError, StackConfigError, PolicyConfigError, SnapshotError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     except PolicyPackTimeoutError as error:  # names the pack and what it did not answer
@@ -300,10 +305,16 @@ def main(
         print(f"policy pack {args.policy_pack} failed, so the stack was not reviewed: {details}", file=sys.stderr)
         return EXIT_FAILURE
     if args.json:
-        document = {**run.as_json(), "policyViolations": [v.as_json() for v in violations]}
+        document = {
+            **run.as_json(),
+            "policyViolations": [v.as_json() for v in violations],
+            "leavingStatefulResources": leaving.as_json(),
+        }
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_tree(run))
+        print()
+        print(leaving.render())
         print()
         print(render_violations(violations))
     mandatory = any(v.enforcement_level == "mandatory" for v in violations)
