@@ -1107,6 +1107,9 @@ class EventJobConfig(JobSettings):
     max_delivery_count: Annotated[int, Field(ge=1)] = 10
     lock_duration: str = "PT1M"
     message_time_to_live: str | None = None
+    # The explicit opt-in to lose messages: without it the queue outlives its job (`retainOnDelete`; README
+    # "Removing an event job"). It must be deployed before the job is removed: the engine reads it from the state.
+    delete_queue_with_job: bool = False
 
     @model_validator(mode="after")
     def _check_event_rules(self) -> EventJobConfig:
