@@ -483,3 +483,43 @@ def test_both_stack_files_are_read_strictly(
     assert (project / "Pulumi.prod.yaml").read_bytes() == before
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def as_scheduled_job(text: str, job: str) -> str:
+    """The stack file with manual job `job` moved, under the same name, to scheduledJobs (with a schedule)."""
+    start = text.index("  aca-jobs:manualJobs:\n")
+    end = text.index("  aca-jobs:eventJobs:\n")
+    block = text[start:end].removeprefix("  aca-jobs:manualJobs:\n")
+    assert block.startswith(f"    {job}:\n")
+    scheduled = block.replace(f"    {job}:\n", f'    {job}:\n      cronExpression: "0 3 * * *"\n', 1)
+    text = text[:start] + text[end:]
+    return text.replace("  aca-jobs:scheduledJobs:\n", "  aca-jobs:scheduledJobs:\n" + scheduled, 1)
+
+
+@pytest.mark.parametrize("chosen", [[], ["--job", "job-orders-backfill"]], ids=["all-jobs", "by-name"])
+def test_an_image_is_never_copied_between_jobs_of_different_kinds(project: Path, capsys, chosen: list[str]) -> None:
+    """A scheduled job in prod and a manual job in staging under one name are two jobs: refused, naming both."""
+    prod = project / "Pulumi.prod.yaml"
+    prod.write_text(as_scheduled_job(prod.read_text(), "job-orders-backfill"))
+    before = prod.read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod", *chosen) == 2
+    assert prod.read_bytes() == before
+    err = capsys.readouterr().err
+    assert (
+        "job `job-orders-backfill` is under `aca-jobs:manualJobs` in Pulumi.staging.yaml but under "
+        "`aca-jobs:scheduledJobs` in Pulumi.prod.yaml: promotion copies an image between jobs of one kind only"
+    ) in err
+    assert "Traceback" not in err
+
+
+def test_stacks_with_no_job_in_common_say_so(project: Path, capsys) -> None:
+    prod = project / "Pulumi.prod.yaml"
+    prod.write_text(prod.read_text().replace("job-orders-", "job-sales-"))
+    before = prod.read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert prod.read_bytes() == before
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "Pulumi.staging.yaml and Pulumi.prod.yaml have no job in common: there is no image to promote\n"
+    )
+    assert "note: job `job-orders-queue` is in Pulumi.staging.yaml but not in Pulumi.prod.yaml" in captured.err
