@@ -10,13 +10,16 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from conftest import PROJECT_DIR
 
-from tools import preview, promote
+from components.naming import ACR_PULL
+from tools import preview, promote, rbac_condition
 from tools.compare import compare
+from tools.provider_model import UNKNOWN
 
 
 @pytest.fixture
@@ -523,3 +526,32 @@ def test_stacks_with_no_job_in_common_say_so(project: Path, capsys) -> None:
         "Pulumi.staging.yaml and Pulumi.prod.yaml have no job in common: there is no image to promote\n"
     )
     assert "note: job `job-orders-queue` is in Pulumi.staging.yaml but not in Pulumi.prod.yaml" in captured.err
+
+
+def with_role_definition(monkeypatch: pytest.MonkeyPatch, definition: str) -> None:
+    """Every stack registers one role assignment, with `definition` as its roleDefinitionId."""
+    assignment = SimpleNamespace(name="job-x-pull-acr-pull", inputs={"roleDefinitionId": definition})
+    run = SimpleNamespace(by_type=lambda _type: [assignment])
+    monkeypatch.setattr(preview, "load_run", lambda *_args, **_kwargs: run)
+
+
+def test_the_deployers_condition_reads_each_role_by_its_guid(monkeypatch) -> None:
+    """A role definition id parsed, case-insensitively (ARM ids are): the upper-case GUID is AcrPull."""
+    with_role_definition(
+        monkeypatch,
+        "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/"
+        + ACR_PULL.guid.upper(),
+    )
+    assert rbac_condition.granted_roles(["prod"]) == [ACR_PULL]
+
+
+def test_the_deployers_condition_refuses_a_role_it_cannot_read(monkeypatch, capsys) -> None:
+    """An id that names no role (here: not known yet) is never put in the condition as if it were a GUID."""
+    with_role_definition(monkeypatch, UNKNOWN)
+    assert rbac_condition.main(["--stack", "prod"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "Pulumi.prod.yaml: role assignment `job-x-pull-acr-pull` has roleDefinitionId "
+        f"'{UNKNOWN}', not /subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<role GUID>"
+    )
