@@ -8,7 +8,15 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, EXPORTS_CONTAINER_ID, FULL_CONFIG, REGISTRY_ID, SEED_CONFIG, find
+from conftest import (
+    EVENT_SEED_CONFIG,
+    EXPORTS_CONTAINER_ID,
+    KEY_VAULT_ID,
+    REGISTRY_ID,
+    SCHEDULED_JOB,
+    SEED_CONFIG,
+    find,
+)
 
 from tools import preview
 from tools.compare import Comparison, InputDifference, Normalizer, compare, render
@@ -208,6 +216,12 @@ PROD_VAULT = (
     f"/subscriptions/{OTHER_SUBSCRIPTION}/resourceGroups/rg-kv-prod/providers/Microsoft.KeyVault/vaults/kv-prod"
 )
 VERSION_A, VERSION_B = "0" * 31 + "a", "0" * 31 + "b"
+# The nightly job alone, with the stack's Key Vault: all the Key Vault and azureAccess rows are about.
+NIGHTLY_CONFIG: dict[str, Any] = {
+    **{key: value for key, value in copy.deepcopy(SEED_CONFIG).items() if key != "aca-jobs:manualJobs"},
+    "aca-jobs:scheduledJobs": {"job-orders-nightly": copy.deepcopy(SCHEDULED_JOB)},
+}
+NIGHTLY_CONFIG["aca-jobs:platform"]["keyVault"] = {"resourceId": KEY_VAULT_ID}
 
 
 def with_vault(config: dict[str, Any], vault_id: str, secrets: dict[str, str]) -> dict[str, Any]:
@@ -242,7 +256,7 @@ def test_a_vault_in_another_subscription_is_not_drift(mode: str) -> None:
     """Each stack's own vault, in another subscription: the grant's `roleDefinitionId` is written in the vault's
     subscription, but it names the same role, and the scope differs only in the vault."""
     comparison = stacks(
-        with_vault(FULL_CONFIG, STAGING_VAULT, SECRETS), with_vault(FULL_CONFIG, PROD_VAULT, SECRETS), mode
+        with_vault(NIGHTLY_CONFIG, STAGING_VAULT, SECRETS), with_vault(NIGHTLY_CONFIG, PROD_VAULT, SECRETS), mode
     )
     assert unexpected(comparison) == [] and not comparison.drift
     grant = "job-orders-nightly-pull-kv-secrets-user-orders-db-password"
@@ -261,7 +275,7 @@ def test_two_secrets_pointing_at_each_others_key_vault_secrets_are_drift() -> No
     other way round) is unexpected, named by the job's secret."""
     swapped = {"db-password": "orders-api-token", "api-token": "orders-db-password"}
     comparison = stacks(
-        with_vault(FULL_CONFIG, STAGING_VAULT, SECRETS), with_vault(FULL_CONFIG, PROD_VAULT, swapped), NEW_STACK
+        with_vault(NIGHTLY_CONFIG, STAGING_VAULT, SECRETS), with_vault(NIGHTLY_CONFIG, PROD_VAULT, swapped), NEW_STACK
     )
     assert unexpected(comparison) == [
         (
@@ -293,8 +307,8 @@ def test_two_secrets_pointing_at_each_others_key_vault_secrets_are_drift() -> No
     ids=["older-version-same-vault", "pinned-in-prod-only"],
 )
 def test_another_secret_version_in_prod_is_drift(staging_secret: str, prod_vault: str, prod_secret: str) -> None:
-    staging = with_vault(FULL_CONFIG, STAGING_VAULT, {"db-password": staging_secret})
-    prod = with_vault(FULL_CONFIG, prod_vault, {"db-password": prod_secret})
+    staging = with_vault(NIGHTLY_CONFIG, STAGING_VAULT, {"db-password": staging_secret})
+    prod = with_vault(NIGHTLY_CONFIG, prod_vault, {"db-password": prod_secret})
     [(title, path, reason)] = unexpected(stacks(staging, prod, NEW_STACK))
     assert (title, path) == (
         "job job-orders-nightly · Job · secret db-password · keyVaultUrl",
@@ -307,8 +321,8 @@ def test_another_secret_version_in_prod_is_drift(staging_secret: str, prod_vault
 def test_versions_pinned_in_each_stacks_own_vault_are_listed_on_their_own() -> None:
     """Key Vault generates a version's id per vault, so the same secret pinned in two vaults never has one id:
     the table allows that (both pinned, one secret, two vaults) under its own line, for the reviewer to check."""
-    staging = with_vault(FULL_CONFIG, STAGING_VAULT, {"db-password": f"orders-db-password/{VERSION_B}"})
-    prod = with_vault(FULL_CONFIG, PROD_VAULT, {"db-password": f"orders-db-password/{VERSION_A}"})
+    staging = with_vault(NIGHTLY_CONFIG, STAGING_VAULT, {"db-password": f"orders-db-password/{VERSION_B}"})
+    prod = with_vault(NIGHTLY_CONFIG, PROD_VAULT, {"db-password": f"orders-db-password/{VERSION_A}"})
     comparison = stacks(staging, prod, NEW_STACK)
     assert not comparison.drift
     [url] = [d for d in comparison.differences if d.path.endswith(".keyVaultUrl")]
@@ -321,9 +335,9 @@ def test_a_grant_scope_of_another_type_is_drift() -> None:
     """azureAccess scopes name each stack's own resources, of one type: a container in staging and a whole
     storage account (of the same name) in prod is a wider grant, not a renamed resource."""
     account = EXPORTS_CONTAINER_ID.split("/blobServices/")[0].replace("stexports", "exports")
-    prod = copy.deepcopy(FULL_CONFIG)
+    prod = copy.deepcopy(NIGHTLY_CONFIG)
     prod["aca-jobs:scheduledJobs"]["job-orders-nightly"]["azureAccess"][0]["scope"] = account
-    [(title, _, reason)] = unexpected(stacks(FULL_CONFIG, prod, NEW_STACK))
+    [(title, _, reason)] = unexpected(stacks(NIGHTLY_CONFIG, prod, NEW_STACK))
     assert (
         title == "job job-orders-nightly · RoleAssignment job-orders-nightly-workload-blob-contributor-exports · scope"
     )
