@@ -486,7 +486,7 @@ class Normalizer:
     def key(self, value: Any) -> Any:
         """What `value` says once this stack's own values are replaced: an ARM id part by part, anything else as
         text. Two stacks' values are the same by design when their keys are equal."""
-        arm_id = ArmId.try_parse(value) if value != UNKNOWN else None
+        arm_id = ArmId.try_parse(value)
         if arm_id is None:
             return ("value", self(value))
         subscription = (arm_id.subscription or "").lower()
