@@ -386,9 +386,7 @@ def test_an_image_from_another_registry_is_refused(project: Path, capsys) -> Non
     )
 
 
-@pytest.mark.parametrize(
-    "host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example", "ACRSHAREDPROD.azurecr.io"]
-)
+@pytest.mark.parametrize("host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example"])
 def test_a_registry_host_must_match_exactly(host: str) -> None:
     document_yaml = promote.round_trip_yaml()
     source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
@@ -555,3 +553,22 @@ def test_the_deployers_condition_refuses_a_role_it_cannot_read(monkeypatch, caps
         "Pulumi.prod.yaml: role assignment `job-x-pull-acr-pull` has roleDefinitionId "
         f"'{UNKNOWN}', not /subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<role GUID>"
     )
+
+
+def test_a_registry_host_in_capitals_is_the_registry() -> None:
+    """Host names are case-insensitive: the config and the pack accept `ACRSHAREDPROD.azurecr.io`, so does promotion."""
+    document_yaml = promote.round_trip_yaml()
+    source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
+    target = document_yaml.load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    job = source["config"]["aca-jobs:eventJobs"]["job-orders-queue"]
+    job["image"] = job["image"].replace("acrsharedprod.azurecr.io", "ACRSHAREDPROD.azurecr.io", 1)
+    promote.promote(
+        source,
+        target,
+        ["job-orders-queue"],
+        True,
+        "Pulumi.prod.yaml",
+        registry_server="acrsharedprod.azurecr.io",
+        shared_images={},
+    )
+    assert target["config"]["aca-jobs:eventJobs"]["job-orders-queue"]["image"] == job["image"]

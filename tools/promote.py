@@ -39,6 +39,7 @@ from components.config import PROJECT, StackConfigBase, image_registry, split_im
 from components.job_kinds import JOB_CONFIG_KEYS
 from components.stack_config import StackConfigError
 from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
+from policy.aca_facts.clouds import same_host
 from tools import preview
 from tools.files import write_atomically
 from tools.offline import PROJECT_DIR
@@ -140,7 +141,8 @@ def promote(
                 f"job `{name}`: `{image}` has no digest, and {target_name}'s policy config "
                 "requires one; pin it by digest in the source stack first"
             )
-        if image_registry(image) != registry_server:
+        # Host names are case-insensitive (RFC 4343), as the config and the pack compare them.
+        if not same_host(image_registry(image), registry_server):
             problems.append(
                 f"job `{name}`: `{image}` is not from {target_name}'s registry `{registry_server}` "
                 f"(aca-jobs:platform.registry.server), the only one its jobs may pull from; push the image to "
