@@ -307,7 +307,12 @@ def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None
     for registry in _list(registries):
         server = _get(registry, "server")
         shown = server if isinstance(server, str) else "(server not known during preview)"
-        if _get(registry, "username") or _get(registry, "passwordSecretRef"):
+        if not known(registry):
+            report(
+                f"job `{name}` has a registry entry that is not known during preview, so it cannot be verified that it "
+                "pulls through an identity no container can use. Fix: write the registry in the stack file."
+            )
+        elif _get(registry, "username") or _get(registry, "passwordSecretRef"):
             report(
                 f"job `{name}` pulls from `{shown}` with a username/password. Fix: remove them and set the "
                 "registry's `identity` to the job's user-assigned identity (granted AcrPull)."
@@ -1109,8 +1114,11 @@ least_privilege = StackValidationPolicy(
         "Every scope is a parsed ARM id of one resource (never a management group, subscription or resource group); "
         "data-plane roles only on a resource of their own provider, Service Bus data roles only on one queue or "
         "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Data Owner only for identities "
-        "no container can use; no role that can grant roles (Owner, User Access Administrator, Role Based Access "
-        "Control Administrator, Key Vault Data Access Administrator), no Contributor and no Key Vault managing role."
+        "no container can use; at any scope, no role that can grant roles ("
+        + ", ".join(ROLES_THAT_GRANT_ROLES.values())
+        + "), no "
+        + ", ".join(MANAGEMENT_ROLES.values())
+        + " and no Key Vault managing role."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

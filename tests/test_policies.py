@@ -466,6 +466,12 @@ UNKNOWN_READS: list[tuple[str, str, Edit, str]] = [
     (
         "job-orders-backfill",
         "job-user-assigned-identity",
+        lambda p: p["configuration"].update(registries=[UNKNOWN]),
+        "has a registry entry that is not known during preview",
+    ),
+    (
+        "job-orders-backfill",
+        "job-user-assigned-identity",
         lambda p: p["configuration"].update(identitySettings=UNKNOWN),
         "the job's identitySettings are not known during preview",
     ),
@@ -521,6 +527,21 @@ UNKNOWN_READS: list[tuple[str, str, Edit, str]] = [
         "job-orders-queue",
         "job-secrets-not-plaintext",
         lambda p: (rules(p)[0].update(type=UNKNOWN), with_secret_ref(p)),
+        "env `API_KEY` reads a secret, and which secret it reads or which secret the Service Bus scale rule",
+    ),
+    (
+        "job-orders-queue",
+        "job-secrets-not-plaintext",
+        lambda p: (rules(p)[0].update(auth=UNKNOWN), with_secret_ref(p)),
+        "env `API_KEY` reads a secret, and which secret it reads or which secret the Service Bus scale rule",
+    ),
+    (
+        "job-orders-queue",
+        "job-secrets-not-plaintext",
+        lambda p: (
+            rules(p)[0].update(auth=[{"triggerParameter": "connection", "secretRef": UNKNOWN}]),
+            with_secret_ref(p),
+        ),
         "env `API_KEY` reads a secret, and which secret it reads or which secret the Service Bus scale rule",
     ),
     (
