@@ -1236,6 +1236,53 @@ def _registry_pull_granted(args: StackValidationArgs, report: ReportViolation) -
                 )
 
 
+def _computed_env_from_identities(args: StackValidationArgs, report: ReportViolation) -> None:
+    # In a first preview an env value computed from another resource's output is unknown, so its text cannot be
+    # checked for a credential (`job-secrets-not-plaintext` passes it). Where it comes from can be: the engine records
+    # which resources the job's `template` depends on. The program computes only identity client ids into env; a key
+    # or connection string read from any other resource (a storage account's keys, say) would be stored in the job
+    # definition in plain text. So an unknown env value is accepted only when everything `template` depends on is a
+    # user-assigned identity, whose outputs are ids.
+    for job in (r for r in args.resources if r.resource_type == JOB):
+        props = plain(job.props)
+        computed = sorted(
+            str(_get(variable, "name")) if isinstance(_get(variable, "name"), str) else "(name not known)"
+            for container in _containers(props)
+            if isinstance(container, Mapping)
+            for variable in _list(_get(container, "env"))
+            if isinstance(variable, Mapping) and not known(_get(variable, "value"))
+        )
+        sources = sorted(
+            {
+                f"{dependency.resource_type.rsplit(':', 1)[-1]} `{dependency.name}`"
+                for dependency in job.property_dependencies.get("template", [])
+                if dependency.resource_type != IDENTITY
+            }
+        )
+        if computed and sources:
+            report(
+                f"job `{_job_name(props, job.name)}` env {', '.join(f'`{n}`' for n in computed)} holds values computed "
+                f"during deployment, and its template depends on {', '.join(sources)}: such a value is not known "
+                "during preview, so it cannot be verified to hold no credential (a key read from another resource "
+                f"would be stored in the job in plain text). Fix: {MOVE_TO_KEY_VAULT}.",
+                job.urn,
+            )
+
+
+computed_env_from_identities = StackValidationPolicy(
+    name="job-computed-env-from-identities",
+    description=(
+        "A job env value computed during deployment (unknown in a first preview) comes only from user-assigned "
+        "identities (their client ids), never from another resource's outputs, which could be a key in plain text."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Read credentials through Key Vault (`secrets` + `secretRef`); compute only identity ids "
+    "into env.",
+    validate=_computed_env_from_identities,
+)
+
+
 registry_pull_granted = StackValidationPolicy(
     name="job-registry-pull-granted",
     description=(
@@ -1484,6 +1531,7 @@ POLICIES = [
     image_from_pull_registry,
     registry_pull_granted,
     secrets_not_plaintext,
+    computed_env_from_identities,
     connection_string_fallback,
     scaler_identity,
     retry_bounded,

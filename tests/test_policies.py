@@ -79,12 +79,19 @@ def analyze_stack(
     run: ProgramRun,
     edits: dict[tuple[str, str], Edit] | None = None,
     without_dependencies: tuple[str, str, str] | None = None,
+    with_dependency: tuple[tuple[str, str, str], tuple[str, str]] | None = None,
 ) -> dict[str, list[str]]:
     """policy name -> messages, for AnalyzeStack over what the engine sends for `run` (every resource's outputs and
-    the graph), with `edits` applied to the outputs of (type, name) resources and one property dependency
-    (type, name, property) removed: the unknowns and relations a stack policy must decide."""
+    the graph), with `edits` applied to the outputs of (type, name) resources, one property dependency
+    (type, name, property) removed and one added ((type, name, property) on (type, name)): the unknowns and
+    relations a stack policy must decide."""
     configure(pack.connect(), {})
     resources = stack_resources(run)
+    if with_dependency is not None:
+        (type_, name, prop), target = with_dependency
+        [dependency] = [r.urn for r in resources if (r.type, r.name) == target]
+        [dependent] = [r for r in resources if (r.type, r.name) == (type_, name)]
+        dependent.propertyDependencies[prop].urns.append(dependency)
     for resource in resources:
         edit = (edits or {}).get((resource.type, resource.name))
         if edit is not None:
@@ -724,6 +731,27 @@ def test_a_data_owner_identity_assigned_through_an_unknown_id_is_decided_from_th
 def test_stack_policies_report_what_they_cannot_see(pack, full, edits, policy: str, words: str) -> None:
     found = analyze_stack(pack, full, edits)[policy]
     assert any(words in message for message in found), found
+
+
+def computed_env(props: dict[str, Any]) -> None:
+    props["template"]["containers"][0]["env"].append({"name": "EXPORTS_CONNECTION", "value": UNKNOWN})
+
+
+WORKSPACE = ("azure-native:operationalinsights:Workspace", "workspace")
+
+
+def test_an_env_value_computed_from_an_identity_passes(pack, full) -> None:
+    # The nightly job's AZURE_CLIENT_ID is its workload identity's client id: unknown in a first preview, and fine.
+    assert "job-computed-env-from-identities" not in analyze_stack(pack, full, {NIGHTLY_JOB: computed_env})
+
+
+def test_an_env_value_computed_from_another_resource_is_reported(pack, full) -> None:
+    """A value read from another resource (here: the template depending on the workspace) could be its key in plain
+    text; a first preview cannot show the text, so where it comes from decides."""
+    found = analyze_stack(
+        pack, full, {NIGHTLY_JOB: computed_env}, with_dependency=((*NIGHTLY_JOB, "template"), WORKSPACE)
+    )["job-computed-env-from-identities"]
+    assert len(found) == 1 and "`EXPORTS_CONNECTION`" in found[0] and "Workspace `workspace`" in found[0], found
 
 
 def test_registry_server_compares_case_insensitively_with_the_login_server(pack, full) -> None:
