@@ -62,6 +62,7 @@ PAIRS = 5
 VARIANTS = ("baseline", "ours", "ours-no-policy")  # the order of the runs within a round
 AIM_RATIO = 1.3
 CHILD_TIMEOUT_SECONDS = 600
+SHOWN_VIOLATIONS = 5  # a broken generator breaks every job alike: the first few say why
 # The strictest committed policy config: every policy mandatory, digests, protection and both tags required.
 POLICY_CONFIG = PROJECT_DIR / "policy" / "prod.json"
 
@@ -191,10 +192,12 @@ def check_clean(violations: Sequence[Any], warnings: Sequence[str]) -> None:
     from tools.preview import render_violations
 
     if violations:
+        shown = render_violations(list(violations[:SHOWN_VIOLATIONS]))
+        more = f"\n    ... and {len(violations) - SHOWN_VIOLATIONS} more" if len(violations) > SHOWN_VIOLATIONS else ""
         raise BenchError(
             f"the generated stack fails the policy review with {POLICY_CONFIG.name} "
             f"({sum(v.enforcement_level == 'mandatory' for v in violations)} mandatory of {len(violations)} "
-            f"violations); fix the generator in bench/run.py or the program:\n{render_violations(list(violations))}"
+            f"violations); fix the generator in bench/run.py or the program:\n{shown}{more}"
         )
     if warnings:
         raise BenchError(
@@ -262,11 +265,16 @@ def run_child(variant: str, jobs: int) -> dict[str, Any]:
             child.wait()
     lines = out.strip().splitlines()
     if child.returncode != 0 or not lines:
-        raise BenchError(f"{variant} at {jobs} jobs failed (exit {child.returncode}):\n{err.strip()[-4000:]}")
+        raise BenchError(f"{variant} at {jobs} jobs failed (exit {child.returncode}):\n{_shortened(err.strip())}")
     try:
         return json.loads(lines[-1])
     except ValueError:
         raise BenchError(f"{variant} at {jobs} jobs printed no measurement: {lines[-1][:200]!r}") from None
+
+
+def _shortened(text: str, head: int = 1500, tail: int = 2500) -> str:
+    """A child's stderr, kept readable: its start (what failed) and its end (a traceback's last frames)."""
+    return text if len(text) <= head + tail else f"{text[:head]}\n[...]\n{text[-tail:]}"
 
 
 def check_same_resources(jobs: int, round_: dict[str, dict[str, Any]]) -> None:
@@ -342,6 +350,8 @@ def bench(sizes: Sequence[int], pairs: int, runner: Runner = run_child) -> int:
         print(f"bench failed, no numbers: {failure}", file=sys.stderr)
         return 1
     print(table(results, pairs), flush=True)
+    if pairs == 1:
+        print("one pair per size: a check that the bench runs, not a measurement (`make bench` measures)")
     return 0
 
 
