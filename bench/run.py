@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from components.stack_config import StackConfigError
 from tools.preview import exit_now
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -386,6 +387,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 0
     except BenchError as failure:
         print(failure, file=sys.stderr)
+        code = 1
+    except StackConfigError as error:  # the program refused the generated stack: say so without a traceback
+        print(
+            f"the generated stack is not a valid stack config; fix the generator in bench/run.py:\n{error}",
+            file=sys.stderr,
+        )
         code = 1
     except Exception:  # the program or the pack failed: the parent shows this with the exit code
         traceback.print_exc()
