@@ -37,7 +37,8 @@ snapshots: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
 
-## Benchmark: offline preview vs a direct-registration baseline, 10/100/300 jobs (not a test; ~4 min)
+## Benchmark: offline preview of a prod-shaped stack vs a direct-registration baseline, 10/100/300 jobs (not a test;
+## about 25 min on a loaded 2-core machine)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
