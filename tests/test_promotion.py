@@ -11,6 +11,7 @@ import stat
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -386,24 +387,30 @@ def test_an_image_from_another_registry_is_refused(project: Path, capsys) -> Non
     )
 
 
-@pytest.mark.parametrize("host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example"])
-def test_a_registry_host_must_match_exactly(host: str) -> None:
+def promote_queue_image_from(host: str) -> tuple[str, Any]:
+    """Promote staging's queue job to prod with its image moved to `host`: (the image, prod's document)."""
     document_yaml = promote.round_trip_yaml()
     source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
     target = document_yaml.load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
     job = source["config"]["aca-jobs:eventJobs"]["job-orders-queue"]
-    image = job["image"].replace("acrsharedprod.azurecr.io", host, 1)
-    job["image"] = image
+    job["image"] = job["image"].replace("acrsharedprod.azurecr.io", host, 1)
+    promote.promote(
+        source,
+        target,
+        ["job-orders-queue"],
+        True,
+        "Pulumi.prod.yaml",
+        registry_server="acrsharedprod.azurecr.io",
+        shared_images={},
+    )
+    return job["image"], target
+
+
+@pytest.mark.parametrize("host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example"])
+def test_a_registry_host_must_match_exactly(host: str) -> None:
     with pytest.raises(promote.PromotionRefusedError) as refused:
-        promote.promote(
-            source,
-            target,
-            ["job-orders-queue"],
-            True,
-            "Pulumi.prod.yaml",
-            registry_server="acrsharedprod.azurecr.io",
-            shared_images={},
-        )
+        promote_queue_image_from(host)
+    image = images(PROJECT_DIR / "Pulumi.staging.yaml")["job-orders-queue"].replace("acrsharedprod.azurecr.io", host, 1)
     assert f"`{image}` is not from Pulumi.prod.yaml's registry `acrsharedprod.azurecr.io`" in str(refused.value)
 
 
@@ -557,18 +564,5 @@ def test_the_deployers_condition_refuses_a_role_it_cannot_read(monkeypatch, caps
 
 def test_a_registry_host_in_capitals_is_the_registry() -> None:
     """Host names are case-insensitive: the config and the pack accept `ACRSHAREDPROD.azurecr.io`, so does promotion."""
-    document_yaml = promote.round_trip_yaml()
-    source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
-    target = document_yaml.load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
-    job = source["config"]["aca-jobs:eventJobs"]["job-orders-queue"]
-    job["image"] = job["image"].replace("acrsharedprod.azurecr.io", "ACRSHAREDPROD.azurecr.io", 1)
-    promote.promote(
-        source,
-        target,
-        ["job-orders-queue"],
-        True,
-        "Pulumi.prod.yaml",
-        registry_server="acrsharedprod.azurecr.io",
-        shared_images={},
-    )
-    assert target["config"]["aca-jobs:eventJobs"]["job-orders-queue"]["image"] == job["image"]
+    image, target = promote_queue_image_from("ACRSHAREDPROD.azurecr.io")
+    assert target["config"]["aca-jobs:eventJobs"]["job-orders-queue"]["image"] == image
