@@ -1,45 +1,69 @@
-"""Benchmark baseline: the same Azure resources, with the same inputs, as `__main__.py` registers for a
-stack, but registered directly with pulumi-azure-native: no components, no config models, no policies.
+"""Benchmark baseline: the same Azure resources, with the same settings, as `__main__.py` registers for a stack,
+but registered directly with pulumi-azure-native, as a hand-written program would: no components, no config models,
+no policies, ids taken from resource outputs instead of composed from config.
 
-Run under the same mock runtime by `bench/run.py`; never deployed."""
+Covers what `bench/run.py`'s generated stack uses: the platform (resource group, workspace, environment, Service Bus
+namespace, the action group mailing `alerts.emails`), manual, scheduled and Service Bus event jobs with their
+identities, AcrPull, Key Vault Secrets User per secret, `azureAccess` grants and the queue's data roles, Key Vault
+secret references, and the alert rules (failed executions per job; dead letters and stuck backlog per queue).
+`tests/test_bench.py` checks that it registers the same Azure resource types with the same counts as the real
+program, and `bench/run.py` checks it in every round. Run under the same mock runtime by `bench/run.py`; never
+deployed."""
 
 import uuid
 
 import pulumi
-from pulumi_azure_native import app, authorization, managedidentity, operationalinsights, resources, servicebus
+from pulumi_azure_native import (
+    app,
+    authorization,
+    managedidentity,
+    monitor,
+    operationalinsights,
+    resources,
+    servicebus,
+)
 
 NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:aca-jobs:role-assignment")
 ROLES = {
-    "acr-pull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "sb-data-owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
-    "sb-data-receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
+    "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 }
+FAILURE_REASONS = '"Failed", "BackoffLimitExceeded", "DeadlineExceeded"'
 
 config = pulumi.Config("aca-jobs")
 platform = config.require_object("platform")
 location = pulumi.Config("azure-native").require("location")
 tags = platform.get("tags", {})
 registry = platform["registry"]
-namespace_host = f"{platform['serviceBus']['namespace']}.servicebus.windows.net"
+environment_name = platform["environment"]["name"]
+key_vault_id = (platform.get("keyVault") or {}).get("resourceId")
+alerts = platform.get("alerts") or {}
+protected = pulumi.ResourceOptions(protect=platform.get("protect", False))
 
 rg = resources.ResourceGroup(
-    "resource-group", resource_group_name=platform["resourceGroup"], location=location, tags=tags
+    "resource-group", resource_group_name=platform["resourceGroup"], location=location, tags=tags, opts=protected
 )
 workspace = operationalinsights.Workspace(
     "workspace",
-    workspace_name=f"log-{platform['environment']['name']}",
+    workspace_name=platform["environment"].get("workspaceName") or f"log-{platform['resourceGroup']}",
     resource_group_name=rg.name,
     location=location,
     sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
     retention_in_days=platform["environment"].get("logRetentionDays", 30),
     tags=tags,
+    opts=protected,
 )
 key = operationalinsights.get_shared_keys_output(resource_group_name=rg.name, workspace_name=workspace.name)
 environment = app.ManagedEnvironment(
     "environment",
-    environment_name=platform["environment"]["name"],
+    environment_name=environment_name,
     resource_group_name=rg.name,
     location=location,
+    workload_profiles=[app.WorkloadProfileArgs(name="Consumption", workload_profile_type="Consumption")],
     app_logs_configuration=app.AppLogsConfigurationArgs(
         destination="log-analytics",
         log_analytics_configuration=app.LogAnalyticsConfigurationArgs(
@@ -47,17 +71,38 @@ environment = app.ManagedEnvironment(
         ),
     ),
     tags=tags,
+    opts=protected,
 )
-namespace = servicebus.Namespace(
-    "service-bus",
-    namespace_name=platform["serviceBus"]["namespace"],
-    resource_group_name=rg.name,
-    location=location,
-    sku=servicebus.SBSkuArgs(name="Standard", tier="Standard"),
-    minimum_tls_version="1.2",
-    disable_local_auth=True,
-    tags=tags,
-)
+namespace = None
+if platform.get("serviceBus"):
+    sku = platform["serviceBus"].get("sku", "Standard")
+    namespace = servicebus.Namespace(
+        "service-bus",
+        namespace_name=platform["serviceBus"]["namespace"],
+        resource_group_name=rg.name,
+        location=location,
+        sku=servicebus.SBSkuArgs(name=sku, tier=sku),
+        minimum_tls_version="1.2",
+        disable_local_auth=True,
+        tags=tags,
+        opts=protected,
+    )
+    namespace_host = f"{platform['serviceBus']['namespace']}.servicebus.windows.net"
+action_group_id = alerts.get("actionGroupId")
+if alerts.get("emails"):
+    action_group_id = monitor.ActionGroup(
+        "action-group",
+        action_group_name=f"ag-{environment_name}",
+        resource_group_name=rg.name,
+        location="Global",
+        group_short_name=alerts.get("shortName") or environment_name[:12].rstrip("-"),
+        enabled=True,
+        email_receivers=[
+            monitor.MicrosoftCommonEmailReceiverArgs(name=f"email-{i}", email_address=e, use_common_alert_schema=True)
+            for i, e in enumerate(alerts["emails"])
+        ],
+        tags=tags,
+    ).id
 
 
 def identity(name: str) -> managedidentity.UserAssignedIdentity:
@@ -66,26 +111,126 @@ def identity(name: str) -> managedidentity.UserAssignedIdentity:
     )
 
 
-def grant(name: str, principal: managedidentity.UserAssignedIdentity, scope: pulumi.Input[str], role: str):
+def grant(
+    name: str, principal: managedidentity.UserAssignedIdentity, scope: pulumi.Input[str], role: str, label: str = ""
+) -> authorization.RoleAssignment:
     scope_output = pulumi.Output.from_input(scope)
+    guid = ROLES[role]
     return authorization.RoleAssignment(
-        f"{name}-{role}",
+        f"{name}-{guid[:8]}{label}",
         role_assignment_name=pulumi.Output.all(scope_output, principal.principal_id).apply(
-            lambda v: str(uuid.uuid5(NS, f"{v[0].lower()}|{v[1]}|{ROLES[role]}"))
+            lambda v: str(uuid.uuid5(NS, f"{v[0].lower()}|{v[1]}|{guid}"))
         ),
         scope=scope_output,
         role_definition_id=scope_output.apply(
-            lambda s: (
-                f"/subscriptions/{s.split('/')[2]}/providers/Microsoft.Authorization/roleDefinitions/{ROLES[role]}"
-            )
+            lambda s: f"/subscriptions/{s.split('/')[2]}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
         ),
         principal_id=principal.principal_id,
         principal_type="ServicePrincipal",
+        description=f"{role} for {name} (aca-jobs)",
     )
 
 
-def job(name: str, settings: dict, trigger: dict, identities: list, grants: list, env: list) -> app.Job:
-    return app.Job(
+def secret_grants(name: str, principal: managedidentity.UserAssignedIdentity, settings: dict) -> list:
+    """Key Vault Secrets User on each Key Vault secret the job reads, at the secret itself."""
+    urls = [secret["keyVaultSecretUrl"] for secret in settings.get("secrets", {}).values()]
+    names = sorted({url.split("/secrets/")[1].split("/")[0].lower() for url in urls})
+    return [
+        grant(name, principal, f"{key_vault_id}/secrets/{s}", "Key Vault Secrets User", f"-{i}")
+        for i, s in enumerate(names)
+    ]
+
+
+def access_grants(name: str, principal: managedidentity.UserAssignedIdentity, settings: dict) -> list:
+    return [
+        grant(name, principal, access["scope"], access["role"], f"-{i}")
+        for i, access in enumerate(settings.get("azureAccess", []))
+    ]
+
+
+def failed_alert(name: str) -> None:
+    failed = alerts.get("failedExecutions", {})
+    monitor.ScheduledQueryRule(
+        f"{name}-failed-executions",
+        rule_name=f"alert-{name}-failed",
+        resource_group_name=rg.name,
+        location=location,
+        kind="LogAlert",
+        display_name=f"{name}: an execution failed",
+        description=(
+            f"A replica of job {name} failed (Failed, BackoffLimitExceeded or DeadlineExceeded). Start with the "
+            "job's evidenceQuery and consoleLogQuery outputs; see docs/operations.md."
+        ),
+        scopes=[workspace.id],
+        criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+            all_of=[
+                monitor.ConditionArgs(
+                    query=(
+                        'ContainerAppSystemLogs_CL | extend Job = tostring(column_ifexists("JobName_s", "")),'
+                        ' Execution = tostring(column_ifexists("ExecutionName_s", "")),'
+                        ' Reason = tostring(column_ifexists("Reason_s", "")),'
+                        ' Message = tostring(column_ifexists("Log_s", ""))'
+                        f' | where Job == "{name}" and isnotempty(Execution) | where Reason in ({FAILURE_REASONS})'
+                        " | project TimeGenerated, Execution, Reason, Message"
+                    ),
+                    time_aggregation="Count",
+                    operator="GreaterThan",
+                    threshold=0,
+                    failing_periods=monitor.ConditionFailingPeriodsArgs(
+                        number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                    ),
+                )
+            ]
+        ),
+        evaluation_frequency=failed.get("evaluationFrequency", "PT5M"),
+        window_size=failed.get("windowSize", "PT15M"),
+        severity=failed.get("severity", 1),
+        auto_mitigate=True,
+        enabled=True,
+        actions=monitor.ActionsArgs(action_groups=[action_group_id]),
+        tags=tags,
+    )
+
+
+def queue_alert(name: str, rule: str, description: str, criterion: dict, window: str, severity: int) -> None:
+    monitor.MetricAlert(
+        f"{name}-{rule}",
+        rule_name=f"alert-{name}-{rule.removeprefix('stuck-')}",
+        resource_group_name=rg.name,
+        location="global",
+        description=description,
+        scopes=[namespace.id],
+        criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+            odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+            all_of=[
+                monitor.MetricCriteriaArgs(
+                    criterion_type="StaticThresholdCriterion",
+                    metric_namespace="Microsoft.ServiceBus/namespaces",
+                    operator="GreaterThan",
+                    **criterion,
+                )
+            ],
+        ),
+        evaluation_frequency="PT5M",
+        window_size=window,
+        severity=severity,
+        auto_mitigate=True,
+        enabled=True,
+        actions=[monitor.MetricAlertActionArgs(action_group_id=action_group_id)],
+        tags=tags,
+    )
+
+
+def env_var(name: str, value) -> app.EnvironmentVarArgs:
+    if isinstance(value, dict):
+        return app.EnvironmentVarArgs(name=name, secret_ref=value["secretRef"])
+    return app.EnvironmentVarArgs(name=name, value=value)
+
+
+def job(name: str, settings: dict, trigger: dict, identities: list, grants: list, extra_env: dict) -> None:
+    env = {**settings.get("env", {}), **extra_env}
+    markers = {"aca-jobs-idempotent": settings.get("idempotent"), "aca-jobs-partial-completion": None}
+    app.Job(
         name,
         job_name=name,
         resource_group_name=rg.name,
@@ -99,77 +244,150 @@ def job(name: str, settings: dict, trigger: dict, identities: list, grants: list
             replica_retry_limit=settings.get("replicaRetryLimit", 0),
             registries=[app.RegistryCredentialsArgs(server=registry["server"], identity=identities[0][0].id)],
             identity_settings=[app.IdentitySettingsArgs(identity=i.id, lifecycle=lc) for i, lc in identities],
+            secrets=[
+                app.SecretArgs(name=n, key_vault_url=s["keyVaultSecretUrl"], identity=identities[0][0].id)
+                for n, s in sorted(settings.get("secrets", {}).items())
+            ]
+            or None,
             **trigger,
         ),
+        workload_profile_name="Consumption",
         template=app.JobTemplateArgs(
             containers=[
                 app.ContainerArgs(
                     name=name,
                     image=settings["image"],
+                    command=settings.get("command"),
+                    args=settings.get("args"),
                     resources=app.ContainerResourcesArgs(
                         cpu=settings.get("cpu", 0.5), memory=settings.get("memory", "1Gi")
                     ),
-                    env=env or None,
+                    env=[env_var(k, v) for k, v in sorted(env.items())] or None,
                 )
             ]
         ),
-        tags=tags,
+        tags={**tags, **{tag: "true" for tag, chosen in markers.items() if chosen}},
         opts=pulumi.ResourceOptions(depends_on=grants),
     )
+    if action_group_id is not None:
+        failed_alert(name)
+
+
+def replicas(settings: dict) -> dict:
+    return {
+        "parallelism": settings.get("parallelism", 1),
+        "replica_completion_count": settings.get("replicaCompletionCount", 1),
+    }
+
+
+def pull_and_workload(name: str, settings: dict) -> tuple[list, list, dict]:
+    """Manual and scheduled jobs: a pull identity (AcrPull, the job's secrets) and, with azureAccess, a workload
+    identity holding those grants."""
+    pull = identity(f"{name}-pull")
+    grants = [
+        grant(f"{name}-pull", pull, registry["resourceId"], "AcrPull"),
+        *secret_grants(f"{name}-pull", pull, settings),
+    ]
+    identities, extra_env = [(pull, "None")], {}
+    if settings.get("azureAccess"):
+        workload = identity(f"{name}-workload")
+        grants += access_grants(f"{name}-workload", workload, settings)
+        identities.append((workload, "Main"))
+        extra_env["AZURE_CLIENT_ID"] = workload.client_id
+    return identities, grants, extra_env
 
 
 for name, settings in config.get_object("manualJobs", {}).items():
-    pull = identity(f"{name}-pull")
-    acr = grant(f"{name}-pull", pull, registry["resourceId"], "acr-pull")
-    manual = app.JobConfigurationManualTriggerConfigArgs(
-        parallelism=settings.get("parallelism", 1), replica_completion_count=settings.get("replicaCompletionCount", 1)
+    identities, grants, extra_env = pull_and_workload(name, settings)
+    manual = app.JobConfigurationManualTriggerConfigArgs(**replicas(settings))
+    job(name, settings, {"trigger_type": "Manual", "manual_trigger_config": manual}, identities, grants, extra_env)
+
+for name, settings in config.get_object("scheduledJobs", {}).items():
+    identities, grants, extra_env = pull_and_workload(name, settings)
+    schedule = app.JobConfigurationScheduleTriggerConfigArgs(
+        cron_expression=settings["cronExpression"], **replicas(settings)
     )
-    job(name, settings, {"trigger_type": "Manual", "manual_trigger_config": manual}, [(pull, "None")], [acr], [])
+    trigger = {"trigger_type": "Schedule", "schedule_trigger_config": schedule}
+    job(name, settings, trigger, identities, grants, extra_env)
 
 for name, settings in config.get_object("eventJobs", {}).items():
-    queue = servicebus.Queue(
-        f"queue-{settings['queue']}",
-        queue_name=settings["queue"],
+    queue = settings["queue"].lower()
+    queue_resource = servicebus.Queue(
+        f"queue-{queue}",
+        queue_name=queue,
         namespace_name=namespace.name,
         resource_group_name=rg.name,
         max_delivery_count=settings.get("maxDeliveryCount", 10),
         lock_duration=settings.get("lockDuration", "PT1M"),
+        default_message_time_to_live=settings.get("messageTimeToLive"),
         dead_lettering_on_message_expiration=True,
+        opts=protected,
     )
     scaler, workload = identity(f"{name}-scaler"), identity(f"{name}-workload")
     grants = [
-        grant(f"{name}-scaler", scaler, registry["resourceId"], "acr-pull"),
-        grant(f"{name}-scaler", scaler, queue.id, "sb-data-owner"),
-        grant(f"{name}-workload", workload, queue.id, "sb-data-receiver"),
+        grant(f"{name}-scaler", scaler, registry["resourceId"], "AcrPull"),
+        grant(f"{name}-scaler", scaler, queue_resource.id, "Azure Service Bus Data Owner"),
+        *secret_grants(f"{name}-scaler", scaler, settings),
+        grant(f"{name}-workload", workload, queue_resource.id, "Azure Service Bus Data Receiver"),
+        *access_grants(f"{name}-workload", workload, settings),
     ]
     rule = app.JobScaleRuleArgs(
         name="queue-backlog",
         type="azure-servicebus",
         identity=scaler.id,
         metadata={
-            "queueName": settings["queue"],
+            "queueName": queue,
             "namespace": namespace.name,
             "messageCount": str(settings["messageCount"]),
-            "activationMessageCount": "0",
+            "activationMessageCount": str(settings.get("activationMessageCount", 0)),
         },
     )
     event = app.JobConfigurationEventTriggerConfigArgs(
-        parallelism=1,
-        replica_completion_count=1,
+        **replicas(settings),
         scale=app.JobScaleArgs(
-            min_executions=0, max_executions=settings.get("maxExecutions", 10), polling_interval=30, rules=[rule]
+            min_executions=settings.get("minExecutions", 0),
+            max_executions=settings.get("maxExecutions", 10),
+            polling_interval=settings.get("pollingInterval", 30),
+            rules=[rule],
         ),
     )
-    env = [
-        app.EnvironmentVarArgs(name="AZURE_CLIENT_ID", value=workload.client_id),
-        app.EnvironmentVarArgs(name="SERVICEBUS_FULLY_QUALIFIED_NAMESPACE", value=namespace_host),
-        app.EnvironmentVarArgs(name="SERVICEBUS_QUEUE_NAME", value=settings["queue"]),
-    ]
-    job(
-        name,
-        settings,
-        {"trigger_type": "Event", "event_trigger_config": event},
-        [(scaler, "None"), (workload, "Main")],
-        grants,
-        env,
-    )
+    extra_env = {
+        "AZURE_CLIENT_ID": workload.client_id,
+        "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": namespace_host,
+        "SERVICEBUS_QUEUE_NAME": queue,
+    }
+    trigger = {"trigger_type": "Event", "event_trigger_config": event}
+    job(name, settings, trigger, [(scaler, "None"), (workload, "Main")], grants, extra_env)
+    if action_group_id is not None:
+        backlog = alerts.get("stuckBacklog", {})
+        threshold, minutes = backlog.get("threshold", 100), backlog.get("minutes", 30)
+        dimensions = [monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])]
+        queue_alert(
+            name,
+            "dead-letters",
+            f"Queue {queue} (job {name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
+            {
+                "name": "dead-lettered-messages",
+                "metric_name": "DeadletteredMessages",
+                "dimensions": dimensions,
+                "threshold": 0,
+                "time_aggregation": "Maximum",
+            },
+            "PT15M",
+            alerts.get("deadLetters", {}).get("severity", 2),
+        )
+        queue_alert(
+            name,
+            "stuck-backlog",
+            f"Queue {queue} (job {name}) kept more than {threshold} active messages for {minutes} minutes: "
+            "executions are not draining it (is the scaler authorized?). See docs/operations.md.",
+            {
+                "name": "active-messages",
+                "metric_name": "ActiveMessages",
+                "dimensions": dimensions,
+                "threshold": threshold,
+                "time_aggregation": "Minimum",
+            },
+            f"PT{minutes}M" if minutes < 60 else f"PT{minutes // 60}H",
+            backlog.get("severity", 2),
+        )

@@ -1,7 +1,13 @@
 """`make bench`: offline preview cost of generated stacks against a baseline, measured in the same run.
 
-What is measured, for 10, 100 and 300 jobs (half manual, half Service Bus event jobs):
-- baseline: `bench/baseline_program.py` registers the same resources directly with pulumi-azure-native under
+The generated stack (`generated_config`) is shaped like the committed `Pulumi.prod.yaml`: alerts on (an action group
+mailing the on-call address), the stack's Key Vault, protected stateful resources, digest-pinned images, and the
+jobs split evenly over the three kinds: manual jobs with an `azureAccess` grant, Service Bus event jobs with a Key
+Vault secret and an `azureAccess` grant, scheduled jobs with a command, a Key Vault secret and an `azureAccess`
+grant. It is reviewed with the strictest committed policy config (`policy/prod.json`: every policy mandatory).
+
+What is measured, for 10, 100 and 300 jobs:
+- baseline: `bench/baseline_program.py` registers the same Azure resources directly with pulumi-azure-native under
   the same mock runtime (no components, no config models, no policies);
 - ours: the real `__main__.py` (config models, components) and the policy pack review over gRPC, as
   `python -m tools.preview` does;
@@ -18,11 +24,17 @@ phases of a shared, noisy machine then hit both sides of a pair alike and cancel
 round cannot move the median. Each child has a timeout (`CHILD_TIMEOUT_SECONDS`), so a hung child fails the
 bench instead of hanging it.
 
+A broken run prints no numbers: the bench stops with exit 1 and the reason on stderr when a child fails or times
+out, when the review reports a violation or the program a warning for the generated stack, or when the baseline
+did not register the same Azure resource types, with the same counts, as ours (checked in every round). The
+table is printed only once every size has been measured.
+
 Printed per size: the median wall seconds of each variant, the median pair ratio, the policy share (median over
 the `ours` runs of the time the review adds after the program has finished, over that run's wall time), median
 peak memory (process plus its children, i.e. the policy pack) and the median pair ratio of peak memory.
 The aim is a time ratio ours/baseline of at most 1.3 (`AIM_RATIO`); the last column says whether it is met.
 Not a test: seconds depend on the machine; the pair ratios are what is comparable between runs and machines.
+`make bench-smoke` (`--sizes 10 --pairs 1`) is the CI check that the bench still runs; its seconds mean nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +48,13 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from components.stack_config import StackConfigError
 from tools.preview import exit_now
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -47,40 +63,159 @@ PAIRS = 5
 VARIANTS = ("baseline", "ours", "ours-no-policy")  # the order of the runs within a round
 AIM_RATIO = 1.3
 CHILD_TIMEOUT_SECONDS = 600
-REGISTRY_ID = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/"
-    "Microsoft.ContainerRegistry/registries/acrsharedprod"
+SHOWN_VIOLATIONS = 5  # a broken generator breaks every job alike: the first few say why
+# The strictest committed policy config: every policy mandatory, digests, protection and both tags required.
+POLICY_CONFIG = PROJECT_DIR / "policy" / "prod.json"
+
+# --- the generated stack ----------------------------------------------------------------------------------
+
+KINDS = ("manualJobs", "eventJobs", "scheduledJobs")
+MIN_JOBS = len(KINDS)  # at least one job of every kind
+# A subscription that is not the committed files' all-zero placeholder, which the program warns about.
+SUBSCRIPTION = "5b0c2d1e-7f3a-4e8b-9c6d-1a2b3c4d5e6f"
+REGISTRY = "acrbench"
+KEY_VAULT = "kv-aca-bench"
+IMAGE = f"{REGISTRY}.azurecr.io/jobs/generated:v1.0.0@sha256:{'5d41402abc4b2a76b9719d911017c592' * 2}"
+
+
+def _arm_id(resource_group: str, provider_path: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/{provider_path}"
+
+
+REGISTRY_ID = _arm_id("rg-shared", f"Microsoft.ContainerRegistry/registries/{REGISTRY}")
+KEY_VAULT_ID = _arm_id("rg-shared", f"Microsoft.KeyVault/vaults/{KEY_VAULT}")
+EXPORTS_CONTAINER_ID = _arm_id(
+    "rg-data-bench", "Microsoft.Storage/storageAccounts/stbenchdata/blobServices/default/containers/exports"
 )
 
 
-def generated_config(jobs: int) -> dict[str, Any]:
-    image = "acrsharedprod.azurecr.io/jobs/generated:v1.0.0"
-    manual = {f"job-manual-{i:04d}": {"image": image, "replicaRetryLimit": 1} for i in range(jobs // 2)}
-    event = {
-        f"job-event-{i:04d}": {"image": image, "queue": f"queue-{i:04d}", "messageCount": 10}
-        for i in range(jobs - jobs // 2)
+def kind_counts(jobs: int) -> dict[str, int]:
+    """`jobs` split over the three kinds as evenly as possible (the first kinds take the remainder)."""
+    return {kind: jobs // len(KINDS) + (index < jobs % len(KINDS)) for index, kind in enumerate(KINDS)}
+
+
+def _secret(job: str, secret: str) -> dict[str, str]:
+    return {"keyVaultSecretUrl": f"https://{KEY_VAULT}.vault.azure.net/secrets/{job}-{secret}"}
+
+
+def _manual(name: str, index: int) -> dict[str, Any]:
+    return {
+        "image": IMAGE,
+        "parallelism": 2,
+        "replicaCompletionCount": 2,
+        "replicaRetryLimit": 1,
+        "azureAccess": [{"role": "Storage Blob Data Reader", "scope": EXPORTS_CONTAINER_ID}],
     }
+
+
+def _event(name: str, index: int) -> dict[str, Any]:
+    return {
+        "image": IMAGE,
+        "queue": f"queue-{index:04d}",
+        "messageCount": 10,
+        "replicaTimeout": 900,
+        "replicaRetryLimit": 2,
+        "idempotent": True,
+        "env": {"API_TOKEN": {"secretRef": "api-token"}},
+        "secrets": {"api-token": _secret(name, "api-token")},
+        "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
+    }
+
+
+def _scheduled(name: str, index: int) -> dict[str, Any]:
+    return {
+        "image": IMAGE,
+        # Daily, each job at its own minute of the day (UTC).
+        "cronExpression": f"{index % 60} {index // 60 % 24} * * *",
+        "command": ["python", "-m", "jobs.export"],
+        "args": ["--since", "24h"],
+        "replicaTimeout": 3600,
+        "replicaRetryLimit": 1,
+        "cpu": 0.25,
+        "memory": "0.5Gi",
+        "env": {"DB_HOST": "db-bench.postgres.database.azure.com", "DB_PASSWORD": {"secretRef": "db-password"}},
+        "secrets": {"db-password": _secret(name, "db-password")},
+        "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
+    }
+
+
+_BUILDERS: dict[str, tuple[str, Callable[[str, int], dict[str, Any]]]] = {
+    "manualJobs": ("job-manual", _manual),
+    "eventJobs": ("job-event", _event),
+    "scheduledJobs": ("job-scheduled", _scheduled),
+}
+
+
+def _jobs(kind: str, count: int) -> dict[str, dict[str, Any]]:
+    prefix, build = _BUILDERS[kind]
+    return {f"{prefix}-{index:04d}": build(f"{prefix}-{index:04d}", index) for index in range(count)}
+
+
+def generated_config(jobs: int) -> dict[str, Any]:
+    """The stack config of `jobs` jobs (at least `MIN_JOBS`), as `Pulumi.<stack>.yaml` holds it: see the module
+    docstring. It must pass config, the program's warnings and the review with `POLICY_CONFIG` cleanly."""
+    if jobs < MIN_JOBS:
+        raise ValueError(f"a generated stack has at least {MIN_JOBS} jobs, one of each kind")
+    counts = kind_counts(jobs)
     return {
         "azure-native:location": "koreacentral",
+        "azure-native:subscriptionId": SUBSCRIPTION,
         "aca-jobs:platform": {
             "resourceGroup": "rg-aca-bench",
-            "environment": {"name": "aca-env-bench", "coreQuota": 1_000_000},
-            "registry": {"server": "acrsharedprod.azurecr.io", "resourceId": REGISTRY_ID},
-            "serviceBus": {"namespace": "sb-aca-bench"},
-            "tags": {"owner": "platform-team"},
+            # Room for every event job at its peak (maxExecutions 10 x 0.5 cores) at every size.
+            "environment": {"name": "aca-env-bench", "logRetentionDays": 90, "coreQuota": 1_000_000},
+            "registry": {"server": f"{REGISTRY}.azurecr.io", "resourceId": REGISTRY_ID},
+            "serviceBus": {"namespace": "sb-aca-bench", "sku": "Standard"},
+            "keyVault": {"resourceId": KEY_VAULT_ID},
+            "alerts": {"emails": ["aca-oncall@example.com"]},
+            "protect": True,
+            "tags": {"owner": "platform-team", "environment": "bench"},
         },
-        "aca-jobs:manualJobs": manual,
-        "aca-jobs:eventJobs": event,
+        **{f"aca-jobs:{kind}": _jobs(kind, counts[kind]) for kind in KINDS},
     }
 
 
-def measure(variant: str, jobs: int) -> dict[str, float]:
+# --- one measurement (in a fresh child process) -----------------------------------------------------------
+
+
+class BenchError(Exception):
+    """The bench cannot give numbers: a child failed, or what it measured is not the stack it claims to measure."""
+
+
+def resource_types(run: Any) -> dict[str, int]:
+    """How many Azure (custom) resources of each type a run registered; components are not Azure resources."""
+    return dict(sorted(Counter(r.type for r in run.resources if r.custom).items()))
+
+
+def check_clean(violations: Sequence[Any], warnings: Sequence[str]) -> None:
+    """The generated stack is meant to be one a reviewer would pass: any policy violation or program warning means
+    the generator (or the program) broke, and the numbers would measure something else."""
+    from tools.preview import render_violations
+
+    if violations:
+        shown = render_violations(list(violations[:SHOWN_VIOLATIONS]))
+        more = f"\n    ... and {len(violations) - SHOWN_VIOLATIONS} more" if len(violations) > SHOWN_VIOLATIONS else ""
+        raise BenchError(
+            f"the generated stack fails the policy review with {POLICY_CONFIG.name} "
+            f"({sum(v.enforcement_level == 'mandatory' for v in violations)} mandatory of {len(violations)} "
+            f"violations); fix the generator in bench/run.py or the program:\n{shown}{more}"
+        )
+    if warnings:
+        raise BenchError(
+            "the program warns about the generated stack; fix the generator in bench/run.py:\n"
+            + "\n".join(f"  {warning}" for warning in warnings)
+        )
+
+
+def measure(variant: str, jobs: int) -> dict[str, Any]:
     """One measurement, in this (fresh) process."""
     sys.path.insert(0, str(PROJECT_DIR))
     from tools.offline import run_program
-    from tools.policy_runner import PolicyPackProcess, PolicyReview
+    from tools.policy_runner import PolicyPackProcess, PolicyReview, read_policy_config
 
     config = generated_config(jobs)
+    policy_config = read_policy_config(POLICY_CONFIG)
+    violations: list[Any] = []
     started = time.perf_counter()
     policy_seconds = 0.0
     if variant == "baseline":
@@ -89,26 +224,30 @@ def measure(variant: str, jobs: int) -> dict[str, float]:
         run = run_program(config, "bench")
     else:
         with PolicyPackProcess(PROJECT_DIR / "policy") as pack:
-            policy_review = PolicyReview(pack, {})  # as tools.preview does: analysis overlaps the program
+            # As tools.preview does: the analysis overlaps the program.
+            policy_review = PolicyReview(pack, policy_config, POLICY_CONFIG.name)
             run = run_program(config, "bench", on_register=policy_review.submit)
             policy_started = time.perf_counter()
             violations = policy_review.finish(run)
             # What the review adds after the program has finished (the rest overlapped with it).
             policy_seconds = time.perf_counter() - policy_started
-        if violations:
-            raise SystemExit(f"generated stack should be compliant: {violations[:3]}")
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pack_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if variant != "baseline":
+        check_clean(violations, run.warnings)
     return {
         "seconds": seconds,
         "policy_seconds": policy_seconds,
         "peak_mb": (own + pack_peak) / 1024,
-        "resources": len([r for r in run.resources if r.custom]),
+        "resources": resource_types(run),
     }
 
 
-def run_child(variant: str, jobs: int) -> dict[str, float]:
+# --- the runs ---------------------------------------------------------------------------------------------
+
+
+def run_child(variant: str, jobs: int) -> dict[str, Any]:
     """One measurement in a fresh process, killed (with the policy pack it started) after CHILD_TIMEOUT_SECONDS."""
     command = [sys.executable, "-m", "bench.run", "--measure", variant, "--jobs", str(jobs)]
     # Own process group, so a timeout also ends the grandchildren (the policy pack) and no pipe stays open.
@@ -120,25 +259,60 @@ def run_child(variant: str, jobs: int) -> dict[str, float]:
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
-        raise SystemExit(f"bench: {variant} at {jobs} jobs did not finish within {CHILD_TIMEOUT_SECONDS} s") from None
+        raise BenchError(f"{variant} at {jobs} jobs did not finish within {CHILD_TIMEOUT_SECONDS} s") from None
     finally:
         if child.poll() is None:  # interrupted (e.g. Ctrl-C): do not leave the child group running
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
     lines = out.strip().splitlines()
     if child.returncode != 0 or not lines:
-        raise SystemExit(f"bench: {variant} at {jobs} jobs failed (exit {child.returncode}):\n{err[-4000:]}")
-    return json.loads(lines[-1])
+        raise BenchError(f"{variant} at {jobs} jobs failed (exit {child.returncode}):\n{_shortened(err.strip())}")
+    try:
+        return json.loads(lines[-1])
+    except ValueError:
+        raise BenchError(f"{variant} at {jobs} jobs printed no measurement: {lines[-1][:200]!r}") from None
 
 
-def measured(jobs: int, pairs: int) -> dict[str, dict[str, float]]:
+def _shortened(text: str, head: int = 1500, tail: int = 2500) -> str:
+    """A child's stderr, kept readable: its start (what failed) and its end (a traceback's last frames)."""
+    return text if len(text) <= head + tail else f"{text[:head]}\n[...]\n{text[-tail:]}"
+
+
+def check_same_resources(jobs: int, round_: dict[str, dict[str, Any]]) -> None:
+    """The baseline must register what ours registers, or the ratio compares different work."""
+    expected = round_["ours"]["resources"]
+    for variant, result in round_.items():
+        if result["resources"] != expected:
+            types = sorted(set(expected) | set(result["resources"]))
+            differences = [
+                f"  {type_}: {variant} {result['resources'].get(type_, 0)}, ours {expected.get(type_, 0)}"
+                for type_ in types
+                if result["resources"].get(type_, 0) != expected.get(type_, 0)
+            ]
+            raise BenchError(
+                f"at {jobs} jobs, {variant} registered other Azure resources than ours (fix bench/"
+                f"baseline_program.py):\n" + "\n".join(differences)
+            )
+
+
+Runner = Callable[[str, int], dict[str, Any]]
+
+
+def measured(jobs: int, pairs: int, runner: Runner = run_child) -> dict[str, dict[str, float]]:
     """`pairs` rounds of fresh processes, one per variant in VARIANTS order (A B C A B C ...); medians per variant
     and medians of the per-round ratios against the baseline of the same round."""
-    rounds = [{variant: run_child(variant, jobs) for variant in VARIANTS} for _ in range(pairs)]
-    summary = {
-        variant: {key: statistics.median(r[variant][key] for r in rounds) for key in rounds[0][variant]}
-        for variant in VARIANTS
+    rounds = []
+    for index in range(pairs):
+        print(f"bench: {jobs} jobs, round {index + 1} of {pairs}", file=sys.stderr, flush=True)
+        round_ = {variant: runner(variant, jobs) for variant in VARIANTS}
+        check_same_resources(jobs, round_)
+        rounds.append(round_)
+    numbers = ("seconds", "policy_seconds", "peak_mb")
+    summary: dict[str, dict[str, float]] = {
+        variant: {key: statistics.median(r[variant][key] for r in rounds) for key in numbers} for variant in VARIANTS
     }
+    for variant in VARIANTS:
+        summary[variant]["resources"] = sum(rounds[0][variant]["resources"].values())
     for variant in VARIANTS[1:]:
         summary[variant]["ratio"] = statistics.median(r[variant]["seconds"] / r["baseline"]["seconds"] for r in rounds)
         summary[variant]["mem_ratio"] = statistics.median(
@@ -150,39 +324,80 @@ def measured(jobs: int, pairs: int) -> dict[str, dict[str, float]]:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--measure", choices=VARIANTS, help="internal: one measurement, printed as a JSON line")
-    parser.add_argument("--jobs", type=int)
-    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
-    parser.add_argument("--pairs", type=int, default=PAIRS, help=f"alternating rounds per size (default {PAIRS})")
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure, args.jobs)))
-        exit_now(0)
-    if args.pairs < 1:
-        parser.error("--pairs must be at least 1")
-
-    print(
-        f"offline preview (default mode of tools.offline.run_program), {args.pairs} pairs per size: fresh processes "
+def table(results: dict[int, dict[str, dict[str, float]]], pairs: int) -> str:
+    lines = [
+        f"offline preview (default mode of tools.offline.run_program), {pairs} pairs per size: fresh processes "
         f"alternating {' / '.join(VARIANTS)}; ratio = median of per-pair ratios, aim <= {AIM_RATIO}; "
-        "half manual, half event jobs"
-    )
-    header = (
+        f"jobs split over {', '.join(KINDS)}; reviewed with {POLICY_CONFIG.name}: no violation",
         f"{'jobs':>5} {'resources':>9} {'baseline s':>10} {'ours s':>8} {'ratio':>6} {'no-policy s':>11} "
-        f"{'np ratio':>8} {'policy share':>12} {'baseline MB':>11} {'ours MB':>8} {'mem ratio':>9} {'aim':>6}"
-    )
-    print(header, flush=True)
-    for jobs in args.sizes:
-        result = measured(jobs, args.pairs)
+        f"{'np ratio':>8} {'policy share':>12} {'baseline MB':>11} {'ours MB':>8} {'mem ratio':>9} {'aim':>6}",
+    ]
+    for jobs, result in results.items():
         base, ours, bare = (result[v] for v in VARIANTS)
         aim = "met" if ours["ratio"] <= AIM_RATIO else "missed"
-        print(
+        lines.append(
             f"{jobs:>5} {int(base['resources']):>9} {base['seconds']:>10.2f} {ours['seconds']:>8.2f} "
             f"{ours['ratio']:>6.2f} {bare['seconds']:>11.2f} {bare['ratio']:>8.2f} {ours['policy_share']:>12.0%} "
-            f"{base['peak_mb']:>11.0f} {ours['peak_mb']:>8.0f} {ours['mem_ratio']:>9.2f} {aim:>6}",
-            flush=True,
+            f"{base['peak_mb']:>11.0f} {ours['peak_mb']:>8.0f} {ours['mem_ratio']:>9.2f} {aim:>6}"
         )
+    return "\n".join(lines)
+
+
+def bench(sizes: Sequence[int], pairs: int, runner: Runner = run_child) -> int:
+    """Measure every size, then print the table; on any failure print only the reason (stderr) and return 1."""
+    try:
+        results = {jobs: measured(jobs, pairs, runner) for jobs in sizes}
+    except BenchError as failure:
+        print(f"bench failed, no numbers: {failure}", file=sys.stderr)
+        return 1
+    print(table(results, pairs), flush=True)
+    if pairs == 1:
+        print("one pair per size: a check that the bench runs, not a measurement (`make bench` measures)")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--measure", choices=VARIANTS, help="internal: one measurement, printed as a JSON line")
+    parser.add_argument("--jobs", type=int, help="internal: the size of the --measure run")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(SIZES),
+        help=f"numbers of jobs to measure (default {' '.join(map(str, SIZES))}; at least {MIN_JOBS} each)",
+    )
+    parser.add_argument("--pairs", type=int, default=PAIRS, help=f"alternating rounds per size (default {PAIRS})")
+    args = parser.parse_args(argv)
+    if args.measure and args.jobs is None:
+        parser.error("--measure needs --jobs")
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    if any(size < MIN_JOBS for size in [*args.sizes, *([args.jobs] if args.measure else [])]):
+        parser.error(f"every size must be at least {MIN_JOBS} (one job of each kind)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.measure:
+        exit_now(bench(args.sizes, args.pairs))
+    try:
+        print(json.dumps(measure(args.measure, args.jobs)))
+        code = 0
+    except BenchError as failure:
+        print(failure, file=sys.stderr)
+        code = 1
+    except StackConfigError as error:  # the program refused the generated stack: say so without a traceback
+        print(
+            f"the generated stack is not a valid stack config; fix the generator in bench/run.py:\n{error}",
+            file=sys.stderr,
+        )
+        code = 1
+    except Exception:  # the program or the pack failed: the parent shows this with the exit code
+        traceback.print_exc()
+        code = 1
+    exit_now(code)
 
 
 if __name__ == "__main__":

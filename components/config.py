@@ -21,7 +21,11 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, BuiltInRole
+from policy.aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
+from policy.aca_facts.clouds import CLOUD_KEY, CLOUDS, DEFAULT_CLOUD
+from policy.aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from policy.aca_facts.cron import CronError, CronSchedule, parse_cron
+from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, ROLES_THAT_GRANT_ROLES, SERVICE_BUS_DATA_RECEIVER
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
@@ -63,6 +67,15 @@ class ConfigModel(BaseModel):
 
 
 # --- names and references --------------------------------------------------------------------------------
+
+
+def parse_arm_id(text: str, key: str, what: str, example: str) -> ArmId:
+    """`text` parsed as an ARM id (`policy/aca_facts/arm_id.py`), or a rule error at `key` saying why not."""
+    try:
+        return ArmId.parse(text)
+    except ArmIdError as error:
+        raise rule_error(f"`{text}` is not {what}: {error.reason}", f"use {example}", key=key) from None
+
 
 # az CLI / PSRule Azure.ContainerApp.Name: 2-32 chars, lowercase alphanumerics and '-', starts with a letter,
 # ends alphanumeric, no '--'.
@@ -134,11 +147,28 @@ class SecretRef(ConfigModel):
 
 
 def check_env(env: dict[str, Any]) -> dict[str, Any]:
-    for name in env:
+    for name, value in env.items():
         if not _ENV_NAME.fullmatch(name):
             raise rule_error(
                 f"`{name}` is not a valid environment variable name",
                 "use letters, digits and '_', not starting with a digit",
+                key=name,
+            )
+        if not isinstance(value, str) or not value:
+            continue
+        found = credential_in(value)
+        if found:
+            raise rule_error(
+                f"env.{name} holds {found} in plain text: it would be stored in the job definition, readable by "
+                "anyone who can read the job",
+                MOVE_TO_KEY_VAULT,
+                key=name,
+            )
+        if SECRET_NAME.search(name):
+            raise rule_error(
+                f"env.{name} is named as a secret but holds a literal value: it would be stored in the job definition, "
+                "readable by anyone who can read the job (the policy pack refuses it too)",
+                MOVE_TO_KEY_VAULT + "; if it is not a secret, rename the variable",
                 key=name,
             )
     return env
@@ -185,6 +215,21 @@ EnvironmentVariables = Annotated[dict[str, EnvValue], AfterValidator(check_env)]
 def check_command(words: list[str]) -> list[str]:
     if not words:
         raise rule_error("is an empty list, which sets nothing", "remove it, or list the words, e.g. [python, -m, app]")
+    for index, word in enumerate(words):
+        if not word:
+            raise rule_error(
+                f"item {index} is empty: the program would get an empty argument (or, first, no program at all)",
+                "remove the empty item, or write the word it stands for",
+                key=str(index),
+            )
+        found = credential_in(word)
+        if found:
+            raise rule_error(
+                f"item {index} holds {found} in plain text: it would be stored in the job definition, readable by "
+                "anyone who can read the job",
+                MOVE_TO_KEY_VAULT,
+                key=str(index),
+            )
     return words
 
 
@@ -214,7 +259,7 @@ DEDICATED_SIZES: dict[str, tuple[int, int]] = {
     "E16": (16, 128),
     "E32": (32, 256),
 }
-_MEMORY = re.compile(r"^(\d+(?:\.\d{1,2})?)Gi$")
+_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]{1,2})?)Gi$")
 # Our rule for a dedicated profile's name (the API's own limit is not documented): letters, digits and '-',
 # starting with a letter, at most 64 characters; `Consumption` is the built-in profile's.
 _PROFILE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
@@ -321,26 +366,19 @@ def check_resources(cpu_value: float, memory_value: str, profile: WorkloadProfil
 
 # --- Key Vault --------------------------------------------------------------------------------------------
 
-_KEY_VAULT_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.KeyVault/vaults/"
-    r"(?P<name>[A-Za-z0-9-]{3,24})$",
-    re.IGNORECASE,
-)
 # Vault names: 3-24 letters, digits and '-', starting with a letter, ending with a letter or digit, no '--'.
 _VAULT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
-# The Key Vault DNS suffixes of the Azure clouds (Microsoft Learn, "About keys, secrets and certificates", DNS
-# suffixes for object identifiers).
-KEY_VAULT_HOST_SUFFIXES = (
-    ".vault.azure.net",
-    ".vault.azure.cn",
-    ".vault.usgovcloudapi.net",
-    ".vault.microsoftazure.de",
+KEY_VAULT_TYPE = "Microsoft.KeyVault/vaults"
+_KEY_VAULT_ID_EXAMPLE = (
+    "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name> "
+    "(`az keyvault show -n <name> --query id -o tsv`)"
 )
-# https://<vault><suffix>/secrets/<name>[/<version>]: secret names are 1-127 letters, digits and '-'; a version is
-# 32 hex digits. A versionless URL follows rotation.
+# https://<vault>.<Key Vault suffix of a cloud>/secrets/<name>[/<version>]. Key Vault object names are 1-127
+# letters, digits and '-' (Microsoft Learn, "About keys, secrets and certificates", Object identifiers); a version is
+# 32 hex digits. A versionless URL follows rotation. The host is checked against the stack's cloud by the stack.
 _SECRET_URL = re.compile(
-    r"^https://(?P<vault>[A-Za-z0-9-]+)(?P<suffix>\.vault\.[a-z.]+)/secrets/(?P<secret>[A-Za-z0-9-]{1,127})"
-    r"(?:/(?P<version>[0-9a-fA-F]{32}))?$"
+    r"^https://(?P<vault>[A-Za-z0-9-]{3,24})(?P<suffix>\.(?i:vault)(?:\.[A-Za-z0-9-]+)+)/secrets/"
+    r"(?P<secret>[A-Za-z0-9-]{1,127})(?:/(?P<version>[0-9a-fA-F]{32}))?$"
 )
 
 
@@ -351,21 +389,21 @@ class KeyVaultConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> KeyVaultConfig:
-        match = _KEY_VAULT_ID.fullmatch(self.resource_id)
-        if match is None or not _VAULT_NAME.fullmatch(match["name"]) or "--" in match["name"]:
+        vault = parse_arm_id(self.resource_id, "resourceId", "a Key Vault resource id", _KEY_VAULT_ID_EXAMPLE)
+        name = vault.name or ""
+        if not vault.is_type(KEY_VAULT_TYPE) or not _VAULT_NAME.fullmatch(name) or "--" in name:
             raise rule_error(
-                f"`{self.resource_id}` is not a Key Vault resource id",
-                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name> "
-                "(`az keyvault show -n <name> --query id -o tsv`)",
-                key="resourceId",
+                f"`{self.resource_id}` is not a Key Vault resource id", f"use {_KEY_VAULT_ID_EXAMPLE}", key="resourceId"
             )
         return self
 
     @property
+    def id(self) -> ArmId:
+        return ArmId.parse(self.resource_id)
+
+    @property
     def name(self) -> str:
-        match = _KEY_VAULT_ID.fullmatch(self.resource_id)
-        assert match is not None  # checked above
-        return match["name"]
+        return self.id.name or ""
 
     def secret_id(self, secret_name: str) -> str:
         """The ARM id of one secret of the vault: the narrowest scope Key Vault Secrets User can be granted at."""
@@ -392,7 +430,8 @@ class KeyVaultSecret(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> KeyVaultSecret:
         match = _SECRET_URL.fullmatch(self.key_vault_secret_url)
-        if match is None or match["suffix"] not in KEY_VAULT_HOST_SUFFIXES:
+        known_suffixes = {cloud.key_vault_suffix for cloud in CLOUDS.values()}
+        if match is None or match["suffix"].lower() not in known_suffixes:
             raise rule_error(
                 f"`{self.key_vault_secret_url}` is not a Key Vault secret URL",
                 "use https://<vault>.vault.azure.net/secrets/<name> (or .../<name>/<32-hex version> to pin a version)",
@@ -413,10 +452,17 @@ class KeyVaultSecret(ConfigModel):
     def secret_name(self) -> str:
         return self._part("secret")
 
+    @property
+    def host_suffix(self) -> str:
+        """The Key Vault DNS suffix of the URL's host, lower-cased (host names are case-insensitive)."""
+        return self._part("suffix").lower()
 
-# Container Apps secret names are lowercase RFC 1123 subdomains: lower-case letters, digits, '-' and '.', starting
-# and ending with a letter or digit, at most 253 characters.
-_JOB_SECRET_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+# Container Apps secret names are lowercase RFC 1123 subdomains (ARM: "must consist of lower case alphanumeric
+# characters, '-' or '.', and must start and end with an alphanumeric character"): dot-separated labels of lower-case
+# letters, digits and '-', each starting and ending with a letter or digit (so no `..`), at most 253 characters.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_JOB_SECRET_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
 def check_secret_names(secrets: dict[str, KeyVaultSecret]) -> dict[str, KeyVaultSecret]:
@@ -424,8 +470,8 @@ def check_secret_names(secrets: dict[str, KeyVaultSecret]) -> dict[str, KeyVault
         if not _JOB_SECRET_NAME.fullmatch(name):
             raise rule_error(
                 f"`{name}` is not a valid Container Apps secret name",
-                "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. "
-                "`db-password`",
+                "use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, with no "
+                "two dots in a row, at most 253 characters, e.g. `db-password`",
                 key=name,
             )
     return secrets
@@ -436,10 +482,6 @@ JobSecrets = Annotated[dict[str, KeyVaultSecret], AfterValidator(check_secret_na
 
 # --- Azure access for the job's code ------------------------------------------------------------------------
 
-_RESOURCE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/(?P<provider>[A-Za-z0-9.]+)/[^/]+/[^/]+(?:/[^/]+/[^/]+)*$",
-    re.IGNORECASE,
-)
 _MANAGEMENT_ROLES = ("Owner", "Contributor", "Reader")  # control-plane roles: they act on resources, not data
 
 
@@ -452,7 +494,11 @@ class AzureAccessGrant(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> AzureAccessGrant:
         if self.role not in DATA_PLANE_ROLES_BY_NAME:
-            management = self.role in _MANAGEMENT_ROLES or "administrator" in self.role.lower()
+            management = (
+                self.role in _MANAGEMENT_ROLES
+                or self.role in ROLES_THAT_GRANT_ROLES.values()
+                or "administrator" in self.role.lower()
+            )
             raise rule_error(
                 f"`{self.role}` is a management (control-plane) role: it acts on the resource or on access to it, not "
                 "on the data the code works with"
@@ -463,29 +509,45 @@ class AzureAccessGrant(ConfigModel):
                 + "; anything broader is granted outside this stack and reviewed on its own",
                 key="role",
             )
-        match = _RESOURCE_ID.fullmatch(self.scope)
-        if match is None:
+        example = (
+            "the id of what the code needs, e.g. /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+            "Microsoft.Storage/storageAccounts/<account>/blobServices/default/containers/<container>"
+        )
+        scope = parse_arm_id(self.scope, "scope", "the id of one resource", example)
+        if scope.level != RESOURCE or scope.resource_group is None:
             raise rule_error(
-                f"scope `{self.scope}` is not the id of one resource (a subscription or a resource group is too wide)",
-                "use the id of what the code needs, e.g. /subscriptions/<sub>/resourceGroups/<rg>/providers/"
-                "Microsoft.Storage/storageAccounts/<account>/blobServices/default/containers/<container>",
+                f"scope `{self.scope}` is a whole {scope.level}, too wide: the role would reach everything in it, not "
+                "one resource",
+                f"use {example}",
                 key="scope",
             )
         role = self.built_in_role
-        if role.provider and match["provider"].lower() != role.provider.lower():
+        if role.provider and (scope.namespace or "").lower() != role.provider.lower():
             raise rule_error(
-                f"`{self.role}` acts on {role.provider} resources, but the scope is a {match['provider']} resource",
+                f"`{self.role}` acts on {role.provider} resources, but the scope is a {scope.namespace} resource",
                 f"point scope at the {role.provider} resource the code uses",
                 key="scope",
             )
-        if role == KEY_VAULT_SECRETS_USER and "/secrets/" not in self.scope.lower():
+        narrowest = NARROWEST_SCOPE_TYPES.get(role.guid, ())
+        if narrowest and not any(scope.is_type(kind) for kind in narrowest):
+            if role == KEY_VAULT_SECRETS_USER:
+                raise rule_error(
+                    "Key Vault Secrets User on anything but one secret reads every secret below it",
+                    "scope it to one secret (<vault id>/secrets/<name>), or use the job's `secrets`, which the "
+                    "platform reads for the job",
+                    key="scope",
+                )
             raise rule_error(
-                "Key Vault Secrets User on a whole vault reads every secret in it",
-                "scope it to one secret (<vault id>/secrets/<name>), or use the job's `secrets`, which the platform "
-                "reads for the job",
+                f"`{self.role}` on a {scope.resource_type} reaches every entity in it",
+                "scope it to the one queue or topic the code uses (<namespace id>/queues/<queue> or "
+                "<namespace id>/topics/<topic>)",
                 key="scope",
             )
         return self
+
+    @property
+    def scope_id(self) -> ArmId:
+        return ArmId.parse(self.scope)
 
     @property
     def built_in_role(self) -> BuiltInRole:
@@ -493,14 +555,19 @@ class AzureAccessGrant(ConfigModel):
 
 
 def check_unique_grants(grants: list[AzureAccessGrant]) -> list[AzureAccessGrant]:
-    seen: set[tuple[str, str]] = set()
+    # One role on one scope for one principal is one Azure role assignment (its name is derived from the three):
+    # scopes compare as parsed ids, so two spellings of one id are one grant.
+    seen: dict[tuple[str, ArmId], int] = {}
     for index, grant in enumerate(grants):
-        identity = (grant.role, grant.scope.lower())
+        identity = (grant.role, grant.scope_id)
         if identity in seen:
             raise rule_error(
-                f"`{grant.role}` on `{grant.scope}` is listed twice", "remove the duplicate", key=f"{index}"
+                f"`{grant.role}` on `{grant.scope}` is listed twice (also item {seen[identity]}): both would be one "
+                "Azure role assignment",
+                "remove the duplicate",
+                key=f"{index}",
             )
-        seen.add(identity)
+        seen[identity] = index
     return grants
 
 
@@ -510,9 +577,15 @@ AzureAccess = Annotated[list[AzureAccessGrant], AfterValidator(check_unique_gran
 # --- alerts -----------------------------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
-_ACTION_GROUP_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Insights/actionGroups/[^/]+$", re.IGNORECASE
+ACTION_GROUP_TYPE = "Microsoft.Insights/actionGroups"
+_ACTION_GROUP_ID_EXAMPLE = (
+    "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Insights/actionGroups/<name> "
+    "(`az monitor action-group show -g <rg> -n <name> --query id -o tsv`)"
 )
+# Azure Monitor service limits, action groups (MicrosoftDocs `includes/azure-monitor-limits-action-groups.md`):
+# "1,000 email actions in an action group"; "The character limit in an e-mail address is 64."
+EMAIL_RECEIVERS_MAX = 1000
+EMAIL_ADDRESS_MAX = 64
 # An action group's short name (shown in SMS and email subjects) is 1-12 characters (ARM `groupShortName`).
 SHORT_NAME_MAX = 12
 _SHORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,11}$")
@@ -602,20 +675,38 @@ class AlertsConfig(ConfigModel):
         if self.emails is not None:
             if not self.emails:
                 raise rule_error("is an empty list: nobody would be told", "list at least one address", key="emails")
+            if len(self.emails) > EMAIL_RECEIVERS_MAX:
+                raise rule_error(
+                    f"lists {len(self.emails)} addresses; an action group takes at most {EMAIL_RECEIVERS_MAX} email "
+                    "receivers (Azure Monitor service limits)",
+                    "mail a distribution list instead of every person, or use an existing action group "
+                    "(`actionGroupId`)",
+                    key="emails",
+                )
             for index, email in enumerate(self.emails):
+                if len(email) > EMAIL_ADDRESS_MAX:
+                    raise rule_error(
+                        f"`{email[:40]}...` is longer than the {EMAIL_ADDRESS_MAX} characters an action group takes "
+                        "for an email address",
+                        "use a shorter address (for example a distribution list)",
+                        key=f"emails.{index}",
+                    )
                 if not _EMAIL.fullmatch(email):
                     raise rule_error(
                         f"`{email}` is not an email address", "write one address per item", key=f"emails.{index}"
                     )
             if len({email.lower() for email in self.emails}) != len(self.emails):
                 raise rule_error("lists an address twice", "remove the duplicate", key="emails")
-        if self.action_group_id is not None and not _ACTION_GROUP_ID.fullmatch(self.action_group_id):
-            raise rule_error(
-                f"`{self.action_group_id}` is not an action group resource id",
-                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Insights/actionGroups/<name> "
-                "(`az monitor action-group show -g <rg> -n <name> --query id -o tsv`)",
-                key="actionGroupId",
+        if self.action_group_id is not None:
+            group = parse_arm_id(
+                self.action_group_id, "actionGroupId", "an action group resource id", _ACTION_GROUP_ID_EXAMPLE
             )
+            if not group.is_type(ACTION_GROUP_TYPE) or group.resource_group is None:
+                raise rule_error(
+                    f"`{self.action_group_id}` is not an action group resource id",
+                    f"use {_ACTION_GROUP_ID_EXAMPLE}",
+                    key="actionGroupId",
+                )
         if self.short_name is not None and not _SHORT_NAME.fullmatch(self.short_name):
             raise rule_error(
                 f"shortName `{self.short_name}` is not 1-{SHORT_NAME_MAX} letters, digits and '-'",
@@ -637,11 +728,14 @@ class AlertsConfig(ConfigModel):
 
 # --- platform ---------------------------------------------------------------------------------------------
 
-_REGISTRY_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-    r"Microsoft\.ContainerRegistry/registries/(?P<name>[A-Za-z0-9]{5,50})$",
-    re.IGNORECASE,
+REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+_REGISTRY_NAME = re.compile(r"^[A-Za-z0-9]{5,50}$")
+_REGISTRY_ID_EXAMPLE = (
+    "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/registries/<name> "
+    "(`az acr show -n <name> --query id -o tsv`)"
 )
+# `<registry name>.azurecr.<io|us|cn>`: host names are case-insensitive, so the server is kept in lower case and
+# image hosts are compared in lower case.
 _LOGIN_SERVER = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)$")
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
 _WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$")
@@ -650,7 +744,7 @@ _WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$")
 class RegistryConfig(ConfigModel):
     """The Azure Container Registry every job pulls from, through its own managed identity."""
 
-    server: str
+    server: Annotated[str, AfterValidator(str.lower)]
     resource_id: str
 
     @model_validator(mode="after")
@@ -661,19 +755,21 @@ class RegistryConfig(ConfigModel):
                 "use the registry's login server, e.g. `acrsharedprod.azurecr.io`",
                 key="server",
             )
-        match = _REGISTRY_ID.fullmatch(self.resource_id)
-        if match is None:
+        registry = parse_arm_id(
+            self.resource_id, "resourceId", "a container registry resource id", _REGISTRY_ID_EXAMPLE
+        )
+        name = registry.name or ""
+        if not registry.is_type(REGISTRY_TYPE) or not _REGISTRY_NAME.fullmatch(name):
             raise rule_error(
                 f"`{self.resource_id}` is not a container registry resource id",
-                "use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerRegistry/"
-                "registries/<name> (`az acr show -n <name> --query id -o tsv`)",
+                f"use {_REGISTRY_ID_EXAMPLE}",
                 key="resourceId",
             )
-        if self.server.split(".")[0] != match["name"].lower():
+        if self.server.split(".")[0] != name.lower():
             raise rule_error(
-                f"`{self.server}` is not the login server of registry `{match['name']}`, so AcrPull would be "
+                f"`{self.server}` is not the login server of registry `{name}`, so AcrPull would be "
                 "granted on a different registry than the one images are pulled from",
-                f"make them name the same registry, e.g. server `{match['name'].lower()}.azurecr.io`",
+                f"make them name the same registry, e.g. server `{name.lower()}.azurecr.io`",
                 key="server",
             )
         return self
@@ -962,7 +1058,9 @@ def _readable(interval: timedelta) -> str:
     return f"{seconds} seconds"
 
 
-_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+_DURATION = re.compile(
+    r"^P(?:(?P<d>[0-9]{1,6})D)?(?:T(?:(?P<h>[0-9]{1,6})H)?(?:(?P<m>[0-9]{1,6})M)?(?:(?P<s>[0-9]{1,6}(?:\.[0-9]{1,6})?)S)?)?$"
+)
 _QUEUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$")
 LOCK_DURATION_MAX_SECONDS = 300
 # Basic namespaces keep messages at most 14 days (Azure/azure-service-bus issue 306).
@@ -1009,6 +1107,9 @@ class EventJobConfig(JobSettings):
     max_delivery_count: Annotated[int, Field(ge=1)] = 10
     lock_duration: str = "PT1M"
     message_time_to_live: str | None = None
+    # The explicit opt-in to lose messages: without it the queue outlives its job (`retainOnDelete`; README
+    # "Removing an event job"). It must be deployed before the job is removed: the engine reads it from the state.
+    delete_queue_with_job: bool = False
 
     @model_validator(mode="after")
     def _check_event_rules(self) -> EventJobConfig:
@@ -1049,6 +1150,29 @@ class EventJobConfig(JobSettings):
                 )
         return self
 
+    def check_access_against_own_grants(self, platform: PlatformConfig, key: str) -> None:
+        """The workload identity already holds Service Bus Data Receiver on the job's queue; an `azureAccess` entry
+        for the same role on the same queue would be a second resource for one Azure role assignment (the same
+        derived name: the create fails, and removing one later deletes the other's grant). The subscription is the
+        deploying one, known only when the program runs, so the queue is matched by resource group, namespace and
+        name."""
+        namespace = platform.service_bus.namespace if platform.service_bus else None
+        for index, grant in enumerate(self.azure_access):
+            scope = grant.scope_id
+            if (
+                grant.built_in_role == SERVICE_BUS_DATA_RECEIVER
+                and scope.is_type("Microsoft.ServiceBus/namespaces/queues")
+                and (scope.resource_group or "").lower() == platform.resource_group.lower()
+                and (scope.name_of("namespaces") or "").lower() == namespace
+                and (scope.name or "").lower() == self.queue
+            ):
+                raise rule_error(
+                    f"repeats the grant the event job already makes: {key}.queue gives the job's code "
+                    f"`{grant.role}` on queue `{self.queue}`",
+                    "remove this azureAccess item",
+                    key=f"{key}.azureAccess.{index}",
+                )
+
     def peak_cores(self) -> tuple[float, str, str]:
         cores = self.max_executions * self.parallelism * self.cpu
         how = f"maxExecutions {self.max_executions} x parallelism {self.parallelism} x cpu {self.cpu}"
@@ -1062,6 +1186,8 @@ class EventJobConfig(JobSettings):
                 f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
                 key=f"{PLATFORM_KEY}.serviceBus",
             )
+        for name, job in sorted(jobs.items()):
+            job.check_access_against_own_grants(platform, f"{key}.{name}")
         owners: dict[str, str] = {}
         for name, job in sorted(jobs.items()):
             if job.queue in owners:
@@ -1112,6 +1238,9 @@ class StackConfigBase(ConfigModel):
     model_config = ConfigDict(alias_generator=None)
 
     location: Annotated[str, Field(alias=LOCATION_KEY, min_length=1)]
+    # The Azure cloud the provider deploys to (pulumi-azure-native's own key): it decides the hosts of Key Vault
+    # secrets and the registry.
+    cloud: Annotated[Literal["public", "usgovernment", "china"], Field(alias=CLOUD_KEY)] = DEFAULT_CLOUD
     platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
 
     @classmethod
@@ -1147,8 +1276,17 @@ class StackConfigBase(ConfigModel):
                 )
             defined_in[name] = key
         registry = self.platform.registry.server
+        registry_suffix = CLOUDS[self.cloud].registry_suffix
+        if not registry.endswith(registry_suffix):
+            raise rule_error(
+                f"registry `{registry}` is not in the stack's cloud `{self.cloud}` (`{CLOUD_KEY}`), whose registries "
+                f"end in `{registry_suffix}`",
+                f"use the registry's login server in that cloud, or set `{CLOUD_KEY}` to the cloud it is in",
+                key=f"{PLATFORM_KEY}.registry.server",
+            )
         for key, name, job in self.jobs():
-            host = image_registry(job.image)
+            # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
+            host = image_registry(job.image).lower()
             if host != registry:
                 raise rule_error(
                     f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed registry "
@@ -1172,11 +1310,20 @@ class StackConfigBase(ConfigModel):
                     f"Microsoft.KeyVault/vaults/<name>}}` under {PLATFORM_KEY}",
                     key=f"{key}.{name}.secrets.{secret_name}",
                 )
+            suffix = CLOUDS[self.cloud].key_vault_suffix
+            if secret.host_suffix != suffix:
+                raise rule_error(
+                    f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's `{self.cloud}` "
+                    f"(`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not read it",
+                    f"use https://{vault.name.lower()}{suffix}/secrets/{secret.secret_name}, or set `{CLOUD_KEY}` to "
+                    "the cloud the stack deploys to",
+                    key=f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
+                )
             if secret.vault_name.lower() != vault.name.lower():
                 raise rule_error(
                     f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
                     f"`{vault.name}`: the job's identity is granted only on the stack's vault",
-                    f"move the secret to `{vault.name}` and use https://{vault.name.lower()}.vault.azure.net/secrets/"
+                    f"move the secret to `{vault.name}` and use https://{vault.name.lower()}{suffix}/secrets/"
                     f"{secret.secret_name}, or change {PLATFORM_KEY}.keyVault",
                     key=f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
                 )
@@ -1232,8 +1379,8 @@ class StackConfigBase(ConfigModel):
         return any(job.needs_service_bus_local_auth for _, _, job in self.jobs())
 
     def placeholder_ids(self) -> list[str]:
-        """Config keys whose Azure ids still hold a placeholder: the all-zero subscription of the committed stack
-        files, or a `<...>` to fill in."""
+        """Config keys whose Azure ids still hold the all-zero subscription of the committed stack files (a `<...>`
+        placeholder is not an ARM id, so the id's own rule refuses it)."""
         platform = self.platform
         ids = {
             f"{PLATFORM_KEY}.registry.resourceId": platform.registry.resource_id,
@@ -1243,7 +1390,7 @@ class StackConfigBase(ConfigModel):
         for key, name, job in self.jobs():
             for index, grant in enumerate(job.azure_access):
                 ids[f"{key}.{name}.azureAccess.{index}.scope"] = grant.scope
-        return [key for key, value in ids.items() if PLACEHOLDER_SUBSCRIPTION in value or "<" in value]
+        return [key for key, value in ids.items() if PLACEHOLDER_SUBSCRIPTION in value]
 
     def warnings(self) -> list[str]:
         """Valid but risky choices, shown by every preview."""
@@ -1251,7 +1398,7 @@ class StackConfigBase(ConfigModel):
         placeholders = self.placeholder_ids()
         if placeholders:
             found.append(
-                "these ids still hold a placeholder (the all-zero subscription or a `<...>`), so a real deployment "
+                "these ids still hold a placeholder (the all-zero subscription), so a real deployment "
                 "would fail or grant on the wrong resource: " + ", ".join(placeholders) + ". Replace them with your "
                 "resources' ids (docs/first-deployment.md)."
             )

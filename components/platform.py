@@ -68,6 +68,14 @@ class JobsPlatform(pulumi.ComponentResource):
             # from config so that no unrelated change can replace them.
             return pulumi.ResourceOptions(parent=self, protect=config.protect, **extra)  # type: ignore[arg-type]
 
+        def holds_data(**extra: object) -> pulumi.ResourceOptions:
+            # The workspace (logs) and the namespace (every queue, so every message) outlive a config edit that
+            # removes or renames them: a retained resource that leaves the program, or is replaced, is dropped
+            # from the state and left in Azure (pulumi/pulumi `pkg/resource/deploy/step.go` `DeleteStep.Apply`).
+            # Unlike a queue there is no opt-out key: deleting one is done deliberately in Azure (README
+            # Decisions). `protect` still applies first: it stops the update instead.
+            return stateful(retain_on_delete=True, **extra)
+
         self.resource_group = resources.ResourceGroup(
             "resource-group",
             resource_group_name=config.resource_group,
@@ -86,7 +94,7 @@ class JobsPlatform(pulumi.ComponentResource):
             sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=config.environment.log_retention_days,
             tags=tags,
-            opts=stateful(),
+            opts=holds_data(),
         )
         # Built from the workspace's outputs on purpose: in the first preview the workspace does not exist, so the
         # key cannot be read and stays unknown (an invoke with unknown arguments is not run).
@@ -139,7 +147,7 @@ class JobsPlatform(pulumi.ComponentResource):
                 # Entra ID only: no SAS keys exist to leak, unless a job chose the connection-string fallback.
                 disable_local_auth=not args.service_bus_local_auth,
                 tags=tags,
-                opts=stateful(),
+                opts=holds_data(),
             )
             namespace = config.service_bus.namespace
             service_bus_refs = ServiceBusRefs(

@@ -60,7 +60,16 @@ class ServiceBusEventJob(JobComponent):
             default_message_time_to_live=config.message_time_to_live,
             # Expired messages are kept for inspection and replay instead of silently dropped.
             dead_lettering_on_message_expiration=True,
-            opts=pulumi.ResourceOptions(parent=self, protect=platform.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=platform.protect,
+                # Removing the job from config must not delete the queue's messages and dead letters: a retained
+                # resource that leaves the program is only dropped from the state (pulumi/pulumi
+                # `pkg/resource/deploy/step.go` `DeleteStep.Apply`: "Deleting a 'drop on delete' is a no-op").
+                # The engine reads the option from the *old* state, so `deleteQueueWithJob: true` must be
+                # deployed before the job is removed (README "Removing an event job").
+                retain_on_delete=not config.delete_queue_with_job,
+            ),
         )
         # The queue's id from config names: the grants' scope is then known (and reviewable) in a first preview.
         queue_id = known_after(

@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from components.config import LOCATION_KEY, PROJECT, StackConfigBase
+from components.config import CLOUD_KEY, LOCATION_KEY, PROJECT, StackConfigBase
 from components.config_problems import collect_problems, format_problems
 from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
@@ -54,7 +54,7 @@ def misplaced_key_problem(key: str) -> str | None:
     """Why a config key outside this project's namespace is probably one of ours (with the fix), or None for
     another provider's key, which passes untouched."""
     namespace, _, name = key.rpartition(":")
-    if namespace == PROJECT or key == LOCATION_KEY:
+    if namespace == PROJECT or key in (LOCATION_KEY, CLOUD_KEY):
         return None
     close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75) if namespace else []
     if close or (not namespace and name in PROJECT_KEYS):
@@ -110,7 +110,7 @@ def raw_stack_config() -> dict[str, Any]:
             raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
             raw[key] = decode_config_value(value)
-        elif key == LOCATION_KEY:
+        elif key in (LOCATION_KEY, CLOUD_KEY):
             raw[key] = value
     return raw
 

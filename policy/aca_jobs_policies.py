@@ -4,7 +4,8 @@ Each policy is a name, a one-line description, a default enforcement level, conf
 choice, and a small `validate` function whose message says what to change. `__main__.py` only wires them.
 
 This module is also imported by the tests; it must not import the program's `components` (the CLI runs the
-pack in its own virtualenv), so the few shared constants are repeated here and a test keeps them equal.
+pack in its own virtualenv). The facts the program and the pack share (ARM ids, built-in roles, clouds, credential
+detectors, cron) live once in the dependency-free `aca_facts` package next to this file, which both import.
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
+from aca_facts.clouds import CLOUDS
+from aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
+from aca_facts.cron import CronError, parse_cron
+from aca_facts.roles import (
+    ACR_PULL,
+    DATA_PLANE_ROLES_BY_GUID,
+    KEY_VAULT_MANAGING_ROLES,
+    KEY_VAULT_SECRETS_USER,
+    MANAGEMENT_ROLES,
+    NARROWEST_SCOPE_TYPES,
+    ROLES_THAT_GRANT_ROLES,
+    SERVICE_BUS_DATA_OWNER,
+    SERVICE_BUS_DATA_ROLES,
+    role_guid_of,
+)
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -54,56 +71,8 @@ TAGGABLE_TYPES = (
 IDEMPOTENT_TAG = "aca-jobs-idempotent"
 PARTIAL_COMPLETION_TAG = "aca-jobs-partial-completion"
 
-# Built-in role definition GUIDs.
-SB_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
-SB_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
-SB_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
-SERVICE_BUS_DATA_ROLES = {
-    SB_DATA_OWNER: "Data Owner",
-    SB_DATA_RECEIVER: "Data Receiver",
-    SB_DATA_SENDER: "Data Sender",
-}
-# Roles that manage resources or grant access, flagged at any scope: Owner, User Access Administrator and Role
-# Based Access Control Administrator can write role assignments (`Microsoft.Authorization/roleAssignments/write`),
-# so a holder can grant itself Owner. All four are in Microsoft Learn's "Azure built-in roles for Privileged"
-# (learn.microsoft.com/azure/role-based-access-control/built-in-roles/privileged). Role Based Access Control
-# Administrator's id f58310d9-a9f6-439a-9e8d-f62e7b41a168 is checked against the Azure Verified Modules spec BCPNFR6
-# (azure.github.io/AVM-Test/spec/BCPNFR6, "Role Based Access Control Administrator - ID: f58310d9-...") and its
-# built-in definition `/providers/Microsoft.Authorization/roleDefinitions/f58310d9-...` (roleAssignments/write).
-PRIVILEGED_ROLES = {
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
-    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
-}
-
-# Key Vault data roles (Microsoft Learn "Azure built-in roles", Security). Secrets User reads secret values: one
-# secret at a time (`<vault id>/secrets/<name>`). The others write or manage vault contents, which no job needs.
-KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-KEY_VAULT_MANAGING_ROLES = {
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
-    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
-}
-SECRET_SCOPE = re.compile(r"/providers/Microsoft\.KeyVault/vaults/[^/]+/secrets/[^/]+$", re.IGNORECASE)
-# A subscription or a resource group: wider than any one resource a job works on.
-CONTAINER_SCOPE = re.compile(r"^/subscriptions/[^/]+(?:/resourceGroups/[^/]+)?/?$|^/$", re.IGNORECASE)
-# Standard five-field cron, as Azure takes it for scheduled jobs (evaluated in UTC).
-CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,-]+$")
-
 JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-QUEUE_SCOPE = re.compile(r"/providers/Microsoft\.ServiceBus/namespaces/[^/]+/queues/[^/]+$", re.IGNORECASE)
-# Values that are credentials whatever they are called: connection-string keys, a private key, a password in a URL
-# (`scheme://user:password@host`, the user may be empty) and any SAS signature (`sig=`, raw base64 included).
-CREDENTIAL_PATTERNS = re.compile(
-    r"(SharedAccessKey=|AccountKey=|Password=|pwd=|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|[a-z][a-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@"
-    r"|(?<![a-z0-9_])sig=[^&\s]+)",
-    re.IGNORECASE,
-)
-# Env names that say their value is a secret: a literal value there is a credential in plain text.
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|APIKEY|CONNECTION_STRING|_KEY$", re.IGNORECASE)
 # Azure Resource Manager tag limits (Microsoft Learn, "Use tags to organize your Azure resources", Limitations).
 TAG_NAME_MAX, TAG_VALUE_MAX = 512, 256
 
@@ -171,7 +140,9 @@ def _get(value: Any, *path: str | int) -> Any:
 
 
 def _list(value: Any) -> list[Any]:
-    """A list property; an unknown list reads as one unknown element."""
+    """The items of a list property, each unknown item as `UNKNOWN`. An unknown LIST reads as one unknown item, so
+    loops still see that something is there; a rule that needs to know whether the list is empty, or everything in
+    it, checks `known(value)` itself first (an unknown list is "set, value not known", never "non-empty")."""
     if value is UNKNOWN:
         return [UNKNOWN]
     return list(value) if isinstance(value, list) else []
@@ -182,17 +153,23 @@ def _job_name(props: Mapping[str, Any], fallback: str) -> str:
     return str(name) if isinstance(name, str) else fallback
 
 
-def _trigger_config(configuration: Any) -> Mapping[str, Any]:
-    """The block that matches `triggerType` (the one Azure acts on)."""
+def _trigger_config(configuration: Any) -> Any:
+    """The block that matches `triggerType` (the one Azure acts on): `{}` when there is none, `UNKNOWN` when the
+    trigger type or its block is not known during preview (then which replicas count cannot be told)."""
     trigger = _get(configuration, "triggerType")
+    if not known(trigger):
+        return UNKNOWN
     key = {"Manual": "manualTriggerConfig", "Event": "eventTriggerConfig", "Schedule": "scheduleTriggerConfig"}.get(
         trigger if isinstance(trigger, str) else ""
     )
     block = _get(configuration, key) if key else None
+    if not known(block):
+        return UNKNOWN
     return block if isinstance(block, Mapping) else {}
 
 
 def _containers(props: Mapping[str, Any]) -> Iterator[Any]:
+    """Every container of the job, init containers included; an unknown list yields one `UNKNOWN`."""
     for key in ("containers", "initContainers"):
         yield from _list(_get(props, "template", key))
 
@@ -201,36 +178,60 @@ def _scale_rules(props: Mapping[str, Any]) -> list[Any]:
     return _list(_get(props, "configuration", "eventTriggerConfig", "scale", "rules"))
 
 
-def _fallback_secret_names(props: Mapping[str, Any]) -> set[Any]:
-    """Secrets a Service Bus scale rule uses as its connection (the connection-string fallback)."""
-    return {
-        _get(auth, "secretRef")
-        for rule in _scale_rules(props)
-        if _get(rule, "type") == "azure-servicebus"
-        for auth in _list(_get(rule, "auth"))
-        if _get(auth, "triggerParameter") == "connection"
-    }
+def _fallback_secret_names(props: Mapping[str, Any]) -> tuple[set[str], bool]:
+    """The secrets a Service Bus scale rule uses as its connection (the connection-string fallback), and whether one
+    cannot be told during preview (a rule, its type, its auth entries or their secret not known)."""
+    names: set[str] = set()
+    undecided = False
+    for rule in _scale_rules(props):
+        rule_type = _get(rule, "type")
+        if not known(rule) or not known(rule_type):
+            undecided = True
+            continue
+        if rule_type != "azure-servicebus":
+            continue
+        for auth in _list(_get(rule, "auth")):
+            parameter, secret = _get(auth, "triggerParameter"), _get(auth, "secretRef")
+            if not known(auth) or not known(parameter):
+                undecided = True
+            elif parameter == "connection":
+                if isinstance(secret, str):
+                    names.add(secret)
+                elif not known(secret):
+                    undecided = True
+    return names, undecided
 
 
 def _tag(props: Mapping[str, Any], tag: str) -> bool:
     return str(_get(props, "tags", tag) or "").lower() == "true"
 
 
-def _role_guid(role_definition_id: Any) -> str:
-    return str(role_definition_id or "").rsplit("/", 1)[-1].lower()
-
-
 def _same_id(left: Any, right: Any) -> bool:
-    """ARM ids compare case-insensitively; an unknown id matches nothing."""
+    """Principal ids (GUIDs) compare case-insensitively; an unknown id matches nothing."""
     return isinstance(left, str) and isinstance(right, str) and left.lower() == right.lower()
 
 
-def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool, Any]:
-    """Whether the job lists `identity_id` in identitySettings, and with which lifecycle (unset means `All`)."""
-    for setting in _list(_get(props, "configuration", "identitySettings")):
-        if _same_id(_get(setting, "identity"), identity_id):
-            return True, _get(setting, "lifecycle") or "All"
-    return False, None
+def _same_arm_id(left: Any, right: Any) -> bool:
+    """ARM ids compare parsed (`ArmId`: case-insensitive, per level); an unknown or unparsable id matches nothing."""
+    first, second = ArmId.try_parse(left), ArmId.try_parse(right)
+    return first is not None and second is not None and first == second
+
+
+def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool | None, Any]:
+    """Whether the job lists `identity_id` in identitySettings, and with which lifecycle (unset means `All`).
+    Listed is None when it cannot be told during preview: identitySettings, or the identity of an entry, unknown."""
+    settings = _get(props, "configuration", "identitySettings")
+    if not known(settings):
+        return None, None
+    undecided = False
+    for setting in _list(settings):
+        entry = _get(setting, "identity")
+        if not known(entry):
+            undecided = True
+        elif _same_arm_id(entry, identity_id):
+            lifecycle = _get(setting, "lifecycle")
+            return True, "All" if lifecycle is None else lifecycle
+    return (None if undecided else False), None
 
 
 def _check_platform_only(
@@ -246,10 +247,21 @@ def _check_platform_only(
         )
         return
     listed, lifecycle = _lifecycle_of(props, identity_id)
-    if not listed:
+    if listed is None:
+        report(
+            f"job `{name}` {what} identity `{identity_id}`: the job's identitySettings are not known during preview, "
+            "so it cannot be verified that containers cannot use it. Fix: compose the identity ids in "
+            "identitySettings from names known before deployment (as aca-jobs does)."
+        )
+    elif not listed:
         report(
             f"job `{name}` {what} identity `{identity_id}` is not in identitySettings, so every container can use "
             "it (default lifecycle `All`). Fix: list it with lifecycle `None`."
+        )
+    elif not known(lifecycle):
+        report(
+            f"job `{name}` {what} identity `{identity_id}` has a lifecycle that is not known during preview, so it "
+            "cannot be verified that containers cannot use it. Fix: set its lifecycle to `None` in the program."
         )
     elif lifecycle != "None":
         report(
@@ -273,27 +285,55 @@ def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None
     name = _job_name(props, args.name)
     identity_type = _get(props, "identity", "type")
     assigned = _get(props, "identity", "userAssignedIdentities")
-    if (known(identity_type) and "UserAssigned" not in str(identity_type or "")) or not assigned:
+    if not known(identity_type) or not known(assigned):
+        # Unknown is "set, value not known": it may be `SystemAssigned`, or an empty list.
+        report(
+            f"job `{name}` has an identity type or user-assigned identity list that is not known during preview, so "
+            "it cannot be verified that the job has its own user-assigned identity. Fix: compose the identity ids "
+            "from names known before deployment (as aca-jobs does)."
+        )
+    elif "UserAssigned" not in str(identity_type or "") or not assigned:
         report(
             f"job `{name}` has no user-assigned identity. Fix: assign one identity per job "
             "(identity.type UserAssigned) so its grants stay narrow."
         )
-    for registry in _list(_get(props, "configuration", "registries")):
-        server = _get(registry, "server") or "?"
-        if _get(registry, "username") or _get(registry, "passwordSecretRef"):
+    registries = _get(props, "configuration", "registries")
+    if not known(registries):
+        report(
+            f"job `{name}` pulls from registries that are not known during preview, so it cannot be verified that "
+            "each pulls through an identity no container can use. Fix: write the registries in the stack file."
+        )
+        registries = []
+    for registry in _list(registries):
+        server = _get(registry, "server")
+        shown = server if isinstance(server, str) else "(server not known during preview)"
+        if not known(registry):
             report(
-                f"job `{name}` pulls from `{server}` with a username/password. Fix: remove them and set the "
+                f"job `{name}` has a registry entry that is not known during preview, so it cannot be verified that it "
+                "pulls through an identity no container can use. Fix: write the registry in the stack file."
+            )
+        elif _get(registry, "username") or _get(registry, "passwordSecretRef"):
+            report(
+                f"job `{name}` pulls from `{shown}` with a username/password. Fix: remove them and set the "
                 "registry's `identity` to the job's user-assigned identity (granted AcrPull)."
             )
         elif not _get(registry, "identity"):
-            report(f"job `{name}` pulls from `{server}` without an identity. Fix: set the registry's `identity`.")
+            report(f"job `{name}` pulls from `{shown}` without an identity. Fix: set the registry's `identity`.")
         else:
-            _check_platform_only(props, _get(registry, "identity"), f"registry `{server}` pull", name, report)
-    for secret in _list(_get(props, "configuration", "secrets")):
+            _check_platform_only(props, _get(registry, "identity"), f"registry `{shown}` pull", name, report)
+    secrets = _get(props, "configuration", "secrets")
+    if not known(secrets):
+        report(
+            f"job `{name}` has secrets that are not known during preview, so it cannot be verified that Key Vault "
+            "secrets are read through an identity no container can use. Fix: write the secrets in the stack file."
+        )
+        secrets = []
+    for secret in _list(secrets):
         if _get(secret, "keyVaultUrl") and _get(secret, "identity"):
             # The platform reads the secret for the job; the code gets it through `secretRef`, never the identity.
-            what = f"Key Vault secret `{_get(secret, 'name') or '?'}` reading"
-            _check_platform_only(props, _get(secret, "identity"), what, name, report)
+            secret_name = _get(secret, "name")
+            shown = secret_name if isinstance(secret_name, str) else "(name not known during preview)"
+            _check_platform_only(props, _get(secret, "identity"), f"Key Vault secret `{shown}` reading", name, report)
 
 
 job_identity = ResourceValidationPolicy(
@@ -360,6 +400,12 @@ image_pinned = ResourceValidationPolicy(
 )
 
 
+def _image_host(image: str) -> str | None:
+    """The registry host of an image reference: the part before the first `/`, port included; None for a reference
+    without one (Docker Hub)."""
+    return image.split("/", 1)[0] if "/" in image else None
+
+
 def _pull_servers(props: Mapping[str, Any]) -> tuple[set[str], bool]:
     """The registry servers the job pulls from through an identity (lowercase), and whether one is not known."""
     servers, unknown = set(), False
@@ -383,8 +429,7 @@ def _image_from_pull_registry(args: ResourceValidationArgs, report: ReportViolat
     servers, unknown_server = _pull_servers(props)
     allowed = ", ".join(f"`{s}`" for s in sorted(servers)) or "none"
     for image in _images(props, name, "registry", report):
-        # The registry host is the part before the first `/`, port included; no `/` means Docker Hub.
-        host = image.split("/", 1)[0] if "/" in image else None
+        host = _image_host(image)
         if host is not None and host.lower() in servers:
             continue
         if host is not None and unknown_server:
@@ -404,7 +449,10 @@ def _image_from_pull_registry(args: ResourceValidationArgs, report: ReportViolat
 
 image_from_pull_registry = ResourceValidationPolicy(
     name="job-image-from-pull-registry",
-    description="Job images come only from a registry the job pulls from through an identity.",
+    description=(
+        "Job images come only from a registry the job pulls from through an identity (the image host is a "
+        "`registries[].server` with an identity, compared case-insensitively)."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     remediation_steps="Import the image into the platform registry and reference it by that registry's host.",
@@ -418,50 +466,119 @@ image_from_pull_registry = ResourceValidationPolicy(
 def _secrets_not_plaintext(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
     name = _job_name(props, args.name)
-    fallback = _fallback_secret_names(props)
-    for secret in _list(_get(props, "configuration", "secrets")):
-        secret_name = _get(secret, "name") or "?"
+    fallback, fallback_undecided = _fallback_secret_names(props)
+    secrets = _get(props, "configuration", "secrets")
+    if not known(secrets):
+        report(
+            f"job `{name}` has secrets that are not known during preview, so it cannot be verified that none holds "
+            "its value in the job configuration. Fix: write the secrets in the stack file."
+        )
+        secrets = []
+    for secret in _list(secrets):
+        secret_name = _get(secret, "name")
+        shown = secret_name if isinstance(secret_name, str) else "(name not known during preview)"
         if _get(secret, "keyVaultUrl"):
             if not _get(secret, "identity"):
                 report(
-                    f"job `{name}` secret `{secret_name}` is a Key Vault reference without an identity. "
+                    f"job `{name}` secret `{shown}` is a Key Vault reference without an identity. "
                     "Fix: set `identity` to a user-assigned identity with Key Vault Secrets User."
                 )
-        elif secret_name not in fallback:
-            # A value that is unknown during preview is still a value held in the job configuration.
+        elif not (isinstance(secret_name, str) and secret_name in fallback):
+            # A value that is unknown during preview is still a value held in the job configuration; only the
+            # scaler's connection string is left to its own (visible) policy.
             report(
-                f"job `{name}` secret `{secret_name}` holds its value in the job configuration. Fix: store it "
+                f"job `{name}` secret `{shown}` holds its value in the job configuration. Fix: store it "
                 "in Key Vault and reference it (`keyVaultUrl` + `identity`), or use a managed identity instead."
             )
-    for container in _containers(props):
-        for variable in _list(_get(container, "env")):
-            _check_env(variable, fallback, name, report)
+    for key in ("containers", "initContainers"):
+        listed = _get(props, "template", key)
+        if not known(listed):
+            report(
+                f"job `{name}` has {key} that are not known during preview, so their env, command and args cannot "
+                "be verified to hold no credential. Fix: write the containers in the stack file."
+            )
+            continue
+        for index, container in enumerate(_list(listed)):
+            container_name = _get(container, "name")
+            where = f"container `{container_name}`" if isinstance(container_name, str) else f"{key}[{index}]"
+            env = _get(container, "env")
+            if not known(env):
+                report(
+                    f"job `{name}` {where} has env that is not known during preview, so it cannot be verified to "
+                    "hold no credential. Fix: write the env in the stack file."
+                )
+            for variable in _list(env) if known(env) else []:
+                _check_env(variable, (fallback, fallback_undecided), name, report)
+            for text_key in ("command", "args"):
+                _check_text_list(_get(container, text_key), f"{where} `{text_key}`", name, report)
 
 
-def _check_env(variable: Any, fallback: set[Any], name: str, report: ReportViolation) -> None:
+def _check_text_list(items: Any, where: str, name: str, report: ReportViolation) -> None:
+    """A container's `command` or `args`: stored in the job definition as plain text, so no credential in any item."""
+    if not known(items):
+        report(
+            f"job `{name}` {where} is not known during preview, so it cannot be verified to hold no credential. "
+            "Fix: write it in the stack file."
+        )
+        return
+    for index, item in enumerate(_list(items)):
+        if not known(item):
+            report(
+                f"job `{name}` {where} item {index} is not known during preview, so it cannot be verified to hold no "
+                "credential. Fix: write it in the stack file; pass secrets through env `secretRef` instead."
+            )
+        elif kind := credential_in(item):
+            report(
+                f"job `{name}` {where} item {index} holds a credential in plain text ({kind}); anyone who can read "
+                f"the job can read it. Fix: {MOVE_TO_KEY_VAULT}."
+            )
+
+
+def _check_env(variable: Any, fallback: tuple[set[str], bool], name: str, report: ReportViolation) -> None:
     """One env entry: no credential as a literal value, no reference to the scaler's connection string."""
+    names, undecided = fallback
+    if not known(variable):
+        report(
+            f"job `{name}` has an env entry that is not known during preview, so it cannot be verified to hold no "
+            "credential. Fix: write the env in the stack file."
+        )
+        return
     variable_name, value, secret_ref = _get(variable, "name"), _get(variable, "value"), _get(variable, "secretRef")
     shown = variable_name if isinstance(variable_name, str) else "(name not known during preview)"
-    if isinstance(secret_ref, str) and secret_ref in fallback:
+    if isinstance(secret_ref, str) and secret_ref in names:
         report(
             f"job `{name}` env `{shown}` reads secret `{secret_ref}`, the Service Bus connection string the scale "
             "rule authenticates with; it hands the code Manage rights on the namespace. Fix: remove the env entry "
             "and let the code use its own identity (Service Bus Data Receiver on the queue, `AZURE_CLIENT_ID`)."
         )
-    elif secret_ref and fallback and (not known(secret_ref) or UNKNOWN in fallback):
+    elif secret_ref and (names or undecided) and (not known(secret_ref) or undecided):
         report(
             f"job `{name}` env `{shown}` reads a secret, and which secret it reads or which secret the Service Bus "
             "scale rule authenticates with is not known during preview, so it cannot be verified that the code "
             "does not get the scaler's connection string. Fix: write the secret names in the stack file."
         )
-    # An unknown value comes from a resource output (an id, a client id), not from a literal: skip it and go on
-    # with the next entry.
+    if not known(value):
+        # A value not known during preview is not a literal from the stack file: it is computed from a resource
+        # output (an identity's client id). Its text cannot be checked, but a variable named as a secret holds its
+        # value in plain text whatever the value is.
+        if not known(variable_name):
+            report(
+                f"job `{name}` has an env entry whose name and value are not known during preview, so it cannot be "
+                "verified not to be a secret. Fix: write the env name in the stack file."
+            )
+        elif isinstance(variable_name, str) and SECRET_NAME.search(variable_name):
+            report(
+                f"job `{name}` env `{variable_name}` is named as a secret and holds a value computed during "
+                "deployment (not known during preview) in plain text. Fix: move the value to a Key "
+                "Vault-referenced secret and use `secretRef`, or use the job's managed identity."
+            )
+        return
     if not isinstance(value, str):
         return
-    if CREDENTIAL_PATTERNS.search(value):
+    if kind := credential_in(value):
         report(
-            f"job `{name}` env `{shown}` holds a credential in plain text. Fix: move it to a Key Vault-referenced "
-            "secret and use `secretRef`, or use the job's managed identity."
+            f"job `{name}` env `{shown}` holds a credential in plain text ({kind}); anyone who can read the job can "
+            f"read it. Fix: {MOVE_TO_KEY_VAULT}."
         )
     elif value and isinstance(variable_name, str) and SECRET_NAME.search(variable_name):
         report(
@@ -478,24 +595,33 @@ def _check_env(variable: Any, fallback: set[Any], name: str, report: ReportViola
 secrets_not_plaintext = ResourceValidationPolicy(
     name="job-secrets-not-plaintext",
     description=(
-        "No plaintext secret values in job configuration or env (credential-looking values, secret-named variables), "
-        "no env reference to the scaler's connection string; Key Vault references pass."
+        "No plaintext secret values in job configuration; no credential in any container's env values, command or "
+        "args (init containers included); no literal value in secret-named env variables; no env reference to the "
+        "scaler's connection string; Key Vault references pass."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Keep secrets in Key Vault (`keyVaultUrl` + `identity`, env `secretRef`) or use the job's "
-    "managed identity.",
+    remediation_steps="Keep secrets in Key Vault (`keyVaultUrl` + `identity`, env `secretRef`) and pass the env "
+    "variable to the program instead of the value, or use the job's managed identity.",
     validate=_secrets_not_plaintext,
 )
 
 
 def _connection_string_fallback(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
-    for secret_name in sorted(str(n) for n in _fallback_secret_names(props)):
+    names, undecided = _fallback_secret_names(props)
+    name = _job_name(props, args.name)
+    for secret_name in sorted(names):
         report(
-            f"job `{_job_name(props, args.name)}` scales from a Service Bus connection string (secret "
+            f"job `{name}` scales from a Service Bus connection string (secret "
             f"`{secret_name}`) instead of a managed identity. Fix: set `auth: managedIdentity` on the job, so "
             "the scaler uses its identity with Data Owner on the queue and the namespace can disable local auth."
+        )
+    if undecided:
+        report(
+            f"job `{name}` has scale rules whose type or authentication is not known during preview, so it cannot "
+            "be verified that the scaler does not use a connection string. Fix: write the scale rules in the stack "
+            "file (aca-jobs does)."
         )
 
 
@@ -515,10 +641,25 @@ connection_string_fallback = ResourceValidationPolicy(
 def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
     name = _job_name(props, args.name)
-    for rule in _scale_rules(props):
-        if _get(rule, "type") != "azure-servicebus":
+    rules = _get(props, "configuration", "eventTriggerConfig", "scale", "rules")
+    if not known(rules):
+        report(
+            f"job `{name}` has scale rules that are not known during preview, so it cannot be verified that they "
+            "authenticate with an identity no container can use. Fix: write the scale rules in the stack file."
+        )
+        return
+    for rule in _list(rules):
+        rule_type, rule_name = _get(rule, "type"), _get(rule, "name")
+        rule_name = rule_name if isinstance(rule_name, str) else "?"
+        if not known(rule) or not known(rule_type):
+            report(
+                f"job `{name}` scale rule `{rule_name}` has a type that is not known during preview, so it cannot be "
+                "verified whether it is an azure-servicebus rule and how it authenticates. Fix: write the rule type "
+                "in the stack file."
+            )
             continue
-        rule_name = _get(rule, "name") or "?"
+        if rule_type != "azure-servicebus":
+            continue
         identity, auth = _get(rule, "identity"), _get(rule, "auth")
         if not identity and not auth:
             report(
@@ -633,9 +774,15 @@ timeout_bounded = ResourceValidationPolicy(
 def _partial_completion(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
     trigger = _trigger_config(_get(props, "configuration"))
+    name = _job_name(props, args.name)
+    if not known(trigger):
+        report(
+            f"job `{name}` has a trigger type or trigger block that is not known during preview, so its parallelism "
+            "and replicaCompletionCount cannot be verified. Fix: set both in the stack file."
+        )
+        return
     parallelism = _get(trigger, "parallelism") or 1
     completions = _get(trigger, "replicaCompletionCount") or 1
-    name = _job_name(props, args.name)
     if _number(parallelism) is None or _number(completions) is None:
         report(
             f"job `{name}` has a parallelism or replicaCompletionCount that cannot be verified. Fix: set both "
@@ -661,25 +808,42 @@ partial_completion = ResourceValidationPolicy(
 
 def _schedule_valid(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = _type_of(args, JOB)
-    if _get(props, "configuration", "triggerType") != "Schedule":
-        args.not_applicable("applies to scheduled jobs only")
+    trigger = _get(props, "configuration", "triggerType")
     name = _job_name(props, args.name)
+    if not known(trigger):
+        # "Set, value not known": it may be `Schedule`.
+        report(
+            f"job `{name}` has a trigger type that is not known during preview, so it cannot be verified whether it "
+            "runs on a valid schedule. Fix: set the trigger type in the program (aca-jobs does)."
+        )
+        return
+    if trigger != "Schedule":
+        args.not_applicable("applies to scheduled jobs only")
     expression = _get(props, "configuration", "scheduleTriggerConfig", "cronExpression")
     if not known(expression):
         report(f"job `{name}` has a cron expression that is not known during preview. Fix: write it in the stack file.")
-    elif not isinstance(expression, str) or not expression.strip():
+        return
+    if not isinstance(expression, str) or not expression.strip():
         report(f"job `{name}` is scheduled but has no scheduleTriggerConfig.cronExpression. Fix: set one.")
-    elif len(fields := expression.split()) != 5 or not all(CRON_FIELD.fullmatch(field) for field in fields):
-        report(
-            f"job `{name}` has cron expression `{expression}`, not the five standard fields Azure takes "
-            "(minute hour day-of-month month day-of-week, evaluated in UTC). Fix: write five fields, e.g. "
-            "`0 2 * * *`."
-        )
+        return
+    try:
+        # The program's own parser (aca_facts.cron): ranges, steps, names and lists, as the config checks them.
+        parse_cron(expression)
+    except CronError as error:
+        report(f"job `{name}` has cron expression `{_shown(expression)}`: {error.problem}. Fix: {error.fix}.")
+
+
+def _shown(text: str) -> str:
+    """`text` for a message, cut when it is long (a cron field of thousands of digits)."""
+    return text if len(text) <= 60 else f"{text[:40]}...({len(text)} characters)"
 
 
 schedule_valid = ResourceValidationPolicy(
     name="job-schedule-valid",
-    description="A scheduled job has a five-field cron expression (evaluated by Azure in UTC).",
+    description=(
+        "A scheduled job's cron expression is valid standard cron as Azure evaluates it (five fields, in UTC): "
+        "ranges, steps, names and lists checked as the stack config checks them."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,
     remediation_steps="Set scheduledJobs.<job>.cronExpression to five standard cron fields, in UTC.",
@@ -741,6 +905,22 @@ namespace_local_auth = ResourceValidationPolicy(
 # identities through the resource graph (the property dependency of an assignment's `principalId` on the
 # `UserAssignedIdentity`), identities to jobs through known ids: the identity's own `id` output once it exists,
 # else the `id` its aca-jobs `JobIdentity` parent registers (composed from config, known in a first preview).
+# Scopes are read as parsed ARM ids (`aca_facts.arm_id`), never matched as text.
+
+# Roles flagged at any scope, known or not: those that can grant roles (a holder can grant itself Owner), and those
+# that manage the resources themselves.
+FLAGGED_AT_ANY_SCOPE: dict[str, str] = {**ROLES_THAT_GRANT_ROLES, **MANAGEMENT_ROLES}
+# Beyond "one resource": the resource types a role may be granted at. The data-plane roles' narrowest types are
+# shared with the config (aca_facts.roles); AcrPull (not a data-plane role the config lets `azureAccess` grant) is
+# granted on a container registry only, the resource it pulls from.
+REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+ALLOWED_SCOPE_TYPES: dict[str, tuple[str, ...]] = {**NARROWEST_SCOPE_TYPES, ACR_PULL.guid: (REGISTRY_TYPE,)}
+_WHOLE = {
+    "tenant": "the whole tenant",
+    "managementGroup": "a whole management group",
+    "subscription": "a whole subscription",
+    "resourceGroup": "a whole resource group",
+}
 
 
 def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) -> PolicyResource | None:
@@ -749,6 +929,8 @@ def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) ->
         if dependency.resource_type == IDENTITY:
             return dependency
     principal = _get(plain(assignment.props), "principalId")
+    if not isinstance(principal, str):
+        return None
     for resource in resources:
         if resource.resource_type == IDENTITY and _same_id(_get(plain(resource.props), "principalId"), principal):
             return resource
@@ -793,15 +975,27 @@ def _check_owner_unreachable(
                 job.urn,
             )
         return
+    # Assigned: listed by id, or (the list or an item of it not known) used according to the graph.
+    assigns = any(_same_arm_id(i, identity_id) for i in ids) or (
+        in_graph and (not known(assigned) or any(not known(i) for i in ids))
+    )
     listed, lifecycle = _lifecycle_of(props, identity_id)
-    if listed and lifecycle != "None":
+    if listed is None and (assigns or in_graph):
+        report(
+            f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` uses it with identitySettings "
+            "that are not known during preview, so it cannot be verified that no container can use it. Fix: compose "
+            "the identity ids in identitySettings from config names (as aca-jobs does).",
+            job.urn,
+        )
+    elif listed and lifecycle != "None":
+        shown = lifecycle if known(lifecycle) else "not known during preview"
         report(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` lets containers use it "
-            f"(lifecycle `{lifecycle}`). Fix: set its lifecycle to `None`; give the code a separate identity with "
+            f"(lifecycle `{shown}`). Fix: set its lifecycle to `None`; give the code a separate identity with "
             "Data Receiver.",
             job.urn,
         )
-    elif not listed and (any(_same_id(i, identity_id) for i in ids) or (not known(assigned) and in_graph)):
+    elif listed is False and assigns:
         report(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` assigns it without "
             "identitySettings, so every container can use it (default lifecycle `All`). Fix: list it with "
@@ -810,24 +1004,70 @@ def _check_owner_unreachable(
         )
 
 
+def _scope_problem(guid: str, scope: ArmId) -> str | None:
+    """Why a grant of role `guid` at the parsed `scope` is wider than least privilege, or None."""
+    if scope.level != RESOURCE:
+        return f"{_WHOLE[scope.level]}. Fix: scope it to the one resource the job uses (a queue, a container, a secret)"
+    if guid in KEY_VAULT_MANAGING_ROLES:
+        return (
+            "a role that writes or manages vault contents, which no job needs. Fix: grant Key Vault Secrets User on "
+            "the one secret the job reads"
+        )
+    role = DATA_PLANE_ROLES_BY_GUID.get(guid) or SERVICE_BUS_DATA_ROLES.get(guid)
+    if role is not None and role.provider and (scope.namespace or "").lower() != role.provider.lower():
+        return (
+            f"a `{scope.resource_type}`, not a resource of {role.provider}, the provider {role.display_name} acts on. "
+            f"Fix: scope it to the one {role.provider} resource the job uses"
+        )
+    allowed = ALLOWED_SCOPE_TYPES.get(guid)
+    if allowed and not any(scope.is_type(kind) for kind in allowed):
+        if guid == KEY_VAULT_SECRETS_USER.guid:
+            return (
+                f"a `{scope.resource_type}`: it reads every secret below it; only one secret "
+                "(`Microsoft.KeyVault/vaults/secrets`) is allowed. Fix: scope it to one secret "
+                "(`<vault id>/secrets/<name>`)"
+            )
+        if guid in SERVICE_BUS_DATA_ROLES:
+            return f"a `{scope.resource_type}`, wider than one queue or topic. Fix: scope it to the queue's resource id"
+        return f"a `{scope.resource_type}`, not one of {', '.join(f'`{k}`' for k in allowed)}. Fix: scope it there"
+    return None
+
+
+def _role_name(guid: str) -> str:
+    role = DATA_PLANE_ROLES_BY_GUID.get(guid) or SERVICE_BUS_DATA_ROLES.get(guid)
+    if role is not None:
+        return role.display_name
+    if guid == ACR_PULL.guid:
+        return ACR_PULL.display_name
+    return FLAGGED_AT_ANY_SCOPE.get(guid) or KEY_VAULT_MANAGING_ROLES.get(guid) or f"role `{guid}`"
+
+
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     # Each job's props are read once: every Data Owner grant is checked against every job.
     jobs = [(r, plain(r.props)) for r in args.resources if r.resource_type == JOB]
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
-        role_definition, scope = _get(props, "roleDefinitionId"), _get(props, "scope")
-        guid = _role_guid(role_definition) if isinstance(role_definition, str) else None
-        if guid in PRIVILEGED_ROLES:
-            # At any scope, a known one or not: these roles manage resources or grant access.
-            where = f"`{scope}`" if isinstance(scope, str) else "a scope not known during preview"
+        role_definition, scope_text = _get(props, "roleDefinitionId"), _get(props, "scope")
+        where = f"`{scope_text}`" if isinstance(scope_text, str) else "a scope not known during preview"
+        guid = role_guid_of(role_definition)
+        if isinstance(role_definition, str) and guid is None:
             report(
-                f"role assignment `{assignment.name}` grants {PRIVILEGED_ROLES[guid]} on {where}, a role that "
-                "manages resources or grants access. Fix: grant the narrowest data or pull role the job needs "
-                "(AcrPull, Service Bus Data Receiver) instead.",
+                f"role assignment `{assignment.name}` grants `{role_definition}` on {where}, which is not a role "
+                "definition id (`/subscriptions/<id>/providers/Microsoft.Authorization/roleDefinitions/<guid>`), so "
+                "the grant cannot be reviewed. Fix: use the built-in role's definition id.",
                 assignment.urn,
             )
             continue
-        if guid is None or not isinstance(scope, str):
+        if guid in FLAGGED_AT_ANY_SCOPE:
+            # At any scope, a known one or not: these roles grant roles or manage the resources themselves.
+            report(
+                f"role assignment `{assignment.name}` grants {FLAGGED_AT_ANY_SCOPE[guid]} on {where}, a role that "
+                "grants access or manages resources. Fix: grant the narrowest data or pull role the job needs "
+                "(AcrPull, Service Bus Data Receiver, Key Vault Secrets User on one secret) instead.",
+                assignment.urn,
+            )
+            continue
+        if guid is None or not isinstance(scope_text, str):
             report(
                 f"role assignment `{assignment.name}` has a role or scope that is not known during preview, so the "
                 "grant cannot be reviewed. Fix: compose roleDefinitionId and scope from names known before "
@@ -835,38 +1075,25 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
-        if CONTAINER_SCOPE.match(scope):
+        try:
+            scope = ArmId.parse(scope_text)
+        except ArmIdError as error:
             report(
-                f"role assignment `{assignment.name}` grants on `{scope}`, a whole subscription or resource group. "
-                "Fix: scope it to the one resource the job uses (a queue, a container, a secret).",
+                f"role assignment `{assignment.name}` grants {_role_name(guid)} on `{scope_text}`, which is not an "
+                f"ARM id Azure would produce: {error.reason}. Its scope cannot be reviewed (a `..` or empty segment "
+                "can name a wider scope). Fix: write the resource's id exactly as Azure shows it "
+                "(`az resource show --query id`).",
                 assignment.urn,
             )
             continue
-        if guid in KEY_VAULT_MANAGING_ROLES:
+        problem = _scope_problem(guid, scope)
+        if problem is not None:
             report(
-                f"role assignment `{assignment.name}` grants {KEY_VAULT_MANAGING_ROLES[guid]} on `{scope}`: it "
-                "writes or manages vault contents, which no job needs. Fix: grant Key Vault Secrets User on the "
-                "one secret the job reads.",
+                f"role assignment `{assignment.name}` grants {_role_name(guid)} on `{scope}`, {problem}.",
                 assignment.urn,
             )
             continue
-        if guid == KV_SECRETS_USER and not SECRET_SCOPE.search(scope):
-            report(
-                f"role assignment `{assignment.name}` grants Key Vault Secrets User on `{scope}`, which reads every "
-                "secret below it. Fix: scope it to one secret (`<vault id>/secrets/<name>`).",
-                assignment.urn,
-            )
-            continue
-        if guid not in SERVICE_BUS_DATA_ROLES:
-            continue
-        role = SERVICE_BUS_DATA_ROLES[guid]
-        if not QUEUE_SCOPE.search(scope):
-            report(
-                f"role assignment `{assignment.name}` grants Service Bus {role} on `{scope}`, wider than one "
-                "queue. Fix: scope it to the queue's resource id.",
-                assignment.urn,
-            )
-        if guid != SB_DATA_OWNER:
+        if guid != SERVICE_BUS_DATA_OWNER.guid:
             continue
         identity = _identity_of(assignment, args.resources)
         if identity is None:
@@ -884,41 +1111,283 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
 least_privilege = StackValidationPolicy(
     name="least-privilege-role-assignments",
     description=(
-        "No grant wider than one resource; Service Bus data roles only at queue scope, Key Vault Secrets User only "
-        "at secret scope; Data Owner only for identities no container can use; no Owner, Contributor, User Access "
-        "Administrator, Role Based Access Control Administrator or Key Vault managing roles."
+        "Every scope is a parsed ARM id of one resource (never a management group, subscription or resource group); "
+        "data-plane roles only on a resource of their own provider, Service Bus data roles only on one queue or "
+        "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Data Owner only for identities "
+        "no container can use; at any scope, no role that can grant roles ("
+        + ", ".join(ROLES_THAT_GRANT_ROLES.values())
+        + "), no "
+        + ", ".join(MANAGEMENT_ROLES.values())
+        + " and no Key Vault managing role."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Grant the narrowest role at the narrowest scope; keep Data Owner for the scaler identity, "
-    "listed with lifecycle `None`.",
+    remediation_steps="Grant the narrowest role at the narrowest scope, written as Azure shows the id; keep Data Owner "
+    "for the scaler identity, listed with lifecycle `None`.",
     validate=_least_privilege,
+)
+
+
+# --- registries pulled from: the registry the pull identity holds AcrPull on (stack) --------------------------
+#
+# `job-image-from-pull-registry` ties every image host to a `registries[].server` the job pulls from through an
+# identity (on the inputs, where every container is known). This policy ties that server to the registry the
+# identity may pull from: the login server of the registry its AcrPull grant is scoped to. Together an image comes
+# from the registry the review granted, and an image moved to another registry together with `registries[].server`
+# fails here. (The image itself is not read here: in a first preview azure-native answers every output it does
+# not copy from the inputs as unknown, `initContainers` included, so only the inputs say which images a job runs.)
+
+
+def _login_servers(registry_name: str) -> set[str]:
+    """The login servers of a container registry named `registry_name`: the name lower-cased plus the registry
+    suffix of a cloud (aca_facts.clouds). The pack is not told the stack's cloud (`azure-native:environment` is
+    provider config, not a property of a resource it reviews, and the offline review sends no provider), so each
+    cloud's suffix is accepted: the registry's NAME must still be the one the pull identity holds AcrPull on."""
+    return {registry_name.lower() + cloud.registry_suffix for cloud in CLOUDS.values()}
+
+
+class _PullGrants:
+    """Every AcrPull grant of the stack, by the identity it is granted to (read once per review)."""
+
+    def __init__(self, resources: list[PolicyResource]) -> None:
+        self.identities: dict[ArmId, PolicyResource] = {}
+        for resource in resources:
+            if resource.resource_type == IDENTITY:
+                parsed = ArmId.try_parse(_identity_id(resource))
+                if parsed is not None:
+                    self.identities[parsed] = resource
+        self.registries: dict[str, set[str]] = {}  # identity URN -> names of the registries it may pull from
+        self.undecided: dict[str, list[str]] = {}  # identity URN -> its grants whose role or scope is not known
+        self.untied: list[str] = []  # AcrPull grants whose principal cannot be tied to an identity of the stack
+        for assignment in resources:
+            if assignment.resource_type != ROLE_ASSIGNMENT:
+                continue
+            props = plain(assignment.props)
+            role_definition = _get(props, "roleDefinitionId")
+            if known(role_definition) and role_guid_of(role_definition) != ACR_PULL.guid:
+                continue
+            identity = _identity_of(assignment, resources)
+            if identity is None:
+                if known(role_definition):
+                    self.untied.append(assignment.name)
+                continue  # a role not known during preview: least-privilege-role-assignments reports it
+            scope = ArmId.try_parse(_get(props, "scope"))
+            if not known(role_definition) or scope is None:
+                self.undecided.setdefault(identity.urn, []).append(assignment.name)
+            elif scope.is_type(REGISTRY_TYPE) and scope.name:
+                self.registries.setdefault(identity.urn, set()).add(scope.name.lower())
+
+    def problem(self, server: str, identity_id: str) -> str | None:
+        """Why pulling from `server` through the identity `identity_id` is not proven to be granted, or None."""
+        parsed = ArmId.try_parse(identity_id)
+        identity = self.identities.get(parsed) if parsed is not None else None
+        if identity is None:
+            return (
+                f"through `{identity_id}`, which is not a user-assigned identity of this stack, so its AcrPull "
+                "grants cannot be reviewed"
+            )
+        names = self.registries.get(identity.urn, set())
+        if any(server.lower() in _login_servers(name) for name in names):
+            return None
+        pulls = ", ".join(f"`{name}`" for name in sorted(names)) or "no registry"
+        undecided = self.undecided.get(identity.urn, []) + self.untied
+        unknown = (
+            f" (the role, scope or principal of {', '.join(f'`{a}`' for a in undecided)} is not known during preview)"
+            if undecided
+            else ""
+        )
+        return (
+            f"through identity `{identity.name}`, which holds AcrPull on {pulls}{unknown}, not on the registry whose "
+            f"login server is `{server}`"
+        )
+
+
+def _registry_pull_granted(args: StackValidationArgs, report: ReportViolation) -> None:
+    grants = _PullGrants(list(args.resources))
+    for job in (r for r in args.resources if r.resource_type == JOB):
+        props = plain(job.props)
+        name = _job_name(props, job.name)
+        registries = _get(props, "configuration", "registries")
+        if not known(registries):
+            report(
+                f"job `{name}` pulls from registries that are not known during preview, so it cannot be verified that "
+                "its pull identity holds AcrPull on them. Fix: write the registry in the stack file.",
+                job.urn,
+            )
+            continue
+        for registry in _list(registries):
+            server, identity_id = _get(registry, "server"), _get(registry, "identity")
+            if identity_id is None and known(registry):
+                continue  # no pull through an identity: job-user-assigned-identity reports it
+            shown = server if isinstance(server, str) else "(server not known during preview)"
+            if not isinstance(server, str) or not isinstance(identity_id, str):
+                problem = (
+                    "and its server or pull identity is not known during preview, so it cannot be verified that the "
+                    "identity holds AcrPull on that registry"
+                )
+            else:
+                problem = grants.problem(server, identity_id)
+            if problem is not None:
+                report(
+                    f"job `{name}` pulls from `{shown}` {problem}. Fix: pull only from the registry the job's pull "
+                    "identity holds AcrPull on (aca-jobs:platform.registry: `server` must be the login server of "
+                    "`resourceId`), and import images there (`az acr import`).",
+                    job.urn,
+                )
+
+
+def _computed_env_from_identities(args: StackValidationArgs, report: ReportViolation) -> None:
+    # In a first preview an env value computed from another resource's output is unknown, so its text cannot be
+    # checked for a credential (`job-secrets-not-plaintext` passes it). Where it comes from can be: the engine records
+    # which resources the job's `template` depends on. The program computes only identity client ids into env; a key
+    # or connection string read from any other resource (a storage account's keys, say) would be stored in the job
+    # definition in plain text. So an unknown env value is accepted only when everything `template` depends on is a
+    # user-assigned identity, whose outputs are ids.
+    for job in (r for r in args.resources if r.resource_type == JOB):
+        props = plain(job.props)
+        computed = sorted(
+            str(_get(variable, "name")) if isinstance(_get(variable, "name"), str) else "(name not known)"
+            for container in _containers(props)
+            if isinstance(container, Mapping)
+            for variable in _list(_get(container, "env"))
+            if isinstance(variable, Mapping) and not known(_get(variable, "value"))
+        )
+        sources = sorted(
+            {
+                f"{dependency.resource_type.rsplit(':', 1)[-1]} `{dependency.name}`"
+                for dependency in job.property_dependencies.get("template", [])
+                if dependency.resource_type != IDENTITY
+            }
+        )
+        if computed and sources:
+            report(
+                f"job `{_job_name(props, job.name)}` env {', '.join(f'`{n}`' for n in computed)} holds values computed "
+                f"during deployment, and its template depends on {', '.join(sources)}: such a value is not known "
+                "during preview, so it cannot be verified to hold no credential (a key read from another resource "
+                f"would be stored in the job in plain text). Fix: {MOVE_TO_KEY_VAULT}.",
+                job.urn,
+            )
+
+
+computed_env_from_identities = StackValidationPolicy(
+    name="job-computed-env-from-identities",
+    description=(
+        "A job env value computed during deployment (unknown in a first preview) comes only from user-assigned "
+        "identities (their client ids), never from another resource's outputs, which could be a key in plain text."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Read credentials through Key Vault (`secrets` + `secretRef`); compute only identity ids "
+    "into env.",
+    validate=_computed_env_from_identities,
+)
+
+
+registry_pull_granted = StackValidationPolicy(
+    name="job-registry-pull-granted",
+    description=(
+        "Every registry a job pulls from through an identity is the registry that identity holds AcrPull on: "
+        "`registries[].server` is the login server of the AcrPull grant's registry (so an image moved to another "
+        "registry together with the server fails)."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Pull from the registry the pull identity holds AcrPull on; import images there.",
+    validate=_registry_pull_granted,
 )
 
 
 # --- alerts ---------------------------------------------------------------------------------------------
 
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+ACTION_GROUP_TYPE = "Microsoft.Insights/actionGroups"
 
-def _alerts_on_failures_of(rule: PolicyResource, job_name: str) -> bool:
-    """Whether an enabled log search alert with an action group counts this job's failure events."""
+
+def _counts_failures_of(props: Mapping[str, Any], job_name: str) -> bool | None:
+    """Whether a log search alert's query counts this job's failure events; None when a query is not known."""
+    conditions = _get(props, "criteria", "allOf")
+    if not known(conditions):
+        return None
+    queries = [_get(condition, "query") for condition in _list(conditions)]
+    if any(
+        isinstance(q, str) and f'Job == "{job_name}"' in q and all(r in q for r in FAILURE_REASONS) for q in queries
+    ):
+        return True
+    return None if any(not known(q) for q in queries) else False
+
+
+def _group_problem(group: PolicyResource) -> str | None:
+    """Why an action group of the stack is not known to notify anyone: disabled, or no receiver."""
+    props = plain(group.props)
+    enabled = _get(props, "enabled")
+    if enabled is False:
+        return f"its action group `{group.name}` is disabled"
+    if not known(enabled):
+        return f"whether its action group `{group.name}` is enabled is not known during preview"
+    receivers = [value for key, value in props.items() if key.endswith("Receivers")]
+    if any(isinstance(value, list) and value for value in receivers):
+        return None
+    return f"its action group `{group.name}` has no receiver known during preview"
+
+
+def _notify_problem(rule: PolicyResource) -> str | None:
+    """Why an enabled alert rule is not proven to notify anyone, or None.
+
+    Proven when an action group id is known and parses as a `Microsoft.Insights/actionGroups` id (an existing group
+    from config, or the stack's own), or, where the list is not known during preview (azure-native's preview of a
+    create leaves outputs unknown that are not copied from inputs), when the rule's `actions` depend on an action
+    group this stack creates (the engine's property dependencies). An unknown list is never read as non-empty."""
     props = plain(rule.props)
-    if _get(props, "enabled") is False or not _list(_get(props, "actions", "actionGroups")):
-        return False
-    queries = [_get(condition, "query") for condition in _list(_get(props, "criteria", "allOf"))]
-    return any(
-        isinstance(query, str) and f'Job == "{job_name}"' in query and all(r in query for r in FAILURE_REASONS)
-        for query in queries
-    )
+    enabled = _get(props, "enabled")
+    if enabled is False:
+        return "is disabled"
+    if not known(enabled):
+        return "is not known during preview to be enabled"
+    groups = [d for d in rule.property_dependencies.get("actions", []) if d.resource_type == ACTION_GROUP]
+    for group in groups:
+        if (problem := _group_problem(group)) is not None:
+            return problem
+    ids = _get(props, "actions", "actionGroups")
+    if known(ids) and any(
+        (parsed := ArmId.try_parse(i)) is not None and parsed.is_type(ACTION_GROUP_TYPE) for i in _list(ids)
+    ):
+        return None
+    if (not known(ids) or any(not known(i) for i in _list(ids))) and groups:
+        return None
+    if not known(ids) or any(not known(i) for i in _list(ids)):
+        return (
+            "has action groups that are not known during preview and that do not come from an action group this "
+            "stack creates, so it cannot be verified that it notifies anyone"
+        )
+    if ids:
+        shown = ", ".join(f"`{i}`" for i in _list(ids))
+        return (
+            f"sends to {shown}, which is not an action group id "
+            f"(`/subscriptions/<id>/resourceGroups/<group>/providers/{ACTION_GROUP_TYPE}/<name>`)"
+        )
+    return "has no action group"
 
 
 def _failure_alerted(args: StackValidationArgs, report: ReportViolation) -> None:
-    rules = [r for r in args.resources if r.resource_type == SCHEDULED_QUERY_RULE]
+    rules = [(r, plain(r.props)) for r in args.resources if r.resource_type == SCHEDULED_QUERY_RULE]
     for job in (r for r in args.resources if r.resource_type == JOB):
         name = _job_name(plain(job.props), job.name)
-        if not any(_alerts_on_failures_of(rule, name) for rule in rules):
+        reasons = []
+        for rule, props in rules:
+            counts = _counts_failures_of(props, name)
+            if counts is None:
+                reasons.append(f"rule `{rule.name}` has a query that is not known during preview")
+            elif counts:
+                problem = _notify_problem(rule)
+                if problem is None:
+                    break
+                reasons.append(f"rule `{rule.name}` {problem}")
+        else:
+            detail = f" ({'; '.join(reasons)})" if reasons else ""
             report(
-                f"job `{name}` has no alert on failed executions: nobody is told when a run fails. Fix: set "
-                "`alerts: {emails: [...]}` (or `actionGroupId`) under aca-jobs:platform.",
+                f"job `{name}` has no alert on failed executions that is known to notify someone{detail}: nobody is "
+                "told when a run fails. Fix: set `alerts: {emails: [...]}` (or `actionGroupId`) under "
+                "aca-jobs:platform.",
                 job.urn,
             )
 
@@ -926,9 +1395,10 @@ def _failure_alerted(args: StackValidationArgs, report: ReportViolation) -> None
 failure_alerted = StackValidationPolicy(
     name="job-failure-alerted",
     description=(
-        "Every job has an enabled log search alert, with an action group, on its failed executions (the reasons "
+        "Every job has an enabled log search alert on its failed executions (the reasons "
         + ", ".join(FAILURE_REASONS)
-        + ")."
+        + ") that is proven to notify someone: a known action group id, or an action group of the stack (enabled, "
+        "with a receiver) that the rule's actions depend on."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -1059,7 +1529,9 @@ POLICIES = [
     job_identity,
     image_pinned,
     image_from_pull_registry,
+    registry_pull_granted,
     secrets_not_plaintext,
+    computed_env_from_identities,
     connection_string_fallback,
     scaler_identity,
     retry_bounded,

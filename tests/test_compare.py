@@ -8,7 +8,15 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, REGISTRY_ID, SEED_CONFIG, find
+from conftest import (
+    EVENT_SEED_CONFIG,
+    EXPORTS_CONTAINER_ID,
+    KEY_VAULT_ID,
+    REGISTRY_ID,
+    SCHEDULED_JOB,
+    SEED_CONFIG,
+    find,
+)
 
 from tools import preview
 from tools.compare import Comparison, InputDifference, Normalizer, compare, render
@@ -66,7 +74,9 @@ def test_a_changed_env_value_that_is_a_guid_is_shown(mode: str) -> None:
     env = [d for d in comparison.differences if d.path == "template.containers[0].env[0].value"]
     assert [(d.left, d.right, d.by_design) for d in env] == [(before, after, False)]
     assert shown_paths(comparison) == {("job-orders-backfill", "template.containers[0].env[0].value")}
-    line = f"    job job-orders-backfill · Job · template.containers[0].env[0].value: {before!r} → {after!r}"
+    # Titled by the variable's name, as the stack file writes it (not `template.containers[0].env[0].value`).
+    assert [d.title for d in env] == ["job job-orders-backfill · Job · env TENANT_HINT"]
+    line = f"    job job-orders-backfill · Job · env TENANT_HINT: {before!r} → {after!r}"
     assert line in render(comparison).splitlines()
     assert comparison.drift  # an env value is not in the may-differ table
 
@@ -93,8 +103,9 @@ def test_the_same_guid_in_both_stacks_compares_equal(mode: str) -> None:
 def test_the_registry_moving_to_another_subscription_is_shown(
     mode: str, registry_subscriptions: tuple[str, str]
 ) -> None:
-    """The AcrPull scope is config (the shared registry), not derived from the stack's names: a move shows,
-    both in the scope and in the role definition id (which follows the scope's subscription)."""
+    """The AcrPull scope is config (the shared registry), not derived from the stack's names: a move shows in the
+    scope. The role definition id follows the scope's subscription but names the same role: compared by its GUID,
+    it is the same by design."""
     before, after = registry_subscriptions
     left = run(with_own_names(with_registry_subscription(SEED_CONFIG, before), "staging"), "staging", mode)
     right = run(with_own_names(with_registry_subscription(SEED_CONFIG, after), "prod"), "prod", mode)
@@ -102,12 +113,10 @@ def test_the_registry_moving_to_another_subscription_is_shown(
     acr_pull = {d.path: d for d in shown(comparison) if d.resource.endswith("::job-orders-backfill-pull-acr-pull")}
     assert acr_pull["scope"].left.startswith(f"/subscriptions/{before}/resourceGroups/rg-shared/")
     assert acr_pull["scope"].right.startswith(f"/subscriptions/{after}/resourceGroups/rg-shared/")
-    assert acr_pull["roleDefinitionId"].right.startswith(f"/subscriptions/{after}/providers/")
+    role = next(d for d in comparison.differences if d.path == "roleDefinitionId")
+    assert role.right.startswith(f"/subscriptions/{after}/providers/") and role.by_design
     # The registry's id also lands in no other input; the assignment's name follows the scope by design.
-    assert shown_paths(comparison) == {
-        ("job-orders-backfill-pull-acr-pull", "scope"),
-        ("job-orders-backfill-pull-acr-pull", "roleDefinitionId"),
-    }
+    assert shown_paths(comparison) == {("job-orders-backfill-pull-acr-pull", "scope")}
     rendered = render(comparison)
     assert f"scope: '/subscriptions/{before}/resourceGroups/rg-shared/" in rendered
     assert f"→ '/subscriptions/{after}/resourceGroups/rg-shared/" in rendered
@@ -194,3 +203,166 @@ def test_committed_staging_and_prod_show_only_what_their_stack_files_differ_in(
     beyond_configured_scopes = "\n".join(line for line in rendered.splitlines() if "scope: '" not in line)
     assert "resourceGroupName" not in rendered and "/subscriptions/" not in beyond_configured_scopes
     assert "roleAssignmentName" not in rendered and "principalId" not in rendered
+
+
+# --- values compared as what they are, the may-differ table per property --------------------------------------
+
+STAGING_VAULT = (
+    "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-shared/providers/"
+    "Microsoft.KeyVault/vaults/kv-aca-staging"
+)
+# Allowed: prod's vault in another subscription and resource group than staging's.
+PROD_VAULT = (
+    f"/subscriptions/{OTHER_SUBSCRIPTION}/resourceGroups/rg-kv-prod/providers/Microsoft.KeyVault/vaults/kv-prod"
+)
+VERSION_A, VERSION_B = "0" * 31 + "a", "0" * 31 + "b"
+# The nightly job alone, with the stack's Key Vault: all the Key Vault and azureAccess rows are about.
+NIGHTLY_CONFIG: dict[str, Any] = {
+    **{key: value for key, value in copy.deepcopy(SEED_CONFIG).items() if key != "aca-jobs:manualJobs"},
+    "aca-jobs:scheduledJobs": {"job-orders-nightly": copy.deepcopy(SCHEDULED_JOB)},
+}
+NIGHTLY_CONFIG["aca-jobs:platform"]["keyVault"] = {"resourceId": KEY_VAULT_ID}
+
+
+def with_vault(config: dict[str, Any], vault_id: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """The nightly job reading `secrets` (job secret name -> `<Key Vault secret>[/<version>]`) from `vault_id`."""
+    config = copy.deepcopy(config)
+    config["aca-jobs:platform"]["keyVault"] = {"resourceId": vault_id}
+    host = vault_id.rsplit("/", 1)[-1]
+    job = config["aca-jobs:scheduledJobs"]["job-orders-nightly"]
+    job["secrets"] = {
+        name: {"keyVaultSecretUrl": f"https://{host}.vault.azure.net/secrets/{secret}"}
+        for name, secret in secrets.items()
+    }
+    job["env"] = {name.upper().replace("-", "_"): {"secretRef": name} for name in secrets}
+    return config
+
+
+def stacks(staging: dict[str, Any], prod: dict[str, Any], mode: str) -> Comparison:
+    return compare(
+        run(with_own_names(staging, "staging"), "staging", mode), run(with_own_names(prod, "prod"), "prod", mode)
+    )
+
+
+def unexpected(comparison: Comparison) -> list[tuple[str, str, str]]:
+    return [(d.title, d.path, d.reason) for d in comparison.unexpected]
+
+
+SECRETS = {"db-password": "orders-db-password", "api-token": "orders-api-token"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_vault_in_another_subscription_is_not_drift(mode: str) -> None:
+    """Each stack's own vault, in another subscription: the grant's `roleDefinitionId` is written in the vault's
+    subscription, but it names the same role, and the scope differs only in the vault."""
+    comparison = stacks(
+        with_vault(NIGHTLY_CONFIG, STAGING_VAULT, SECRETS), with_vault(NIGHTLY_CONFIG, PROD_VAULT, SECRETS), mode
+    )
+    assert unexpected(comparison) == [] and not comparison.drift
+    grant = "job-orders-nightly-pull-kv-secrets-user-orders-db-password"
+    by_path = {d.path: d for d in comparison.differences if d.resource.endswith(f"::{grant}")}
+    assert by_path["roleDefinitionId"].right.startswith(f"/subscriptions/{OTHER_SUBSCRIPTION}/providers/")
+    assert by_path["roleDefinitionId"].by_design
+    assert by_path["scope"].expected_as == (
+        "grant scopes of Key Vault secrets and azureAccess (each stack's own resources)"
+    )
+    urls = [d for d in comparison.differences if d.path.endswith(".keyVaultUrl")]
+    assert {d.expected_as for d in urls} == {"Key Vault references (each stack's own vault)"}
+
+
+def test_two_secrets_pointing_at_each_others_key_vault_secrets_are_drift() -> None:
+    """Only the vault may differ in a Key Vault reference: prod's `db-password` reading the API token (and the
+    other way round) is unexpected, named by the job's secret."""
+    swapped = {"db-password": "orders-api-token", "api-token": "orders-db-password"}
+    comparison = stacks(
+        with_vault(NIGHTLY_CONFIG, STAGING_VAULT, SECRETS), with_vault(NIGHTLY_CONFIG, PROD_VAULT, swapped), NEW_STACK
+    )
+    assert unexpected(comparison) == [
+        (
+            "job job-orders-nightly · Job · secret api-token · keyVaultUrl",
+            "configuration.secrets[0].keyVaultUrl",
+            "the Key Vault secret differs (`orders-api-token` → `orders-db-password`): only the vault may",
+        ),
+        (
+            "job job-orders-nightly · Job · secret db-password · keyVaultUrl",
+            "configuration.secrets[1].keyVaultUrl",
+            "the Key Vault secret differs (`orders-db-password` → `orders-api-token`): only the vault may",
+        ),
+    ]
+    rendered = render(comparison)
+    assert "secret db-password · keyVaultUrl: 'https://kv-aca-staging.vault.azure.net/secrets/orders-db-password'" in (
+        rendered
+    )
+    assert "Result: 2 unexpected differences: exit 1" in rendered
+
+
+@pytest.mark.parametrize(
+    ("staging_secret", "prod_vault", "prod_secret"),
+    [
+        # One vault for both stacks: the same secret, an older version pinned in prod.
+        (f"orders-db-password/{VERSION_B}", STAGING_VAULT, f"orders-db-password/{VERSION_A}"),
+        # Staging follows the latest version, prod pins one.
+        ("orders-db-password", PROD_VAULT, f"orders-db-password/{VERSION_A}"),
+    ],
+    ids=["older-version-same-vault", "pinned-in-prod-only"],
+)
+def test_another_secret_version_in_prod_is_drift(staging_secret: str, prod_vault: str, prod_secret: str) -> None:
+    staging = with_vault(NIGHTLY_CONFIG, STAGING_VAULT, {"db-password": staging_secret})
+    prod = with_vault(NIGHTLY_CONFIG, prod_vault, {"db-password": prod_secret})
+    [(title, path, reason)] = unexpected(stacks(staging, prod, NEW_STACK))
+    assert (title, path) == (
+        "job job-orders-nightly · Job · secret db-password · keyVaultUrl",
+        "configuration.secrets[0].keyVaultUrl",
+    )
+    staging_version = staging_secret.partition("/")[2] or "latest"
+    assert reason == f"the secret version differs ({staging_version} → {VERSION_A}): only the vault may"
+
+
+def test_versions_pinned_in_each_stacks_own_vault_are_listed_on_their_own() -> None:
+    """Key Vault generates a version's id per vault, so the same secret pinned in two vaults never has one id:
+    the table allows that (both pinned, one secret, two vaults) under its own line, for the reviewer to check."""
+    staging = with_vault(NIGHTLY_CONFIG, STAGING_VAULT, {"db-password": f"orders-db-password/{VERSION_B}"})
+    prod = with_vault(NIGHTLY_CONFIG, PROD_VAULT, {"db-password": f"orders-db-password/{VERSION_A}"})
+    comparison = stacks(staging, prod, NEW_STACK)
+    assert not comparison.drift
+    [url] = [d for d in comparison.differences if d.path.endswith(".keyVaultUrl")]
+    assert url.expected_as is not None and url.expected_as.startswith(
+        "Key Vault secret versions pinned in each stack's own vault"
+    )
+
+
+def test_a_grant_scope_of_another_type_is_drift() -> None:
+    """azureAccess scopes name each stack's own resources, of one type: a container in staging and a whole
+    storage account (of the same name) in prod is a wider grant, not a renamed resource."""
+    account = EXPORTS_CONTAINER_ID.split("/blobServices/")[0].replace("stexports", "exports")
+    prod = copy.deepcopy(NIGHTLY_CONFIG)
+    prod["aca-jobs:scheduledJobs"]["job-orders-nightly"]["azureAccess"][0]["scope"] = account
+    [(title, _, reason)] = unexpected(stacks(NIGHTLY_CONFIG, prod, NEW_STACK))
+    assert (
+        title == "job job-orders-nightly · RoleAssignment job-orders-nightly-workload-blob-contributor-exports · scope"
+    )
+    assert reason == (
+        "the scope is a Microsoft.Storage/storageAccounts/blobServices/containers in one stack and a "
+        "Microsoft.Storage/storageAccounts in the other: only its names may differ"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ids_that_differ_only_in_case_are_the_same(mode: str) -> None:
+    """ARM ids are case-insensitive: the registry written `RG-Shared` in prod is the same registry."""
+    prod = copy.deepcopy(SEED_CONFIG)
+    prod["aca-jobs:platform"]["registry"]["resourceId"] = REGISTRY_ID.replace("rg-shared", "RG-Shared")
+    comparison = stacks(SEED_CONFIG, prod, mode)
+    assert [d for d in comparison.differences if d.path == "scope"] == []
+    assert not comparison.drift
+
+
+def test_an_added_env_variable_is_one_difference_named_by_the_variable() -> None:
+    """Named list items pair by name: a variable added in prod is that variable, not every variable after it."""
+    staging = with_env(SEED_CONFIG, TENANT_HINT="x")
+    prod = with_env(SEED_CONFIG, A_FLAG="on", TENANT_HINT="x")
+    comparison = stacks(staging, prod, NEW_STACK)
+    assert [(d.title, d.path, d.left, d.right) for d in shown(comparison)] == [
+        ("job job-orders-backfill · Job · env A_FLAG · name", "template.containers[0].env[0].name", None, "A_FLAG"),
+        ("job job-orders-backfill · Job · env A_FLAG", "template.containers[0].env[0].value", None, "on"),
+    ]

@@ -3,7 +3,7 @@ and the connection-string fallback, as registered."""
 
 from __future__ import annotations
 
-from conftest import REGISTRY_ID, arm_id, assert_inputs, find
+from conftest import REGISTRY_ID, arm_id, assert_inputs, config_error, find
 
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from tools.offline import DEPLOYED, NEW_STACK, UNKNOWN, ProgramRun, Registration
@@ -45,6 +45,21 @@ def test_queue_has_a_stable_name_dead_lettering_and_delivery_settings(event_run:
     assert queue.name == "queue-orders"  # URN follows the queue, not the job
     assert queue.protect is True  # the seed stack protects its stateful resources
     assert find(event_run, NAMESPACE).urn in queue.property_dependencies["namespaceName"]
+
+
+def test_queue_outlives_its_job_unless_the_stack_file_says_it_may_be_deleted(run_stack, event_config) -> None:
+    # Removing the job from config then only drops the queue from the state: its messages stay in Azure.
+    assert find(run_stack(event_config), QUEUE).retain_on_delete is True
+    event_config["aca-jobs:eventJobs"][NAME]["deleteQueueWithJob"] = True
+    queue = find(run_stack(event_config), QUEUE)
+    assert queue.retain_on_delete is False
+    assert queue.protect is True  # the opt-in is about leaving the config, not about protection
+
+
+def test_delete_queue_with_job_takes_true_or_false_only(event_config) -> None:
+    event_config["aca-jobs:eventJobs"][NAME]["deleteQueueWithJob"] = "yes"
+    message = config_error(event_config)
+    assert f"aca-jobs:eventJobs.{NAME}.deleteQueueWithJob" in message and "Traceback" not in message
 
 
 def test_queue_ttl_and_lock_come_from_config(run_stack, event_config) -> None:

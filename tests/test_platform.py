@@ -84,3 +84,13 @@ def test_nothing_is_protected_by_default(run_stack, seed_config) -> None:
     del seed_config["aca-jobs:platform"]["protect"]
     run = run_stack(seed_config)
     assert [r.name for r in run.resources if r.protect] == []
+
+
+def test_what_holds_data_outlives_a_config_edit_and_the_rest_does_not(run_stack, event_config) -> None:
+    # Logs and the namespace (so every queue in it) are left in Azure when a config edit removes or renames them;
+    # protect or not. The environment holds no data and the resource group is a container: both stay deletable.
+    del event_config["aca-jobs:platform"]["protect"]
+    run = run_stack(event_config)
+    retained = {r.type for r in run.resources if r.retain_on_delete}
+    assert {WORKSPACE, "azure-native:servicebus:Namespace"} <= retained
+    assert not {RG, ENVIRONMENT} & retained

@@ -26,6 +26,7 @@ RESOURCE_KEYS = {
     "dependencies",
     "propertyDependencies",
     "protect",
+    "retainOnDelete",
 }
 
 
@@ -285,7 +286,8 @@ def test_bad_policy_config_or_pack_exits_2(preview_main, tmp_path: Path, capsys)
     bad.write_text('{"no-such-policy": "mandatory"}')
     assert preview_main(["--stack", "dev", "--policy-config", str(bad)]) == 2
     assert "no-such-policy" in capsys.readouterr().err
-    assert preview_main(["--stack", "dev", "--policy-pack", str(tmp_path)]) == 2
+    dev_policy = str(PROJECT_DIR / "policy" / "dev.json")
+    assert preview_main(["--stack", "dev", "--policy-pack", str(tmp_path), "--policy-config", dev_policy]) == 2
     assert "not a policy pack" in capsys.readouterr().err
 
 

@@ -10,13 +10,17 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
 from conftest import PROJECT_DIR
 
-from tools import preview, promote
+from components.naming import ACR_PULL
+from tools import preview, promote, rbac_condition
 from tools.compare import compare
+from tools.provider_model import UNKNOWN
 
 
 @pytest.fixture
@@ -383,26 +387,30 @@ def test_an_image_from_another_registry_is_refused(project: Path, capsys) -> Non
     )
 
 
-@pytest.mark.parametrize(
-    "host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example", "ACRSHAREDPROD.azurecr.io"]
-)
-def test_a_registry_host_must_match_exactly(host: str) -> None:
+def promote_queue_image_from(host: str) -> tuple[str, Any]:
+    """Promote staging's queue job to prod with its image moved to `host`: (the image, prod's document)."""
     document_yaml = promote.round_trip_yaml()
     source = document_yaml.load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
     target = document_yaml.load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
     job = source["config"]["aca-jobs:eventJobs"]["job-orders-queue"]
-    image = job["image"].replace("acrsharedprod.azurecr.io", host, 1)
-    job["image"] = image
+    job["image"] = job["image"].replace("acrsharedprod.azurecr.io", host, 1)
+    promote.promote(
+        source,
+        target,
+        ["job-orders-queue"],
+        True,
+        "Pulumi.prod.yaml",
+        registry_server="acrsharedprod.azurecr.io",
+        shared_images={},
+    )
+    return job["image"], target
+
+
+@pytest.mark.parametrize("host", ["acrsharedprod.azurecr.io:443", "acrsharedprod.azurecr.io.evil.example"])
+def test_a_registry_host_must_match_exactly(host: str) -> None:
     with pytest.raises(promote.PromotionRefusedError) as refused:
-        promote.promote(
-            source,
-            target,
-            ["job-orders-queue"],
-            True,
-            "Pulumi.prod.yaml",
-            registry_server="acrsharedprod.azurecr.io",
-            shared_images={},
-        )
+        promote_queue_image_from(host)
+    image = images(PROJECT_DIR / "Pulumi.staging.yaml")["job-orders-queue"].replace("acrsharedprod.azurecr.io", host, 1)
     assert f"`{image}` is not from Pulumi.prod.yaml's registry `acrsharedprod.azurecr.io`" in str(refused.value)
 
 
@@ -483,3 +491,78 @@ def test_both_stack_files_are_read_strictly(
     assert (project / "Pulumi.prod.yaml").read_bytes() == before
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def as_scheduled_job(text: str, job: str) -> str:
+    """The stack file with manual job `job` moved, under the same name, to scheduledJobs (with a schedule)."""
+    start = text.index("  aca-jobs:manualJobs:\n")
+    end = text.index("  aca-jobs:eventJobs:\n")
+    block = text[start:end].removeprefix("  aca-jobs:manualJobs:\n")
+    assert block.startswith(f"    {job}:\n")
+    scheduled = block.replace(f"    {job}:\n", f'    {job}:\n      cronExpression: "0 3 * * *"\n', 1)
+    text = text[:start] + text[end:]
+    return text.replace("  aca-jobs:scheduledJobs:\n", "  aca-jobs:scheduledJobs:\n" + scheduled, 1)
+
+
+@pytest.mark.parametrize("chosen", [[], ["--job", "job-orders-backfill"]], ids=["all-jobs", "by-name"])
+def test_an_image_is_never_copied_between_jobs_of_different_kinds(project: Path, capsys, chosen: list[str]) -> None:
+    """A scheduled job in prod and a manual job in staging under one name are two jobs: refused, naming both."""
+    prod = project / "Pulumi.prod.yaml"
+    prod.write_text(as_scheduled_job(prod.read_text(), "job-orders-backfill"))
+    before = prod.read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod", *chosen) == 2
+    assert prod.read_bytes() == before
+    err = capsys.readouterr().err
+    assert (
+        "job `job-orders-backfill` is under `aca-jobs:manualJobs` in Pulumi.staging.yaml but under "
+        "`aca-jobs:scheduledJobs` in Pulumi.prod.yaml: promotion copies an image between jobs of one kind only"
+    ) in err
+    assert "Traceback" not in err
+
+
+def test_stacks_with_no_job_in_common_say_so(project: Path, capsys) -> None:
+    prod = project / "Pulumi.prod.yaml"
+    prod.write_text(prod.read_text().replace("job-orders-", "job-sales-"))
+    before = prod.read_bytes()
+    assert run(project, "--from", "staging", "--to", "prod") == 0
+    assert prod.read_bytes() == before
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "Pulumi.staging.yaml and Pulumi.prod.yaml have no job in common: there is no image to promote\n"
+    )
+    assert "note: job `job-orders-queue` is in Pulumi.staging.yaml but not in Pulumi.prod.yaml" in captured.err
+
+
+def with_role_definition(monkeypatch: pytest.MonkeyPatch, definition: str) -> None:
+    """Every stack registers one role assignment, with `definition` as its roleDefinitionId."""
+    assignment = SimpleNamespace(name="job-x-pull-acr-pull", inputs={"roleDefinitionId": definition})
+    run = SimpleNamespace(by_type=lambda _type: [assignment])
+    monkeypatch.setattr(preview, "load_run", lambda *_args, **_kwargs: run)
+
+
+def test_the_deployers_condition_reads_each_role_by_its_guid(monkeypatch) -> None:
+    """A role definition id parsed, case-insensitively (ARM ids are): the upper-case GUID is AcrPull."""
+    with_role_definition(
+        monkeypatch,
+        "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/"
+        + ACR_PULL.guid.upper(),
+    )
+    assert rbac_condition.granted_roles(["prod"]) == [ACR_PULL]
+
+
+def test_the_deployers_condition_refuses_a_role_it_cannot_read(monkeypatch, capsys) -> None:
+    """An id that names no role (here: not known yet) is never put in the condition as if it were a GUID."""
+    with_role_definition(monkeypatch, UNKNOWN)
+    assert rbac_condition.main(["--stack", "prod"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "Pulumi.prod.yaml: role assignment `job-x-pull-acr-pull` has roleDefinitionId "
+        f"'{UNKNOWN}', not /subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<role GUID>"
+    )
+
+
+def test_a_registry_host_in_capitals_is_the_registry() -> None:
+    """Host names are case-insensitive: the config and the pack accept `ACRSHAREDPROD.azurecr.io`, so does promotion."""
+    image, target = promote_queue_image_from("ACRSHAREDPROD.azurecr.io")
+    assert target["config"]["aca-jobs:eventJobs"]["job-orders-queue"]["image"] == image

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from conftest import FULL_CONFIG, PROJECT_DIR
 
 from components.stack_config import load_stack_config
+from tools.real_path import main as real_path_main
 
 TIMEOUT = 30  # seconds; every child here is bounded
 
@@ -67,7 +69,8 @@ def test_placeholder_ids_are_a_warning_naming_their_keys() -> None:
         "resourceId"
     ].replace("22222222-2222-2222-2222-222222222222", "00000000-0000-0000-0000-000000000000")
     config["aca-jobs:scheduledJobs"]["job-orders-nightly"]["azureAccess"][0]["scope"] = (
-        "/subscriptions/<sub>/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stexports"
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.Storage/"
+        "storageAccounts/stexports"
     )
     warnings = load_stack_config(config, stack_file="Pulumi.test.yaml").warnings()
     [warning] = [w for w in warnings if "placeholder" in w]
@@ -96,3 +99,40 @@ def test_the_deployers_condition_lists_exactly_the_roles_the_stacks_grant() -> N
     assert condition.count("ForAnyOfAnyValues:GuidEquals {" + guids + "}") == 2  # for write and for delete
     assert "StringEqualsIgnoreCase {'ServicePrincipal'}" in condition
     assert "Owner" not in condition and "8e3af657-a8ff-443c-a75c-2fe8c4bcb635" not in condition
+
+
+def project_with_a_new_stack(tmp_path: Path, stack: str) -> Path:
+    """A copy of the project's stack and policy files plus `Pulumi.<stack>.yaml`, with no `policy/<stack>.json`."""
+    (tmp_path / "policy").mkdir()
+    for source in (PROJECT_DIR / "policy").glob("*.json"):
+        shutil.copy(source, tmp_path / "policy" / source.name)
+    shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", tmp_path / f"Pulumi.{stack}.yaml")
+    return tmp_path
+
+
+@pytest.mark.parametrize("action", ["preview", "up"])
+def test_a_stack_without_its_policy_config_is_refused_as_the_offline_preview_refuses_it(
+    action: str, tmp_path: Path, preview_main, capsys
+) -> None:
+    project = project_with_a_new_stack(tmp_path, "qa")
+    fake = tmp_path / "pulumi"
+    fake.write_text("#!/bin/sh\necho ran\n")
+    fake.chmod(0o755)
+    assert real_path_main([action, "--stack", "qa", "--pulumi", str(fake)], project_dir=project) == 2
+    real = capsys.readouterr()
+    assert real.out == ""  # nothing printed as run, nothing ran
+    assert "no policy config policy/qa.json for stack `qa`" in real.err
+    assert "Fix: copy the file of the stack closest to this one, e.g. `cp policy/dev.json policy/qa.json`" in real.err
+    # The offline preview of the same new stack (the committed project has no policy/qa.json either): one rule,
+    # one message, exit 2 in both.
+    assert preview_main(["--stack", "qa", "--config-file", str(project / "Pulumi.qa.yaml")]) == 2
+    offline = capsys.readouterr()
+    assert offline.out == "" and offline.err == real.err
+
+
+def test_with_its_policy_config_the_new_stack_goes_on_to_the_cli(tmp_path: Path, capsys) -> None:
+    project = project_with_a_new_stack(tmp_path, "qa")
+    shutil.copy(project / "policy" / "dev.json", project / "policy" / "qa.json")
+    assert real_path_main(["preview", "--stack", "qa", "--pulumi", "pulumi-not-installed-here"], project) == 2
+    captured = capsys.readouterr()
+    assert "--policy-pack-config policy/qa.json" in captured.out and "is not installed here" in captured.err

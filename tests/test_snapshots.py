@@ -40,8 +40,9 @@ def test_a_rename_that_replaces_a_resource_makes_the_snapshot_stale(tmp_path: Pa
     rename(config)
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump({"config": config}))
-    committed = snapshots.snapshot_path("prod").read_text().splitlines()
-    renamed = snapshots.render("prod", path).splitlines()
+    # URN and physical name, without the options that follow them.
+    committed = ["  ".join(line.split("  ")[:2]) for line in snapshots.snapshot_path("prod").read_text().splitlines()]
+    renamed = ["  ".join(line.split("  ")[:2]) for line in snapshots.render("prod", path).splitlines()]
     assert any(line.endswith(gone) for line in committed)
     assert not any(line.endswith(gone) for line in renamed)
     assert any(line.endswith(added) for line in renamed)

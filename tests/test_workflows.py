@@ -60,6 +60,13 @@ def test_pull_requests_run_tests_then_the_offline_preview_of_every_stack() -> No
     assert any("make preview STACK=${{ matrix.stack }}" in str(step.get("run")) for step in offline["steps"])
 
 
+def test_ci_runs_the_bench_smoke_after_the_tests() -> None:
+    runs = [step.get("run") for step in workflow("pull-request.yml")["jobs"]["test"]["steps"]]
+    assert runs.index("make bench-smoke") > runs.index("make test")
+    ci = (PROJECT_DIR / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make bench-smoke") > next(i for i, line in enumerate(ci) if line.startswith("make test"))
+
+
 def test_pull_request_previews_use_their_own_environment_and_identity() -> None:
     jobs = workflow("pull-request.yml")["jobs"]
     preview = jobs["preview"]

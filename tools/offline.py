@@ -249,6 +249,10 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     protect: bool
     wire_outputs: dict[str, Any] = field(default_factory=dict)  # the provider's answer: AnalyzeStack
+    # `retainOnDelete`: when the resource leaves the program the engine only drops it from the state (pulumi/pulumi
+    # `pkg/resource/deploy/step.go` `DeleteStep.Apply`, read from the old state). Not sent to policy packs:
+    # `AnalyzerResourceOptions` (proto/pulumi/analyzer.proto) has no such field.
+    retain_on_delete: bool = False
 
     @cached_property
     def inputs(self) -> dict[str, Any]:
@@ -288,6 +292,9 @@ class Registration:
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
             "protect": self.protect,
+            # The key `pulumi preview --json` gives a step's state (pulumi/pulumi sdk/go/common/apitype/events.go
+            # `StepEventStateMetadata`; there omitted when false).
+            "retainOnDelete": self.retain_on_delete,
         }
 
 
@@ -373,6 +380,7 @@ class RecordingMonitor(mocks.MockMonitor):
             },
             protect=request.protect,
             wire_outputs=outputs,
+            retain_on_delete=request.retainOnDelete,  # unset (the SDK's None) reads as False, as the engine does
         )
         self.registrations.append(registration)
         if self.on_register is not None:

@@ -9,6 +9,11 @@ what it registered with the policy pack, started and driven the way `pulumi prev
 `--as` says what the provider answers (see `tools.offline`): `new-stack` (default) as in the first preview of a
 new stack, with every value Azure computes unknown; `deployed` as in a preview of an unchanged deployed stack.
 
+Every stack is reviewed with its own policy config: `policy/<stack>.json` (or `--policy-config`); a stack without
+one is refused (exit 2), by the same rule as `make preview-azure` (`tools.stack_policy`). The output also names the
+stateful resources that leave the stack against its committed snapshot, the last reviewed state, and what happens
+to their data (`tools.stateful`).
+
 Exit codes: 0 the stack is valid and no mandatory policy is violated; 1 a mandatory policy violation;
 2 a config or usage error (message on stderr, nothing on stdout); 3 the policy pack or the tool failed.
 """
@@ -52,6 +57,8 @@ from tools.policy_runner import (
     PolicyViolation,
     read_policy_config,
 )
+from tools.stack_policy import MissingPolicyConfigError, stack_policy_config
+from tools.stateful import LeavingReport, SnapshotError, leaving_report
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
@@ -242,17 +249,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--policy-config",
         type=Path,
-        help="policy config JSON (default: <policy-pack>/<stack>.json if present)",
+        help="policy config JSON (default: <policy-pack>/<stack>.json, which must exist)",
     )
     return parser.parse_args(argv)
 
 
 def policy_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    path = args.policy_config or args.policy_pack / f"{args.stack}.json"
-    # Only a missing default file means "the pack's defaults": anything else there (a directory, an unreadable
-    # file) is reported by read_policy_config, never silently replaced by the defaults.
-    if args.policy_config is None and not path.exists():
-        return {}, "policy defaults"
+    # Never the pack's defaults: a stack without its own file is refused, as on the real path.
+    path = args.policy_config or stack_policy_config(args.stack, args.policy_pack)
     return read_policy_config(path), path.name
 
 
@@ -280,16 +284,17 @@ def main(
     if args.compare:
         return compare_stacks(*args.compare, as_json=args.json)
     try:
-        user_policy_config, policy_source = policy_config(args)
         stack_input = read_stack(args.stack, args.config_file)
-        stack_input.check()
+        stack_input.check()  # the stack file's own problems first: they need no policy config to be found
+        user_policy_config, policy_source = policy_config(args)
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
         own_pack = PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) if pack is None else None
         with own_pack or contextlib.nullcontext(pack) as active:
             policy_review = PolicyReview(active, user_policy_config, policy_source)
             run = load_run(stack_input, on_register=policy_review.submit, mode=args.mode)
             violations = policy_review.finish(run)
-    except (UsageError, StackConfigError, PolicyConfigError) as error:
+        leaving: LeavingReport = leaving_report(args.stack, run)
+    except (UsageError, StackConfigError, PolicyConfigError, MissingPolicyConfigError, SnapshotError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     except PolicyPackTimeoutError as error:  # names the pack and what it did not answer
@@ -300,10 +305,16 @@ def main(
         print(f"policy pack {args.policy_pack} failed, so the stack was not reviewed: {details}", file=sys.stderr)
         return EXIT_FAILURE
     if args.json:
-        document = {**run.as_json(), "policyViolations": [v.as_json() for v in violations]}
+        document = {
+            **run.as_json(),
+            "policyViolations": [v.as_json() for v in violations],
+            "leavingStatefulResources": leaving.as_json(),
+        }
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_tree(run))
+        print()
+        print(leaving.render())
         print()
         print(render_violations(violations))
     mandatory = any(v.enforcement_level == "mandatory" for v in violations)

@@ -8,7 +8,8 @@ unified diff of exactly what is written. The file is replaced atomically: a fail
 
 Refuses (exit 2), writing nothing: a stack file the strict reader refuses (`components.stack_file`) or that
 breaks the config contract (checked as the preview checks it: other providers' keys pass untouched); a job that
-either stack lacks; an image without a digest when the target's policy config (`policy/<to>.json`) requires
+either stack lacks; a job of another kind in each stack (a scheduled job's image into a manual job of the same
+name); an image without a digest when the target's policy config (`policy/<to>.json`) requires
 digests; an image from another registry than the target's `aca-jobs:platform.registry.server`; an image the
 target shares between jobs through a YAML anchor, alias or `<<` merge key; a target whose formatting the writer
 would not keep; a file that cannot be read or written. Exit 3: the tool itself failed (a bug).
@@ -38,6 +39,7 @@ from components.config import PROJECT, StackConfigBase, image_registry, split_im
 from components.job_kinds import JOB_CONFIG_KEYS
 from components.stack_config import StackConfigError
 from components.stack_file import StackFileError, load_stack_yaml, parse_stack_yaml
+from policy.aca_facts.clouds import same_host
 from tools import preview
 from tools.files import write_atomically
 from tools.offline import PROJECT_DIR
@@ -71,9 +73,15 @@ def full_key(key: Any) -> Any:
 
 def stack_jobs(document: Any) -> dict[str, Any]:
     """Job name -> its YAML mapping, across every job kind (bare or namespaced keys)."""
+    return {name: job for name, (_, job) in jobs_by_kind(document).items()}
+
+
+def jobs_by_kind(document: Any) -> dict[str, tuple[str, Any]]:
+    """Job name -> (its kind's config key as the file writes it, its YAML mapping). A name is one job of one kind
+    in a stack (the config contract refuses it under two kinds)."""
     config = document.get("config") or {}
     return {
-        name: job
+        name: (str(key), job)
         for key, jobs in config.items()
         if full_key(key) in JOB_CONFIG_KEYS
         for name, job in (jobs or {}).items()
@@ -97,11 +105,13 @@ def promote(
     *,
     registry_server: str,
     shared_images: Mapping[str, str],
+    source_name: str = "the source stack",
 ) -> list[tuple[str, str, str]]:
     """Copy images into `target` (in place); returns (job, old image, new image) for each image that changed.
 
     `registry_server` is the target's registry; `shared_images` names, per target job, how its image is shared
     through anchors or merge keys (see `shared_images`)."""
+    source_kinds, target_kinds = jobs_by_kind(source), jobs_by_kind(target)
     source_jobs, target_jobs = stack_jobs(source), stack_jobs(target)
     # Without --job: the jobs both stacks have (a job only in the source is reported by `source_only_jobs`).
     chosen = list(dict.fromkeys(jobs)) if jobs else sorted(set(source_jobs) & set(target_jobs))
@@ -116,13 +126,23 @@ def promote(
                 "(promotion moves images, never jobs)"
             )
             continue
+        source_key, target_key = source_kinds[name][0], target_kinds[name][0]
+        if full_key(source_key) != full_key(target_key):
+            # One name, two kinds: the image of a scheduled job is not a manual job's, whatever they are called.
+            problems.append(
+                f"job `{name}` is under `{source_key}` in {source_name} but under `{target_key}` in {target_name}: "
+                "promotion copies an image between jobs of one kind only. Fix: make the job the same kind in both "
+                "stacks (or give one of them another name) in its own reviewed change, then promote"
+            )
+            continue
         image = str(source_jobs[name]["image"])
         if target_requires_digest and split_image(image)[2] is None:
             problems.append(
                 f"job `{name}`: `{image}` has no digest, and {target_name}'s policy config "
                 "requires one; pin it by digest in the source stack first"
             )
-        if image_registry(image) != registry_server:
+        # Host names are case-insensitive (RFC 4343), as the config and the pack compare them.
+        if not same_host(image_registry(image), registry_server):
             problems.append(
                 f"job `{name}`: `{image}` is not from {target_name}'s registry `{registry_server}` "
                 f"(aca-jobs:platform.registry.server), the only one its jobs may pull from; push the image to "
@@ -424,7 +444,11 @@ def run(args: argparse.Namespace) -> int:
         target.name,
         registry_server=target_config.platform.registry.server,
         shared_images=shared_images(target.text),
+        source_name=source.name,
     )
+    if not args.jobs and not set(stack_jobs(source_document)) & set(stack_jobs(target_document)):
+        print(f"{source.name} and {target.name} have no job in common: there is no image to promote")
+        return EXIT_OK
     if not changed:
         print(f"{target.name} already runs the images of {source.name}")
         return EXIT_OK

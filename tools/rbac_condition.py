@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from components.naming import ACR_PULL, DATA_PLANE_ROLES, SERVICE_BUS_DATA_OWNER, BuiltInRole
 from components.stack_config import StackConfigError
+from policy.aca_facts.roles import role_guid_of
 from tools import preview
 from tools.offline import PROJECT_DIR, ROLE_ASSIGNMENT
 
@@ -24,14 +25,28 @@ from tools.offline import PROJECT_DIR, ROLE_ASSIGNMENT
 KNOWN_ROLES = {role.guid: role for role in (ACR_PULL, SERVICE_BUS_DATA_OWNER, *DATA_PLANE_ROLES)}
 
 
+class UnreadableRoleError(Exception):
+    """A role assignment whose role definition id names no role GUID: the condition cannot name its role."""
+
+
 def granted_roles(stacks: Sequence[str]) -> list[BuiltInRole]:
     """Every built-in role the stacks' programs assign: read from the role assignments an offline run of each
-    stack registers, so the list follows the program (any job kind, any grant) without a copy of its rules."""
-    guids = {
-        assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
-        for stack in stacks
-        for assignment in preview.load_run(stack, None).by_type(ROLE_ASSIGNMENT)
-    }
+    stack registers, so the list follows the program (any job kind, any grant) without a copy of its rules.
+
+    Roles are read by their GUID (`role_guid_of`: the id parsed, case-insensitive); an id that names none (not
+    known yet, or not a role definition id) stops the tool rather than put something else in the condition."""
+    guids = set()
+    for stack in stacks:
+        for assignment in preview.load_run(stack, None).by_type(ROLE_ASSIGNMENT):
+            definition = assignment.inputs.get("roleDefinitionId")
+            guid = role_guid_of(definition)
+            if guid is None:
+                raise UnreadableRoleError(
+                    f"Pulumi.{stack}.yaml: role assignment `{assignment.name}` has roleDefinitionId {definition!r}, "
+                    "not /subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<role GUID>, so the "
+                    "condition cannot name its role; nothing was printed"
+                )
+            guids.add(guid)
     roles = [KNOWN_ROLES.get(guid) or BuiltInRole(display_name=guid, slug=guid, guid=guid) for guid in guids]
     return sorted(roles, key=lambda role: role.display_name)
 
@@ -56,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stacks = args.stack or sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
     try:
         roles = granted_roles(stacks)
-    except (preview.UsageError, StackConfigError) as error:
+    except (preview.UsageError, StackConfigError, UnreadableRoleError) as error:
         print(str(error), file=sys.stderr)
         return 2
     for role in roles:

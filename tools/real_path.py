@@ -5,6 +5,8 @@ policy pack config, so a manual deploy cannot skip the review the pipeline appli
 
 Prints the exact command first. Without the Pulumi CLI it says so and exits 2 (the command is printed, to run
 where the CLI is). The CLI runs in the foreground with the terminal: `pulumi up` asks for confirmation itself.
+A stack without `policy/<stack>.json` is refused with exit 2, by the same rule as the offline preview
+(`tools.stack_policy`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tools.offline import PROJECT_DIR
+from tools.stack_policy import MissingPolicyConfigError, stack_policy_config
 
 EXIT_NO_CLI = 2
 
@@ -35,17 +39,23 @@ def pulumi_command(pulumi: str, action: str, stack: str) -> list[str]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, project_dir: Path = PROJECT_DIR) -> int:
+    """`project_dir`: where the stack files and `policy/` are (tests point it at a copy)."""
     parser = argparse.ArgumentParser(prog="python -m tools.real_path", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["preview", "up"])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--pulumi", default="pulumi", help="the Pulumi CLI executable")
     args = parser.parse_args(argv)
-    if not (PROJECT_DIR / f"Pulumi.{args.stack}.yaml").is_file():
+    if not (project_dir / f"Pulumi.{args.stack}.yaml").is_file():
         print(f"no stack file Pulumi.{args.stack}.yaml: STACK must name a committed stack", file=sys.stderr)
         return EXIT_NO_CLI
-    if not (PROJECT_DIR / "policy" / f"{args.stack}.json").is_file():
-        print(f"no policy config policy/{args.stack}.json: every stack is reviewed with its own", file=sys.stderr)
+    try:
+        policy_config = stack_policy_config(args.stack, project_dir / "policy", project_dir)
+    except MissingPolicyConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_NO_CLI
+    if not policy_config.is_file():  # the offline preview's reader says the same of a directory
+        print(f"policy/{args.stack}.json: is not a file, so the stack cannot be reviewed", file=sys.stderr)
         return EXIT_NO_CLI
     command = pulumi_command(args.pulumi, args.action, args.stack)
     print("$ " + shlex.join(command), flush=True)
@@ -57,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_CLI
-    os.chdir(PROJECT_DIR)
+    os.chdir(project_dir)
     # Replace this process: the CLI gets the terminal, its prompts and signals, and its exit code is make's.
     os.execv(executable, command)
     return 0  # not reached

@@ -1,4 +1,5 @@
-"""Committed snapshots of what each stack names: every resource's URN and physical (Azure) name.
+"""Committed snapshots of what each stack names: every resource's URN and physical (Azure) name, and the options
+that decide what happens to it when it leaves the stack (`protect`, `retainOnDelete`).
 
     python -m tools.snapshots           # rewrite tests/snapshots/<stack>.txt for every committed stack
     python -m tools.snapshots --check   # exit 1 and show the difference when a snapshot is stale
@@ -7,6 +8,10 @@ A change to a URN or to a physical name makes the engine delete and recreate the
 messages, a workspace with its logs). Writing both down per stack turns such a change into a diff a reviewer
 reads in the pull request; `tests/test_snapshots.py` fails while a snapshot is stale. The runtime's `deployed`
 mode is used, so that every name (role assignments' included) is known.
+
+The snapshot is also the last reviewed state the offline preview compares a change with (`tools.stateful`):
+the engine decides what a resource that leaves the program does from its old options, so they are recorded.
+Rewriting or checking a snapshot prints the stateful resources that leave it and what happens to their data.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from pathlib import Path
 
 from components.stack_config import StackConfigError
 from tools.files import write_atomically
-from tools.offline import DEPLOYED, PROJECT_DIR
+from tools.offline import DEPLOYED, PROJECT_DIR, ProgramRun
 from tools.preview import UsageError, exit_now, load_run
+from tools.stateful import SNAPSHOT_DIR, SnapshotError, leaving_report, snapshot_row
 
-SNAPSHOT_DIR = PROJECT_DIR / "tests" / "snapshots"
-HEADER = "# URN  physical name ('-' for components). Regenerate with `make snapshots`; review every change.\n"
+HEADER = (
+    "# URN  physical name ('-' for components)  [protect]  [retainOnDelete]. Regenerate with `make snapshots`; "
+    "review every change.\n"
+)
 
 
 def committed_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
@@ -31,20 +39,22 @@ def committed_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
 
 
 def render(stack: str, config_file: Path | None = None) -> str:
-    run = load_run(stack, config_file, mode=DEPLOYED)
-    rows = [f"{r.urn}  {r.physical_name or '-'}" for r in run.resources]
-    return HEADER + "\n".join(rows) + "\n"
+    return render_run(load_run(stack, config_file, mode=DEPLOYED))
+
+
+def render_run(run: ProgramRun) -> str:
+    return HEADER + "\n".join(snapshot_row(r).render() for r in run.resources) + "\n"
 
 
 def snapshot_path(stack: str) -> Path:
     return SNAPSHOT_DIR / f"{stack}.txt"
 
 
-def stale(stack: str) -> str:
+def stale(stack: str, run: ProgramRun | None = None) -> str:
     """The unified diff between the committed snapshot and the current one ('' when up to date)."""
     path = snapshot_path(stack)
     committed = path.read_text() if path.is_file() else ""
-    current = render(stack)
+    current = render(stack) if run is None else render_run(run)
     return "".join(
         difflib.unified_diff(
             committed.splitlines(keepends=True),
@@ -61,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args.check)
-    except (UsageError, StackConfigError) as error:  # a stack file breaks the contract: say so, no traceback
+    except (UsageError, StackConfigError, SnapshotError) as error:  # a stack file breaks the contract: no traceback
         print(str(error), file=sys.stderr)
         return 2
 
@@ -69,18 +79,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(check: bool) -> int:
     status = 0
     for stack in committed_stacks():
+        run = load_run(stack, mode=DEPLOYED)
+        # Against the snapshot as it is before this run rewrites it: what the change being recorded removes.
+        report = leaving_report(stack, run)
         if check:
-            diff = stale(stack)
+            diff = stale(stack, run)
             if diff:
                 print(diff, end="")
+                print(report.render())
                 status = 1
         else:
-            write_atomically(snapshot_path(stack), render(stack).encode())
+            write_atomically(snapshot_path(stack), render_run(run).encode())
             print(f"wrote {snapshot_path(stack).relative_to(PROJECT_DIR)}")
+            if report.resources:
+                print(report.render())
     if status:
         print(
-            "Snapshots are stale: a URN or physical name changed (the resource would be replaced). If that is "
-            "intended, run `make snapshots` and commit the result.",
+            "Snapshots are stale: a URN or physical name changed (the resource would be replaced), or the options "
+            "that decide what leaving the stack does to it. If that is intended, run `make snapshots` and commit "
+            "the result.",
             file=sys.stderr,
         )
     return status

@@ -74,8 +74,8 @@ class ArmId:
                 raise ArmIdError(text, "it has an empty segment (`//`)")
             if segment in (".", ".."):
                 raise ArmIdError(text, f"it has a `{segment}` segment, which would change the scope it names")
-            if not segment.isascii() and not _SEGMENT.fullmatch(segment):
-                raise ArmIdError(text, f"segment `{segment}` has characters ARM names never hold")
+            if segment.startswith("<") and segment.endswith(">"):
+                raise ArmIdError(text, f"`{segment}` is a placeholder to replace with the real value")
             if not _SEGMENT.fullmatch(segment) or segment.endswith("."):
                 raise ArmIdError(text, f"segment `{segment}` has characters ARM names never hold")
         lowered = [segment.lower() for segment in segments]

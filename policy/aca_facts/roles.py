@@ -103,13 +103,46 @@ NARROWEST_SCOPE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 # Roles that can grant roles: their definitions include `Microsoft.Authorization/roleAssignments/write` (directly or
-# through `*` / `Microsoft.Authorization/*`), so a holder can grant itself anything within their scope. Flagged at
-# any scope. Sources: Microsoft Learn "Azure built-in roles" (Privileged, Security, Compute), each role's definition.
+# through `*` / `Microsoft.Authorization/*`), so a holder can grant roles within their scope. Flagged at any scope.
+# Read from the role definitions themselves: the daily `az role definition list` dump easimon/azure-builtin-roles
+# (`azure-roles/<name>.json`, commit db0b2258, 2026-08-22; every definition scanned for the action and wildcards over
+# it, `notActions` honoured) and MicrosoftDocs/azure-docs `articles/role-based-access-control/built-in-roles/
+# privileged.md` (Owner, User Access Administrator, Role Based Access Control Administrator, Reservations
+# Administrator; Contributor's `notActions` exclude `Microsoft.Authorization/*/Write`, so it is not here) and
+# `articles/governance/service-groups/overview.md` (Service Group Administrator).
+# The first four may assign any role; the others only the roles a condition on the permission lists (Key Vault Data
+# Access Administrator: every Key Vault data role, Administrator included; the drills roles: Contributor among 23).
 ROLES_THAT_GRANT_ROLES: dict[str, str] = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
     "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+    "a8889054-8d42-49c9-bc1c-52486c10e7cd": "Reservations Administrator",
     "8b54135c-b56d-4d72-a534-26097cfdc8d8": "Key Vault Data Access Administrator",
+    "66f75aeb-eabe-4b70-9f1e-c350c4c9ad04": "Virtual Machine Data Access Administrator (preview)",
+    "bda0d508-adf1-4af0-9c28-88919fc3ae06": "Azure Stack HCI Administrator",
+    "95de85bd-744d-4664-9dde-11430bc34793": "Azure Container Storage Owner",
+    "95dd08a6-00bd-4661-84bf-f6726f83a4d0": "Azure Container Storage Contributor",
+    "5a382001-fe36-41ff-bba4-8bf06bd54da9": "Azure Sphere Owner",
+    "92b92042-07d9-4307-87f7-36a593fc5850": "Azure File Sync Administrator",
+    "7b7c71ed-33fa-4ed2-a91a-e56d5da260b5": "Azure IoT Operations Onboarding",
+    "fd8ea4d5-6509-4db0-bada-356ab233b4fa": "Azure Migrate Owner",
+    "fd8ea4d5-6509-4db0-bada-356ab233b4fb": "Azure Local Migrate Owner",
+    "1cfa4eac-9a23-481c-a793-bfb6958e836b": "Azure Migrate Execute Expert",
+    "1cfa4eac-9a23-481c-a793-bfb6958e836c": "Azure Local Migrate Execute Expert",
+    "c914561b-1575-4601-af9c-a1356bf59818": "Azure Resilience Management Drills Administrator",
+    "5a2ec2f1-2375-4950-9906-59ec1d979249": "ARM Drills Assets Administrator",
+    "e4c7f620-39b8-4688-bba2-70dd82ef367b": "ARM Drills Target Resource Administrator",
+    "a2b7cc47-30ec-462f-a2f4-9ac6e1c266af": "ARM Goals Administrator",
+    "481d9636-d9f0-468b-b93d-6056318e6f36": "ARM Recovery Administrator",
+    "0f641de8-0b88-4198-bdef-bd8b45ceba96": "Defender for Storage Scanner Operator",
+    "8480c0f0-4509-4229-9339-7c10018cb8c4": "Defender CSPM Storage Scanner Operator",
+    "4c6569b6-f23e-4295-9b90-bd4cc4ff3292": "DevCenter Owner",
+    "c883944f-8b7b-4483-af10-35834be79c4a": "Foundry Owner",
+    "e47c6f54-e4a2-4754-9501-8e0985b135e1": "Foundry Account Owner",
+    "eadc314b-1a2d-4efa-be10-5d325db5065e": "Foundry Project Manager",
+    "7a2b6e6c-472e-4b39-8878-a26eb63d75c6": "Microsoft Discovery Platform Administrator (Preview)",
+    "77789c21-1643-48a2-8f27-47f858540b51": "Storage Actions Task Assignment Contributor",
+    "4e50c84c-c78e-4e37-b47e-e60ffea0a775": "Service Group Administrator",
 }
 # Management roles flagged at any scope although they cannot grant roles: they change or delete the resources.
 MANAGEMENT_ROLES: dict[str, str] = {

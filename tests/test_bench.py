@@ -1,0 +1,96 @@
+"""The benchmark measures what it claims: its baseline registers the resources the real program registers for the
+generated stack, and a broken run prints no numbers. (That the whole bench runs, and that the generated stack passes
+the policy review, is `make bench-smoke`, run by CI.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bench import run as bench_run
+from tools.offline import DEPLOYED, ProgramRun, run_program
+from tools.policy_runner import PolicyViolation
+
+
+@pytest.fixture(scope="module")
+def programs() -> tuple[ProgramRun, ProgramRun]:
+    """The real program and the baseline on the smallest generated stack (one job of each kind). As a deployed
+    stack, so that every id and name is known and the two can be compared value for value."""
+    config = bench_run.generated_config(bench_run.MIN_JOBS)
+    ours = run_program(config, "bench", mode=DEPLOYED)
+    baseline = run_program(
+        config, "bench", mode=DEPLOYED, program=bench_run.PROJECT_DIR / "bench" / "baseline_program.py"
+    )
+    return ours, baseline
+
+
+def test_generated_stack_has_every_kind_alerts_secrets_and_grants(programs: tuple[ProgramRun, ProgramRun]) -> None:
+    ours, _ = programs
+    triggers = Counter(r.inputs["configuration"]["triggerType"] for r in ours.by_type("azure-native:app:Job"))
+    assert triggers == {"Manual": 1, "Event": 1, "Schedule": 1}
+    assert len(ours.by_type("azure-native:monitor:ActionGroup")) == 1
+    assert len(ours.by_type("azure-native:monitor:ScheduledQueryRule")) == 3
+    roles = Counter(
+        r.inputs["description"].split(" for ")[0] for r in ours.by_type("azure-native:authorization:RoleAssignment")
+    )
+    assert roles["Key Vault Secrets User"] == 2  # the event and the scheduled job's secret
+    assert roles["Storage Blob Data Reader"] + roles["Storage Blob Data Contributor"] == 3  # azureAccess
+
+
+def test_baseline_registers_what_the_program_registers(programs: tuple[ProgramRun, ProgramRun]) -> None:
+    ours, baseline = programs
+    assert bench_run.resource_types(baseline) == bench_run.resource_types(ours)
+
+    def by_name(run: ProgramRun) -> dict[tuple[str, str | None], dict[str, Any]]:
+        # Role assignments' names are GUIDs of scope, principal and role: equal names are equal grants.
+        return {(r.type, r.physical_name): r.plain_inputs for r in run.resources if r.custom}
+
+    assert sorted(by_name(baseline)) == sorted(by_name(ours))
+    different = [key for key, inputs in by_name(ours).items() if by_name(baseline)[key] != inputs]
+    assert not different, f"the baseline registers these with other inputs: {different}"
+
+
+def _result(resources: dict[str, int]) -> dict[str, Any]:
+    return {"seconds": 1.0, "policy_seconds": 0.0, "peak_mb": 100.0, "resources": resources}
+
+
+def test_a_failed_child_prints_no_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        if variant == "ours":
+            raise bench_run.BenchError("ours at 10 jobs failed (exit 1):\njob-failure-alerted")
+        return _result({"azure-native:app:Job": 10})
+
+    assert bench_run.bench([10], 1, runner) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "bench failed, no numbers: ours at 10 jobs failed" in err
+
+
+def test_a_baseline_that_registers_other_resources_fails_the_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        alerts = 0 if variant == "baseline" else 10
+        return _result({"azure-native:app:Job": 10, "azure-native:monitor:ScheduledQueryRule": alerts})
+
+    assert bench_run.bench([10], 1, runner) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "azure-native:monitor:ScheduledQueryRule: baseline 0, ours 10" in err
+
+
+def test_a_policy_violation_or_a_warning_of_the_generated_stack_is_a_failure() -> None:
+    violation = PolicyViolation("job-failure-alerted", "mandatory", "urn:pulumi:bench::aca-jobs::x::job", "no alert")
+    with pytest.raises(bench_run.BenchError, match=r"(?s)fails the policy review.*job-failure-alerted"):
+        bench_run.check_clean([violation], [])
+    with pytest.raises(bench_run.BenchError, match="placeholder"):
+        bench_run.check_clean([], ["these ids still hold a placeholder"])
+    bench_run.check_clean([], [])
+
+
+def test_a_size_without_every_kind_is_refused() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_run.parse_args(["--sizes", "2"])
+    assert exit_.value.code == 2
+    with pytest.raises(SystemExit):
+        bench_run.parse_args(["--sizes"])  # an empty list measured nothing and exited 0
