@@ -97,6 +97,7 @@ class _Home:
     parent: str
     key: str
     model: type[BaseModel]
+    holds_map: bool  # its value is a map of keys (a config object, or a map of them)
 
     @property
     def path(self) -> str:
@@ -108,9 +109,9 @@ def key_homes(model: type[BaseModel], parent: str = "") -> dict[str, list[_Home]
     """Every key of the config tree under `model`, by its name without namespace in lower case."""
     homes: dict[str, list[_Home]] = {}
     for key, annotation in _fields(model).items():
-        home = _Home(parent, key, model)
-        homes.setdefault(_bare(key).lower(), []).append(home)
         held = _held_model(annotation)
+        home = _Home(parent, key, model, held is not None and held[0] != "list")
+        homes.setdefault(_bare(key).lower(), []).append(home)
         if held is None:
             continue
         how, child = held
@@ -121,28 +122,36 @@ def key_homes(model: type[BaseModel], parent: str = "") -> dict[str, list[_Home]
 
 
 def unknown_key_fix(
-    model: type[BaseModel], key: str, path: list[str], homes: Mapping[str, list[_Home]]
+    model: type[BaseModel], key: str, value: Any, path: list[str], homes: Mapping[str, list[_Home]]
 ) -> tuple[str, str | None]:
     """What to do with `key`, which `model` (at `path`) does not read: rename it to the key of this map it is a
-    case or spelling slip of, move it where it belongs when it is a key at another level, or remove it. Also the
-    key of this map it was meant as, if any."""
-    here = {_bare(known): known for known in _fields(model)}
+    case, namespace or spelling slip of, move it where it belongs when it is a key at another level, or remove it.
+    Also the key of this map it was meant as, if any.
+
+    A name can be a key in several places (`aca-jobs:environment`: `azure-native:environment`, the cloud, or
+    `aca-jobs:platform.environment`, a map): the places whose value has the shape of `value` (a map or not) are
+    named, or all of them when none has."""
     name = _bare(key)
-    same = [known for bare, known in here.items() if bare.lower() == name.lower()]
-    if same:
-        why = "Keys are case-sensitive" if same[0].lower() == key.lower() else "Rename it"
-        return f"did you mean `{same[0]}`? {why}", same[0]
-    elsewhere = [home for home in homes.get(name.lower(), []) if home.model is not model]
+    named = homes.get(name.lower(), [])
+    if any(home.model is model and home.key.lower() == key.lower() for home in named):
+        meant = next(home.key for home in named if home.model is model)
+        return f"did you mean `{meant}`? Keys are case-sensitive", meant
+    shaped = [home for home in named if home.holds_map == isinstance(value, dict)] or named
+    here = [home for home in shaped if home.model is model]
+    elsewhere = [home for home in shaped if home.model is not model]
+    if here and not elsewhere:
+        return f"did you mean `{here[0].key}`? Rename it", here[0].key
     if elsewhere:
-        return _belongs_elsewhere(model, elsewhere[0].key, path, elsewhere), None
-    close = difflib.get_close_matches(name, list(here), n=1, cutoff=0.6)
+        return _belongs_elsewhere(model, elsewhere[0].key, path, elsewhere + here), None
+    fields = {_bare(known): known for known in _fields(model)}
+    close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
     if close:
-        return f"did you mean `{here[close[0]]}`? Rename it, or remove it", here[close[0]]
+        return f"did you mean `{fields[close[0]]}`? Rename it, or remove it", fields[close[0]]
     close = difflib.get_close_matches(name.lower(), list(homes), n=1, cutoff=0.8)
     meant = [home for home in homes[close[0]] if home.model is not model] if close else []
     if meant:
         return f"did you mean `{meant[0].key}`? " + _belongs_elsewhere(model, meant[0].key, path, meant), None
-    return "remove it; allowed keys here: " + ", ".join(f"`{known}`" for known in sorted(here.values())), None
+    return "remove it; allowed keys here: " + ", ".join(f"`{known}`" for known in sorted(fields.values())), None
 
 
 def _belongs_elsewhere(model: type[BaseModel], name: str, path: list[str], homes: list[_Home]) -> str:
@@ -185,7 +194,7 @@ class _UnknownKeys:
             elif _refused_with_its_own_message(model, key, value):
                 kept[key] = value  # the model says why (e.g. a secret's `value`), better than "unknown key"
             else:
-                fix, meant = unknown_key_fix(model, str(key), path, self.homes)
+                fix, meant = unknown_key_fix(model, str(key), value, path, self.homes)
                 self.found.append(Problem(join_key([*path, str(key)]), "unknown key", fix))
                 if meant is not None:
                     self.meant.add(join_key([*path, meant]))

@@ -339,6 +339,12 @@ MISPLACED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "move it from `aca-jobs:manualJobs` to `aca-jobs:eventJobs`",
     ),
     (
+        "cloud-namespaced-as-ours",  # a name of two keys: the value's shape tells which (this one is not a map)
+        lambda c: c.update({"aca-jobs:environment": "china"}),
+        "aca-jobs:environment",
+        "did you mean `azure-native:environment`?",
+    ),
+    (
         "location-namespaced-as-ours",
         lambda c: c.update({"aca-jobs:location": "x"}),
         "aca-jobs:location",
