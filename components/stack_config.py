@@ -4,7 +4,7 @@ Every problem of a run is listed, grouped per job; each names the stack file, th
 the fix, e.g.
 
     Pulumi.dev.yaml: 1 config problem (nothing was created):
-      job `job-orders-backfill` (aca-jobs:manualJobs.job-orders-backfill):
+      aca-jobs:manualJobs.job-orders-backfill:
         - Pulumi.dev.yaml: aca-jobs:manualJobs.job-orders-backfill.replicaRetryLimit: replicaRetryLimit 3 re-runs
           ... Fix: lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe.
 
