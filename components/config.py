@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, BuiltInRole
 from policy.aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
@@ -41,6 +42,32 @@ RULE_ERROR = "aca_jobs_rule"
 def rule_error(problem: str, fix: str, key: str | None = None) -> PydanticCustomError:
     """A broken rule. `key` names the offending key below the validated object (for cross-field rules)."""
     return PydanticCustomError(RULE_ERROR, "{problem}", {"problem": problem, "fix": fix, "key": key})
+
+
+def raise_all(title: str, problems: list[PydanticCustomError]) -> None:
+    """Raise every broken rule at once, so that a stack file is fixed in one run: pydantic takes a ValidationError
+    raised inside a validator and adds each of its errors at the validated object's location."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationError.from_exception_data(
+            title, [InitErrorDetails(type=problem, loc=(), input=None) for problem in problems]
+        )
+
+
+@contextmanager
+def collected(problems: list[PydanticCustomError]) -> Iterator[None]:
+    """Run a check that raises its broken rules (one, or several at once) and add them to `problems`."""
+    try:
+        yield
+    except PydanticCustomError as problem:
+        problems.append(problem)
+    except ValidationError as many:
+        problems.extend(
+            PydanticCustomError(RULE_ERROR, "{problem}", detail["ctx"])
+            for detail in many.errors(include_url=False)
+            if detail["type"] == RULE_ERROR
+        )
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -911,7 +938,7 @@ class JobSettings(ConfigModel):
 
     The rules here (pinned image, retries only when idempotent, n-of-m only by choice, env secrets defined) apply
     unchanged to every job kind; CPU/memory depend on the workload profile, so the stack checks them
-    (`StackConfigBase._check_job_on_platform`).
+    (`StackConfigBase._job_on_platform_problems`).
     """
 
     image: ImageReference
@@ -938,37 +965,52 @@ class JobSettings(ConfigModel):
 
     @model_validator(mode="after")
     def _check_job_rules(self) -> JobSettings:
+        raise_all(type(self).__name__, self.rule_problems())
+        return self
+
+    def rule_problems(self) -> list[PydanticCustomError]:
+        """Every broken rule of this job (all of them: a stack file is fixed in one run, not one rule per run); a
+        kind adds its own."""
+        problems: list[PydanticCustomError] = []
         if self.replica_completion_count < self.parallelism and not self.allow_partial_completion:
-            raise rule_error(
-                f"replicaCompletionCount {self.replica_completion_count} is below parallelism "
-                f"{self.parallelism}: an execution would succeed while replicas still fail (n-of-m)",
-                f"set replicaCompletionCount to {self.parallelism}, or set `allowPartialCompletion: true` "
-                "if the extra replicas are deliberate redundancy",
-                key="replicaCompletionCount",
+            problems.append(
+                rule_error(
+                    f"replicaCompletionCount {self.replica_completion_count} is below parallelism "
+                    f"{self.parallelism}: an execution would succeed while replicas still fail (n-of-m)",
+                    f"set replicaCompletionCount to {self.parallelism}, or set `allowPartialCompletion: true` "
+                    "if the extra replicas are deliberate redundancy",
+                    key="replicaCompletionCount",
+                )
             )
         if self.replica_retry_limit > 1 and not self.idempotent:
-            raise rule_error(
-                f"replicaRetryLimit {self.replica_retry_limit} re-runs a failed replica more than once, "
-                "which repeats its side effects",
-                "lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe",
-                key="replicaRetryLimit",
+            problems.append(
+                rule_error(
+                    f"replicaRetryLimit {self.replica_retry_limit} re-runs a failed replica more than once, "
+                    "which repeats its side effects",
+                    "lower replicaRetryLimit to 0 or 1, or set `idempotent: true` if re-running is safe",
+                    key="replicaRetryLimit",
+                )
             )
         for variable, value in self.env.items():
             if isinstance(value, SecretRef) and value.secret_ref not in self.secrets:
-                raise rule_error(
-                    f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
-                    f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
-                    "secrets/<name>}}` to the job, or fix the name"
-                    + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
-                    key=f"env.{variable}.secretRef",
+                problems.append(
+                    rule_error(
+                        f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
+                        f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
+                        "secrets/<name>}}` to the job, or fix the name"
+                        + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
+                        key=f"env.{variable}.secretRef",
+                    )
                 )
         if self.azure_access and "AZURE_CLIENT_ID" in self.env:
-            raise rule_error(
-                "`AZURE_CLIENT_ID` is set by the job to its workload identity (`azureAccess`)",
-                "remove env.AZURE_CLIENT_ID; the job sets it",
-                key="env.AZURE_CLIENT_ID",
+            problems.append(
+                rule_error(
+                    "`AZURE_CLIENT_ID` is set by the job to its workload identity (`azureAccess`)",
+                    "remove env.AZURE_CLIENT_ID; the job sets it",
+                    key="env.AZURE_CLIENT_ID",
+                )
             )
-        return self
+        return problems
 
     @property
     def secret_refs(self) -> set[str]:
@@ -1111,52 +1153,63 @@ class EventJobConfig(JobSettings):
     # "Removing an event job"). It must be deployed before the job is removed: the engine reads it from the state.
     delete_queue_with_job: bool = False
 
-    @model_validator(mode="after")
-    def _check_event_rules(self) -> EventJobConfig:
+    def rule_problems(self) -> list[PydanticCustomError]:
+        problems = super().rule_problems()
         if self.min_executions > self.max_executions:
-            raise rule_error(
-                f"minExecutions {self.min_executions} is above maxExecutions {self.max_executions}",
-                f"lower minExecutions to at most {self.max_executions}, or raise maxExecutions",
-                key="minExecutions",
+            problems.append(
+                rule_error(
+                    f"minExecutions {self.min_executions} is above maxExecutions {self.max_executions}",
+                    f"lower minExecutions to at most {self.max_executions}, or raise maxExecutions",
+                    key="minExecutions",
+                )
             )
         lock = duration_seconds(self.lock_duration)
         if lock is None or not 0 < lock <= LOCK_DURATION_MAX_SECONDS:
-            raise rule_error(
-                f"lockDuration `{self.lock_duration}` is not an ISO-8601 duration up to PT5M",
-                "use e.g. `PT30S`, `PT1M` or `PT5M` (Service Bus allows at most 5 minutes; renew the lock "
-                "from code for longer work)",
-                key="lockDuration",
+            problems.append(
+                rule_error(
+                    f"lockDuration `{self.lock_duration}` is not an ISO-8601 duration up to PT5M",
+                    "use e.g. `PT30S`, `PT1M` or `PT5M` (Service Bus allows at most 5 minutes; renew the lock "
+                    "from code for longer work)",
+                    key="lockDuration",
+                )
             )
         if self.message_time_to_live is not None:
             ttl = duration_seconds(self.message_time_to_live)
             if ttl is None or ttl <= 0:
-                raise rule_error(
-                    f"messageTimeToLive `{self.message_time_to_live}` is not an ISO-8601 duration",
-                    "use e.g. `P14D` or `PT12H`",
-                    key="messageTimeToLive",
+                problems.append(
+                    rule_error(
+                        f"messageTimeToLive `{self.message_time_to_live}` is not an ISO-8601 duration",
+                        "use e.g. `P14D` or `PT12H`",
+                        key="messageTimeToLive",
+                    )
                 )
         if CONNECTION_SECRET in self.secrets:
-            raise rule_error(
-                f"`{CONNECTION_SECRET}` is the secret the event job keeps its scaler's connection string in",
-                "give this secret another name",
-                key=f"secrets.{CONNECTION_SECRET}",
+            problems.append(
+                rule_error(
+                    f"`{CONNECTION_SECRET}` is the secret the event job keeps its scaler's connection string in",
+                    "give this secret another name",
+                    key=f"secrets.{CONNECTION_SECRET}",
+                )
             )
         for name in WORKLOAD_ENV:
             if name in self.env:
-                raise rule_error(
-                    f"`{name}` is set by the event job for its workload identity and queue",
-                    f"remove env.{name}; the job sets it",
-                    key=f"env.{name}",
+                problems.append(
+                    rule_error(
+                        f"`{name}` is set by the event job for its workload identity and queue",
+                        f"remove env.{name}; the job sets it",
+                        key=f"env.{name}",
+                    )
                 )
-        return self
+        return problems
 
-    def check_access_against_own_grants(self, platform: PlatformConfig, key: str) -> None:
+    def check_access_against_own_grants(self, platform: PlatformConfig, key: str) -> list[PydanticCustomError]:
         """The workload identity already holds Service Bus Data Receiver on the job's queue; an `azureAccess` entry
         for the same role on the same queue would be a second resource for one Azure role assignment (the same
         derived name: the create fails, and removing one later deletes the other's grant). The subscription is the
         deploying one, known only when the program runs, so the queue is matched by resource group, namespace and
         name."""
         namespace = platform.service_bus.namespace if platform.service_bus else None
+        problems: list[PydanticCustomError] = []
         for index, grant in enumerate(self.azure_access):
             scope = grant.scope_id
             if (
@@ -1166,12 +1219,15 @@ class EventJobConfig(JobSettings):
                 and (scope.name_of("namespaces") or "").lower() == namespace
                 and (scope.name or "").lower() == self.queue
             ):
-                raise rule_error(
-                    f"repeats the grant the event job already makes: {key}.queue gives the job's code "
-                    f"`{grant.role}` on queue `{self.queue}`",
-                    "remove this azureAccess item",
-                    key=f"{key}.azureAccess.{index}",
+                problems.append(
+                    rule_error(
+                        f"repeats the grant the event job already makes: {key}.queue gives the job's code "
+                        f"`{grant.role}` on queue `{self.queue}`",
+                        "remove this azureAccess item",
+                        key=f"{key}.azureAccess.{index}",
+                    )
                 )
+        return problems
 
     def peak_cores(self) -> tuple[float, str, str]:
         cores = self.max_executions * self.parallelism * self.cpu
@@ -1186,29 +1242,36 @@ class EventJobConfig(JobSettings):
                 f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
                 key=f"{PLATFORM_KEY}.serviceBus",
             )
+        problems: list[PydanticCustomError] = []
         for name, job in sorted(jobs.items()):
-            job.check_access_against_own_grants(platform, f"{key}.{name}")
+            problems.extend(job.check_access_against_own_grants(platform, f"{key}.{name}"))
         owners: dict[str, str] = {}
         for name, job in sorted(jobs.items()):
             if job.queue in owners:
-                raise rule_error(
-                    f"queue `{job.queue}` is already consumed by `{owners[job.queue]}`; two jobs on one "
-                    "queue would compete for its messages and double-count its backlog",
-                    "give this job its own queue",
-                    key=f"{key}.{name}.queue",
+                problems.append(
+                    rule_error(
+                        f"queue `{job.queue}` is already consumed by `{owners[job.queue]}`; two jobs on one "
+                        "queue would compete for its messages and double-count its backlog",
+                        "give this job its own queue",
+                        key=f"{key}.{name}.queue",
+                    )
                 )
+                continue
             owners[job.queue] = name
         if platform.service_bus.sku == "Basic":
             for name, job in sorted(jobs.items()):
                 ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
                 if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
-                    raise rule_error(
-                        f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
-                        "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
-                        "Basic tier')",
-                        f"use at most `P14D`, or `sku: Standard` under {PLATFORM_KEY}.serviceBus",
-                        key=f"{key}.{name}.messageTimeToLive",
+                    problems.append(
+                        rule_error(
+                            f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
+                            "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
+                            "Basic tier')",
+                            f"use at most `P14D`, or `sku: Standard` under {PLATFORM_KEY}.serviceBus",
+                            key=f"{key}.{name}.messageTimeToLive",
+                        )
                     )
+        raise_all(key, problems)
 
     def warnings(self, name: str) -> list[str]:
         if self.auth != "connectionString":
@@ -1262,70 +1325,90 @@ class StackConfigBase(ConfigModel):
 
     @model_validator(mode="after")
     def _check_across_jobs(self) -> StackConfigBase:
+        problems: list[PydanticCustomError] = []
         for field, key in self.job_keys().items():
             jobs = getattr(self, field)
             if jobs:
-                _job_model(type(self).model_fields[field].annotation).check_in_stack(jobs, self.platform, key)
+                with collected(problems):
+                    _job_model(type(self).model_fields[field].annotation).check_in_stack(jobs, self.platform, key)
         defined_in: dict[str, str] = {}
         for key, name, _ in self.jobs():
             if name in defined_in:
-                raise rule_error(
-                    f"job `{name}` is also defined in {defined_in[name]}; a job name is its Azure name",
-                    "rename one of them",
-                    key=f"{key}.{name}",
+                problems.append(
+                    rule_error(
+                        f"job `{name}` is also defined in {defined_in[name]}; a job name is its Azure name",
+                        "rename one of them",
+                        key=f"{key}.{name}",
+                    )
                 )
+                continue
             defined_in[name] = key
         registry = self.platform.registry.server
         registry_suffix = CLOUDS[self.cloud].registry_suffix
         if not registry.endswith(registry_suffix):
-            raise rule_error(
-                f"registry `{registry}` is not in the stack's cloud `{self.cloud}` (`{CLOUD_KEY}`), whose registries "
-                f"end in `{registry_suffix}`",
-                f"use the registry's login server in that cloud, or set `{CLOUD_KEY}` to the cloud it is in",
-                key=f"{PLATFORM_KEY}.registry.server",
+            problems.append(
+                rule_error(
+                    f"registry `{registry}` is not in the stack's cloud `{self.cloud}` (`{CLOUD_KEY}`), whose "
+                    f"registries end in `{registry_suffix}`",
+                    f"use the registry's login server in that cloud, or set `{CLOUD_KEY}` to the cloud it is in",
+                    key=f"{PLATFORM_KEY}.registry.server",
+                )
             )
         for key, name, job in self.jobs():
             # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
             host = image_registry(job.image).lower()
             if host != registry:
-                raise rule_error(
-                    f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed registry "
-                    f"`{registry}` (the only one they hold a pull grant for; a port or another spelling is another "
-                    "host)",
-                    f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
-                    key=f"{key}.{name}.image",
+                problems.append(
+                    rule_error(
+                        f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed "
+                        f"registry `{registry}` (the only one they hold a pull grant for; a port or another spelling "
+                        "is another host)",
+                        f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
+                        key=f"{key}.{name}.image",
+                    )
                 )
         for key, name, job in self.jobs():
-            self._check_job_on_platform(key, name, job)
+            problems.extend(self._job_on_platform_problems(key, name, job))
+        raise_all(type(self).__name__, problems)
         return self
 
-    def _check_job_on_platform(self, key: str, name: str, job: JobSettings) -> None:
+    def _job_on_platform_problems(self, key: str, name: str, job: JobSettings) -> list[PydanticCustomError]:
         """What one job needs from the platform: its Key Vault, its workload profile and room on it."""
+        problems: list[PydanticCustomError] = []
         vault = self.platform.key_vault
+        suffix = CLOUDS[self.cloud].key_vault_suffix
         for secret_name, secret in sorted(job.secrets.items()):
+            where = f"{key}.{name}.secrets.{secret_name}"
             if vault is None:
-                raise rule_error(
-                    f"job `{name}` reads Key Vault secrets, but the stack names no Key Vault",
-                    f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
-                    f"Microsoft.KeyVault/vaults/<name>}}` under {PLATFORM_KEY}",
-                    key=f"{key}.{name}.secrets.{secret_name}",
+                problems.append(
+                    rule_error(
+                        f"job `{name}` reads Key Vault secrets, but the stack names no Key Vault",
+                        f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                        f"Microsoft.KeyVault/vaults/<name>}}` under {PLATFORM_KEY}",
+                        key=where,
+                    )
                 )
-            suffix = CLOUDS[self.cloud].key_vault_suffix
+                continue
             if secret.host_suffix != suffix:
-                raise rule_error(
-                    f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's `{self.cloud}` "
-                    f"(`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not read it",
-                    f"use https://{vault.name.lower()}{suffix}/secrets/{secret.secret_name}, or set `{CLOUD_KEY}` to "
-                    "the cloud the stack deploys to",
-                    key=f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
+                problems.append(
+                    rule_error(
+                        f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's "
+                        f"`{self.cloud}` (`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not "
+                        "read it",
+                        f"use https://{vault.name.lower()}{suffix}/secrets/{secret.secret_name}, or set "
+                        f"`{CLOUD_KEY}` to the cloud the stack deploys to",
+                        key=f"{where}.keyVaultSecretUrl",
+                    )
                 )
-            if secret.vault_name.lower() != vault.name.lower():
-                raise rule_error(
-                    f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
-                    f"`{vault.name}`: the job's identity is granted only on the stack's vault",
-                    f"move the secret to `{vault.name}` and use https://{vault.name.lower()}{suffix}/secrets/"
-                    f"{secret.secret_name}, or change {PLATFORM_KEY}.keyVault",
-                    key=f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
+            elif secret.vault_name.lower() != vault.name.lower():
+                problems.append(
+                    rule_error(
+                        f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
+                        f"`{vault.name}`: the job's identity is granted only on the stack's vault",
+                        f"move the secret to `{vault.name}` and use https://{vault.name.lower()}{suffix}/secrets/"
+                        f"{secret.secret_name}, or change {PLATFORM_KEY}.keyVault",
+                        key=f"{where}.keyVaultSecretUrl",
+                    )
                 )
         profile = None
         if job.workload_profile != CONSUMPTION:
@@ -1333,29 +1416,36 @@ class StackConfigBase(ConfigModel):
             if profile is None:
                 listed = [CONSUMPTION, *(p.name for p in self.platform.environment.workload_profiles)]
                 same = [n for n in listed if n.lower() == job.workload_profile.lower()]
-                raise rule_error(
-                    f"`{job.workload_profile}` is not a workload profile of the environment"
-                    + (" (names are matched exactly)" if same else ""),
-                    (f"did you mean `{same[0]}`? " if same else "")
-                    + "use one of "
-                    + ", ".join(f"`{n}`" for n in listed)
-                    + f", or add it under {PLATFORM_KEY}.environment.workloadProfiles",
-                    key=f"{key}.{name}.workloadProfile",
+                problems.append(
+                    rule_error(
+                        f"`{job.workload_profile}` is not a workload profile of the environment"
+                        + (" (names are matched exactly)" if same else ""),
+                        (f"did you mean `{same[0]}`? " if same else "")
+                        + "use one of "
+                        + ", ".join(f"`{n}`" for n in listed)
+                        + f", or add it under {PLATFORM_KEY}.environment.workloadProfiles",
+                        key=f"{key}.{name}.workloadProfile",
+                    )
                 )
+                return problems  # sizes and room are the profile's: nothing more to check without it
         try:
             check_resources(job.cpu, job.memory, profile)
         except PydanticCustomError as error:
-            raise rule_error(
-                error.message(), error.context["fix"], key=f"{key}.{name}.{error.context['key']}"
-            ) from None
+            problems.append(
+                rule_error(error.message(), error.context["fix"], key=f"{key}.{name}.{error.context['key']}")
+            )
+            return problems  # room is counted in valid sizes
         cores, how, lever = job.peak_cores()
         capacity, what = self._profile_capacity(profile)
         if cores > capacity:
-            raise rule_error(
-                f"{how} = {cores:g} cores exceeds {what}; executions would fail (or wait) for lack of cores",
-                f"lower {lever} or cpu, or raise {self._capacity_key(profile)}",
-                key=f"{key}.{name}.{lever}",
+            problems.append(
+                rule_error(
+                    f"{how} = {cores:g} cores exceeds {what}; executions would fail (or wait) for lack of cores",
+                    f"lower {lever} or cpu, or raise {self._capacity_key(profile)}",
+                    key=f"{key}.{name}.{lever}",
+                )
             )
+        return problems
 
     def _profile_capacity(self, profile: WorkloadProfileConfig | None) -> tuple[float, str]:
         if profile is None:

@@ -9,9 +9,9 @@ pydantic stops early in three ways, and each cost a newcomer one more run:
   has no problem of its own; with the fixes given for its values written in when each of its problems is a value
   of the wrong type with one fix (`cpu: "0.5"` -> 0.5), so that what the fix would run into next shows too; not
   at all otherwise. Then the jobs that pass alone are checked together (the rules across jobs);
-- a rule check raises at its first broken rule. That stays: the checks are `components/config.py`'s, so a second
-  broken rule of the same check, and the stack's rules on a job with a broken rule of its own, show in the next
-  run.
+- a rule check used to raise at its first broken rule; `components/config.py` now collects every broken rule of a
+  check and raises them together (`raise_all`), so the second broken rule of a job, and every job's stack rules,
+  show in the same run. What stays for a next run: the stack's rules on a job whose own rules are broken.
 
 Unknown keys are told where they belong when they are a key at another level (`aca-jobs:alerts` ->
 `aca-jobs:platform.alerts`, `cronExpression` on a manual job -> `aca-jobs:scheduledJobs`), and a value of the wrong

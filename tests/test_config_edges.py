@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, assert_rule_broken
+from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, assert_rule_broken, config_error
 
 from components.stack_config import load_stack_config
 
@@ -239,3 +239,22 @@ def test_the_stacks_cloud_decides_the_vault_host(full_config: dict[str, Any]) ->
     assert load_stack_config(full_config, stack_file="Pulumi.test.yaml").cloud == "china"
     full_config["azure-native:environment"] = "public"
     assert_rule_broken(full_config, "aca-jobs:platform.registry.server", "not in the stack's cloud `public`")
+
+
+def test_every_broken_rule_of_a_job_and_of_the_stack_in_one_run(full_config: dict[str, Any]) -> None:
+    """A check used to stop at its first broken rule: three runs to fix one job."""
+    queue_job = full_config["aca-jobs:eventJobs"]["job-orders-queue"]
+    queue_job.update(replicaRetryLimit=3, idempotent=False, minExecutions=20, maxExecutions=10, lockDuration="PT10M")
+    nightly(full_config).update(parallelism=2, replicaCompletionCount=1)
+    full_config["aca-jobs:manualJobs"]["job-orders-backfill"]["image"] = "docker.io/library/busybox:1.36"
+    full_config["aca-jobs:manualJobs"]["job-orders-backfill"]["workloadProfile"] = "gpu"
+    message = config_error(full_config)
+    for key in (
+        f"{EVENT}.replicaRetryLimit",
+        f"{EVENT}.minExecutions",
+        f"{EVENT}.lockDuration",
+        f"{SCHEDULED}.replicaCompletionCount",
+        "aca-jobs:manualJobs.job-orders-backfill.image",
+        "aca-jobs:manualJobs.job-orders-backfill.workloadProfile",
+    ):
+        assert f"Pulumi.test.yaml: {key}: " in message, (key, message)
