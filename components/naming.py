@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from policy.aca_facts.arm_id import ArmId
+
 # The role table lives with the facts the policy pack shares (`policy/aca_facts/roles.py`); re-exported here for
 # the program's components.
 from policy.aca_facts.roles import (
@@ -39,11 +41,11 @@ __all__ = [
 
 
 def subscription_of(resource_id: str) -> str:
-    """The subscription id in an ARM resource id (`/subscriptions/<sub>/...`)."""
-    parts = resource_id.split("/")
-    if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
-        raise ValueError(f"not an ARM resource id: {resource_id!r}")
-    return parts[2]
+    """The subscription id in an ARM resource id (`/subscriptions/<sub>/...`), read from the parsed id."""
+    parsed = ArmId.try_parse(resource_id)
+    if parsed is None or parsed.subscription is None:
+        raise ValueError(f"not an ARM resource id in a subscription: {resource_id!r}")
+    return parsed.subscription
 
 
 def role_definition_id(role: BuiltInRole, scope: str) -> str:
