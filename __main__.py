@@ -30,7 +30,7 @@ jobs = {
     for name, job in getattr(config, kind.field_name).items()
 }
 
-pulumi.export("resourceGroupName", platform.refs.resource_group_name)
-pulumi.export("environmentId", platform.refs.environment_id)
+pulumi.export("resourceGroupName", platform.refs.placement.resource_group_name)
+pulumi.export("environmentId", platform.contract.environment_id)
 pulumi.export("workspaceCustomerId", platform.workspace.customer_id)
 pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})

@@ -121,18 +121,19 @@ def job_identity(
     grants: Sequence[RoleGrant],
     platform: PlatformRefs,
 ) -> JobIdentity:
-    """The `purpose` identity of one job (`id-<job>-<purpose>`), in the platform's group, with its grants."""
+    """The `purpose` identity of one job (`id-<job>-<purpose>`), where the stack places its jobs, with its grants."""
+    placement = platform.placement
     return JobIdentity(
         f"{job_name}-{purpose}",
         JobIdentityArgs(
             identity_name=identity_name(job_name, purpose),
-            subscription_id=platform.subscription_id,
-            resource_group=platform.resource_group,
-            resource_group_name=platform.resource_group_name,
-            location=platform.location,
+            subscription_id=placement.subscription_id,
+            resource_group=placement.resource_group,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
             lifecycle=lifecycle,
             grants=grants,
-            tags=platform.tags,
+            tags=placement.tags,
         ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -155,14 +156,14 @@ def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[Ro
     (`<vault id>/secrets/<name>`), never the vault: the identity reads exactly what the job uses."""
     if not settings.secrets:
         return []
-    if platform.key_vault is None:  # guaranteed by StackConfig; a programming error otherwise
-        raise ValueError("a job with secrets needs a platform with a Key Vault")
-    vault = platform.key_vault
     # Key Vault secret names are case-insensitive: two job secrets on one Key Vault secret need one grant.
     secret_names = sorted(
         {secret.secret_name.lower(): secret.secret_name for secret in settings.secrets.values()}.values()
     )
-    return [RoleGrant(KEY_VAULT_SECRETS_USER, vault.secret_id(secret), label=secret.lower()) for secret in secret_names]
+    return [
+        RoleGrant(KEY_VAULT_SECRETS_USER, platform.contract.key_vault_secret_id(secret), label=secret.lower())
+        for secret in secret_names
+    ]
 
 
 def access_grants(settings: JobSettings) -> list[RoleGrant]:

@@ -113,9 +113,10 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         definition.name,
         # The config key is the job's Azure name: operators and `az containerapp job start` use it.
         job_name=definition.name,
-        resource_group_name=platform.resource_group_name,
-        location=platform.location,
-        environment_id=platform.environment_id,
+        resource_group_name=platform.placement.resource_group_name,
+        # The job runs in the platform's environment, so in its region.
+        location=platform.contract.location,
+        environment_id=platform.contract.environment_id,
         identity=app.ManagedServiceIdentityArgs(
             type=app.ManagedServiceIdentityType.USER_ASSIGNED,
             user_assigned_identities=[identity.id for identity in definition.identities],
@@ -127,7 +128,9 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
             replica_retry_limit=settings.replica_retry_limit,
             replica_timeout=settings.replica_timeout,
             registries=[
-                app.RegistryCredentialsArgs(server=platform.registry.server, identity=definition.pull_identity.id)
+                app.RegistryCredentialsArgs(
+                    server=platform.contract.registry.server, identity=definition.pull_identity.id
+                )
             ],
             identity_settings=[identity.identity_setting() for identity in definition.identities],
             secrets=[*key_vault_secrets(settings, definition.pull_identity), *definition.secrets] or None,
@@ -135,7 +138,7 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         # The profile's name as configured: the built-in `Consumption` or a dedicated profile of the environment.
         workload_profile_name=settings.workload_profile,
         template=container_template(definition.name, settings, definition.extra_env),
-        tags=job_tags(settings, platform.tags),
+        tags=job_tags(settings, platform.placement.tags),
         # Role assignments are separate resources the job does not reference: without this wait the job
         # could exist (and be started) before its identities may pull the image, read its secrets or the queue.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=role_assignments),
@@ -172,7 +175,7 @@ class JobComponent(pulumi.ComponentResource):
             name,
             "pull",
             app.IdentitySettingsLifeCycle.NONE,
-            [RoleGrant(ACR_PULL, platform.registry.resource_id), *secret_read_grants(config, platform)],
+            [RoleGrant(ACR_PULL, platform.contract.registry.resource_id), *secret_read_grants(config, platform)],
             platform,
         )
         self.workload_identity = None

@@ -136,11 +136,12 @@ def job_outputs(name: str, job: app.Job, identity: JobIdentity, platform: Platfo
     """The per-job output contract every job kind exports (event jobs add their queue's outputs)."""
 
     def command(build: Any) -> pulumi.Output[str]:
-        return platform.resource_group_name.apply(lambda rg: build(name, rg))
+        return pulumi.Output.from_input(placement.resource_group_name).apply(lambda rg: build(name, rg))
 
+    placement = platform.placement
     return {
         "resourceId": known_after(
-            resource_id(platform.subscription_id, platform.resource_group, "Microsoft.App", "jobs", name), job
+            resource_id(placement.subscription_id, placement.resource_group, "Microsoft.App", "jobs", name), job
         ),
         "name": known_after(name, job),
         "identityPrincipalId": identity.identity.principal_id,

@@ -10,7 +10,14 @@ from pulumi_azure_native import app, authorization, operationalinsights, resourc
 
 from components.alerts import AlertRefs, stack_alerts
 from components.arm import known_after, resource_id
-from components.config import CONSUMPTION, KeyVaultConfig, PlatformConfig, RegistryConfig
+from components.config import CONSUMPTION, PlatformConfig
+from components.platform_contract import (
+    JobPlacement,
+    PlatformContract,
+    RegistryContract,
+    ServiceBusContract,
+    WorkloadProfileContract,
+)
 
 
 @dataclass(frozen=True)
@@ -22,28 +29,12 @@ class JobsPlatformArgs:
 
 
 @dataclass(frozen=True)
-class ServiceBusRefs:
-    namespace: str  # the bare name from config
-    namespace_name: pulumi.Output[str]  # the same, known, depending on the namespace resource
-    namespace_id: pulumi.Output[str]
-    host_name: str
-
-
-@dataclass(frozen=True)
 class PlatformRefs:
-    """What a job needs from the platform: where to live, what to pull from, how to tag, what to protect."""
+    """What each job is given: the platform contract (all it reads of the platform), where the stack places the
+    jobs' own resources, and, when the stack alerts, what its alert rules need."""
 
-    subscription_id: pulumi.Output[str]
-    resource_group: str  # the name from config
-    resource_group_name: pulumi.Output[str]  # the same, known, depending on the resource group resource
-    location: str
-    environment_id: pulumi.Output[str]
-    registry: RegistryConfig
-    tags: dict[str, str]
-    protect: bool
-    service_bus: ServiceBusRefs | None
-    key_vault: KeyVaultConfig | None = None
-    # Set when the stack alerts (`platform.alerts`, enabled): the action group and the workspace rules query.
+    contract: PlatformContract
+    placement: JobPlacement
     alerts: AlertRefs | None = None
 
 
@@ -52,6 +43,7 @@ class JobsPlatform(pulumi.ComponentResource):
     workspace: operationalinsights.Workspace
     environment: app.ManagedEnvironment
     service_bus_namespace: servicebus.Namespace | None
+    contract: PlatformContract
     refs: PlatformRefs
 
     def __init__(self, name: str, args: JobsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -135,7 +127,7 @@ class JobsPlatform(pulumi.ComponentResource):
             opts=stateful(),
         )
         self.service_bus_namespace = None
-        service_bus_refs = None
+        service_bus = None
         if config.service_bus is not None:
             self.service_bus_namespace = servicebus.Namespace(
                 "service-bus",
@@ -150,7 +142,7 @@ class JobsPlatform(pulumi.ComponentResource):
                 opts=holds_data(),
             )
             namespace = config.service_bus.namespace
-            service_bus_refs = ServiceBusRefs(
+            service_bus = ServiceBusContract(
                 namespace=namespace,
                 namespace_name=known_after(namespace, self.service_bus_namespace),
                 namespace_id=known_after(
@@ -160,17 +152,32 @@ class JobsPlatform(pulumi.ComponentResource):
                     self.service_bus_namespace,
                 ),
                 host_name=config.service_bus.host_name,
+                resource_group=config.resource_group,
+                resource_group_name=resource_group_name,
+                sku=config.service_bus.sku,
+                local_auth_allowed=args.service_bus_local_auth,
             )
+        workspace_id = known_after(
+            resource_id(
+                subscription_id, config.resource_group, "Microsoft.OperationalInsights", "workspaces", config.workspace
+            ),
+            self.workspace,
+        )
+        placement = JobPlacement(
+            subscription_id=subscription_id,
+            resource_group=config.resource_group,
+            resource_group_name=resource_group_name,
+            location=location,
+            tags=tags,
+            protect=config.protect,
+        )
         alert_refs = None
         if config.active_alerts is not None:
-            workspace_id = resource_id(
-                subscription_id, config.resource_group, "Microsoft.OperationalInsights", "workspaces", config.workspace
-            )
             alert_refs = stack_alerts(
                 self,
                 config.active_alerts,
                 config.environment.name,
-                known_after(workspace_id, self.workspace),
+                workspace_id,
                 subscription_id,
                 config.resource_group,
                 resource_group_name,
@@ -180,23 +187,36 @@ class JobsPlatform(pulumi.ComponentResource):
         environment_id = resource_id(
             subscription_id, config.resource_group, "Microsoft.App", "managedEnvironments", config.environment.name
         )
-        self.refs = PlatformRefs(
+        self.contract = PlatformContract(
             subscription_id=subscription_id,
-            resource_group=config.resource_group,
-            resource_group_name=resource_group_name,
             location=location,
             environment_id=known_after(environment_id, self.environment),
-            registry=config.registry,
+            workload_profiles=tuple(
+                WorkloadProfileContract(
+                    name=profile.name,
+                    workload_profile_type=profile.workload_profile_type,
+                    minimum_count=profile.minimum_count,
+                    maximum_count=profile.maximum_count,
+                    node_cores=profile.node_cores,
+                    node_memory_gib=profile.node_memory_gib,
+                )
+                for profile in config.environment.workload_profiles
+            ),
+            core_quota=config.environment.core_quota,
+            workspace_id=workspace_id,
+            workspace_customer_id=self.workspace.customer_id,
+            registry=RegistryContract(server=config.registry.server, resource_id=config.registry.resource_id),
+            service_bus=service_bus,
+            key_vault_id=config.key_vault.resource_id if config.key_vault else None,
+            action_group_id=alert_refs.action_group_id if alert_refs else None,
             tags=tags,
             protect=config.protect,
-            service_bus=service_bus_refs,
-            key_vault=config.key_vault,
-            alerts=alert_refs,
         )
+        self.refs = PlatformRefs(contract=self.contract, placement=placement, alerts=alert_refs)
         self.register_outputs(
             {
-                "resourceGroupName": self.refs.resource_group_name,
-                "environmentId": self.refs.environment_id,
+                "resourceGroupName": resource_group_name,
+                "environmentId": self.contract.environment_id,
                 "workspaceCustomerId": self.workspace.customer_id,
             }
         )

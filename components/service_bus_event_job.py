@@ -23,7 +23,8 @@ from components.job_identity import JobIdentity, RoleGrant, access_grants, job_i
 from components.job_template import JobComponent, JobDefinition, create_job, workload_outputs
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import dead_letter_path, dead_letter_peek_command, job_outputs, send_test_message_command
-from components.platform import PlatformRefs, ServiceBusRefs
+from components.platform import PlatformRefs
+from components.platform_contract import ServiceBusContract
 
 SCALE_RULE_NAME = "queue-backlog"
 # The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
@@ -43,9 +44,9 @@ class ServiceBusEventJob(JobComponent):
     scaler_rule: servicebus.QueueAuthorizationRule | None
 
     def build(self, name: str, config: EventJobConfig, platform: PlatformRefs) -> dict[str, Any]:
-        if platform.service_bus is None:  # guaranteed by StackConfig; a programming error otherwise
+        bus = platform.contract.service_bus
+        if bus is None:  # guaranteed by StackConfig; a programming error otherwise
             raise ValueError("ServiceBusEventJob needs a platform with a Service Bus namespace")
-        bus = platform.service_bus
         uses_identity = config.auth == "managedIdentity"
 
         self.queue = servicebus.Queue(
@@ -54,7 +55,8 @@ class ServiceBusEventJob(JobComponent):
             # Stable physical name from config.
             queue_name=config.queue,
             namespace_name=bus.namespace_name,
-            resource_group_name=platform.resource_group_name,
+            # The queue lives in the namespace, so in the namespace's resource group.
+            resource_group_name=bus.resource_group_name,
             max_delivery_count=config.max_delivery_count,
             lock_duration=config.lock_duration,
             default_message_time_to_live=config.message_time_to_live,
@@ -62,7 +64,7 @@ class ServiceBusEventJob(JobComponent):
             dead_lettering_on_message_expiration=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                protect=platform.protect,
+                protect=platform.placement.protect,
                 # Removing the job from config must not delete the queue's messages and dead letters: a retained
                 # resource that leaves the program is only dropped from the state (pulumi/pulumi
                 # `pkg/resource/deploy/step.go` `DeleteStep.Apply`: "Deleting a 'drop on delete' is a no-op").
@@ -74,8 +76,8 @@ class ServiceBusEventJob(JobComponent):
         # The queue's id from config names: the grants' scope is then known (and reviewable) in a first preview.
         queue_id = known_after(
             resource_id(
-                platform.subscription_id,
-                platform.resource_group,
+                platform.contract.subscription_id,
+                bus.resource_group,
                 "Microsoft.ServiceBus",
                 "namespaces",
                 bus.namespace,
@@ -85,7 +87,7 @@ class ServiceBusEventJob(JobComponent):
             self.queue,
         )
         queue_name = known_after(config.queue, self.queue)
-        scaler_grants = [RoleGrant(ACR_PULL, platform.registry.resource_id)]
+        scaler_grants = [RoleGrant(ACR_PULL, platform.contract.registry.resource_id)]
         if uses_identity:
             scaler_grants.append(RoleGrant(SERVICE_BUS_DATA_OWNER, queue_id))
         # The lifecycle-None identity also reads the job's Key Vault secrets for the platform.
@@ -165,7 +167,7 @@ class ServiceBusEventJob(JobComponent):
         }
 
     def _scaler_sas_rule(
-        self, name: str, queue_name: pulumi.Output[str], bus: ServiceBusRefs, platform: PlatformRefs
+        self, name: str, queue_name: pulumi.Output[str], bus: ServiceBusContract, platform: PlatformRefs
     ) -> servicebus.QueueAuthorizationRule:
         # Fallback only: a SAS rule on this queue alone, never on the namespace.
         return servicebus.QueueAuthorizationRule(
@@ -173,18 +175,18 @@ class ServiceBusEventJob(JobComponent):
             authorization_rule_name="keda-scaler",
             queue_name=queue_name,
             namespace_name=bus.namespace_name,
-            resource_group_name=platform.resource_group_name,
+            resource_group_name=bus.resource_group_name,
             rights=SCALER_SAS_RIGHTS,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _connection_secret(self, bus: ServiceBusRefs, platform: PlatformRefs) -> app.SecretArgs:
+    def _connection_secret(self, bus: ServiceBusContract, platform: PlatformRefs) -> app.SecretArgs:
         assert self.scaler_rule is not None
         keys = servicebus.list_queue_keys_output(
             authorization_rule_name=self.scaler_rule.name,
             queue_name=self.queue.name,
             namespace_name=bus.namespace_name,
-            resource_group_name=platform.resource_group_name,
+            resource_group_name=bus.resource_group_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         return app.SecretArgs(name=CONNECTION_SECRET, value=pulumi.Output.secret(keys.primary_connection_string))

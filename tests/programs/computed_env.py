@@ -14,8 +14,8 @@ platform = program["platform"]
 app.Job(
     "job-extra",
     job_name="job-extra",
-    resource_group_name=platform.refs.resource_group_name,
-    environment_id=platform.refs.environment_id,
+    resource_group_name=platform.refs.placement.resource_group_name,
+    environment_id=platform.contract.environment_id,
     configuration=app.JobConfigurationArgs(
         trigger_type="Manual",
         replica_timeout=600,

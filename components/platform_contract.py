@@ -1,0 +1,133 @@
+"""The platform contract: everything a job needs from the platform it runs on, as one plain, versioned description.
+
+`JobsPlatform` produces it; jobs consume only it (and `JobPlacement`, where the stack puts the jobs' own resources).
+A platform that a stack creates and one that another stack created (issue 17: a platform stack and team stacks)
+must look the same to a job, so nothing here is a config model or a resource: names and ids as text, or as
+`pulumi.Input[str]` where the value is an output (an id that depends on the resource creating it, the workspace's
+customer id). `to_output()` is the serialisable form a platform stack exports; `CONTRACT_VERSION` changes whenever
+a field's meaning does, so a team stack can refuse a contract it does not understand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+CONTRACT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WorkloadProfileContract:
+    """A dedicated workload profile of the environment: a pool of `minimumCount`-`maximumCount` nodes."""
+
+    name: str
+    workload_profile_type: str
+    minimum_count: int
+    maximum_count: int
+    node_cores: int
+    node_memory_gib: int
+
+
+@dataclass(frozen=True)
+class RegistryContract:
+    """The registry every job pulls from (through its own identity, granted AcrPull on `resource_id`)."""
+
+    server: str  # login server, lower case
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class ServiceBusContract:
+    """The namespace event jobs' queues live in."""
+
+    namespace: str  # the bare name
+    namespace_name: pulumi.Input[str]  # the same, depending on the namespace resource where the stack creates it
+    namespace_id: pulumi.Input[str]
+    host_name: str
+    resource_group: str  # the namespace's resource group (queues are created there)
+    resource_group_name: pulumi.Input[str]  # the same, depending on the resource group where the stack creates it
+    sku: str
+    # Whether SAS (local) auth is on: only then may an event job use the connection-string fallback.
+    local_auth_allowed: bool
+
+
+@dataclass(frozen=True)
+class PlatformContract:
+    """What jobs need from a platform. Ids are ARM ids; `*_name` inputs depend on the resources that create them."""
+
+    subscription_id: pulumi.Input[str]
+    location: str
+    environment_id: pulumi.Input[str]
+    workload_profiles: tuple[WorkloadProfileContract, ...]
+    # Cores the environment's Consumption profile may use at once.
+    core_quota: int
+    workspace_id: pulumi.Input[str]
+    workspace_customer_id: pulumi.Input[str]
+    registry: RegistryContract
+    service_bus: ServiceBusContract | None
+    key_vault_id: str | None
+    # The action group alert rules notify (None: the platform does not alert).
+    action_group_id: pulumi.Input[str] | None
+    tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
+    version: int = CONTRACT_VERSION
+
+    def key_vault_secret_id(self, secret_name: str) -> str:
+        """The ARM id of one secret of the platform's vault: the narrowest scope Key Vault Secrets User takes."""
+        if self.key_vault_id is None:  # guaranteed by StackConfig; a programming error otherwise
+            raise ValueError("the platform has no Key Vault")
+        return f"{self.key_vault_id}/secrets/{secret_name}"
+
+    def to_output(self) -> dict[str, object]:
+        """The contract as a stack output (camelCase keys, as stack outputs and config are written)."""
+        bus = self.service_bus
+        return {
+            "version": self.version,
+            "subscriptionId": self.subscription_id,
+            "location": self.location,
+            "environment": {
+                "resourceId": self.environment_id,
+                "coreQuota": self.core_quota,
+                "workloadProfiles": [
+                    {
+                        "name": profile.name,
+                        "workloadProfileType": profile.workload_profile_type,
+                        "minimumCount": profile.minimum_count,
+                        "maximumCount": profile.maximum_count,
+                        "nodeCores": profile.node_cores,
+                        "nodeMemoryGib": profile.node_memory_gib,
+                    }
+                    for profile in self.workload_profiles
+                ],
+            },
+            "workspace": {"resourceId": self.workspace_id, "customerId": self.workspace_customer_id},
+            "registry": {"server": self.registry.server, "resourceId": self.registry.resource_id},
+            "serviceBus": None
+            if bus is None
+            else {
+                "namespace": bus.namespace,
+                "resourceId": bus.namespace_id,
+                "hostName": bus.host_name,
+                "resourceGroup": bus.resource_group,
+                "sku": bus.sku,
+                "localAuthAllowed": bus.local_auth_allowed,
+            },
+            "keyVault": None if self.key_vault_id is None else {"resourceId": self.key_vault_id},
+            "actionGroupId": self.action_group_id,
+            "tags": dict(self.tags),
+            "protect": self.protect,
+        }
+
+
+@dataclass(frozen=True)
+class JobPlacement:
+    """Where a stack puts its jobs' own resources (jobs, identities, grants, alert rules): a resource group, its
+    location, tags and protection. In a single stack it is the platform's resource group."""
+
+    subscription_id: pulumi.Input[str]
+    resource_group: str  # the name from config
+    resource_group_name: pulumi.Input[str]  # the same, depending on the resource group where the stack creates it
+    location: str
+    tags: dict[str, str]
+    protect: bool
