@@ -32,5 +32,5 @@ jobs = {
 
 pulumi.export("resourceGroupName", platform.refs.placement.resource_group_name)
 pulumi.export("environmentId", platform.contract.environment_id)
-pulumi.export("workspaceCustomerId", platform.workspace.customer_id)
+pulumi.export("workspaceCustomerId", platform.contract.workspace_customer_id)
 pulumi.export("jobs", {name: job.outputs for name, job in jobs.items()})

@@ -802,14 +802,48 @@ class RegistryConfig(ConfigModel):
         return self
 
 
+ENVIRONMENT_TYPE = "Microsoft.App/managedEnvironments"
+WORKSPACE_TYPE = "Microsoft.OperationalInsights/workspaces"
+SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
+
+
+class NetworkConfig(ConfigModel):
+    """The virtual network a created environment joins (its infrastructure subnet), and whether it is internal
+    (no public endpoint)."""
+
+    infrastructure_subnet_id: str
+    internal: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkConfig:
+        example = (
+            "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/"
+            "<subnet>"
+        )
+        subnet = parse_arm_id(self.infrastructure_subnet_id, "infrastructureSubnetId", "a subnet id", f"`{example}`")
+        if not subnet.is_type(SUBNET_TYPE):
+            raise rule_error(
+                f"`{self.infrastructure_subnet_id}` is a {subnet.resource_type or subnet.level}, not a subnet",
+                f"use `{example}` (`az network vnet subnet show ... --query id -o tsv`)",
+                key="infrastructureSubnetId",
+            )
+        return self
+
+
 class EnvironmentConfig(ConfigModel):
     """The Container Apps environment (workload profiles: the built-in Consumption profile plus any dedicated
-    profiles listed here) and its Log Analytics workspace."""
+    profiles listed here) and its Log Analytics workspace: created by the stack (`name`), or an existing one the
+    stack only references (`resourceId`, with `workspaceResourceId` for its workspace when alerts need it)."""
 
-    name: ContainerAppsName
+    name: ContainerAppsName | None = None
+    resource_id: str | None = None
+    workspace_resource_id: str | None = None
+    network: NetworkConfig | None = None
     log_retention_days: Annotated[int, Field(ge=30, le=730)] = 30
     # Cores of the Consumption profile the environment may use at once (Azure's default quota is 100).
     core_quota: Annotated[int, Field(ge=1)] = 100
+    # The dedicated profiles: created with the environment, or, for an existing one, as it has them (config, not a
+    # read: the config rules check each job's profile and room before anything runs).
     workload_profiles: Annotated[list[WorkloadProfileConfig], AfterValidator(check_workload_profiles)] = Field(
         default_factory=list
     )
@@ -818,6 +852,50 @@ class EnvironmentConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> EnvironmentConfig:
+        if (self.name is None) == (self.resource_id is None):
+            raise rule_error(
+                "needs exactly one of `name` (the stack creates the environment) and `resourceId` (an existing "
+                "environment the stack only references)" + (", not both" if self.name is not None else ""),
+                "keep `name: <environment name>`, or `resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                "Microsoft.App/managedEnvironments/<name>`",
+                key="resourceId" if self.name is not None else "name",
+            )
+        if self.resource_id is not None:
+            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{ENVIRONMENT_TYPE}/<name>`"
+            environment = parse_arm_id(self.resource_id, "resourceId", "a Container Apps environment id", example)
+            if not environment.is_type(ENVIRONMENT_TYPE):
+                raise rule_error(
+                    f"`{self.resource_id}` is a {environment.resource_type or environment.level}, not a Container "
+                    "Apps environment",
+                    f"use {example} (`az containerapp env show -n <name> -g <rg> --query id -o tsv`)",
+                    key="resourceId",
+                )
+            for created_only in ("network", "workspace_name", "log_retention_days"):
+                if created_only in self.model_fields_set:
+                    alias = to_camel(created_only)
+                    raise rule_error(
+                        f"`{alias}` configures an environment the stack creates, but `resourceId` references an "
+                        "existing one, which the stack never changes",
+                        f"remove `{alias}` (set it on the existing environment), or create the environment with `name`",
+                        key=alias,
+                    )
+        if self.workspace_resource_id is not None:
+            if self.resource_id is None:
+                raise rule_error(
+                    "`workspaceResourceId` names the workspace of an existing environment, but the stack creates this "
+                    "environment and its workspace",
+                    "remove `workspaceResourceId` (or `workspaceName` names the created workspace)",
+                    key="workspaceResourceId",
+                )
+            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{WORKSPACE_TYPE}/<name>`"
+            workspace = parse_arm_id(self.workspace_resource_id, "workspaceResourceId", "a workspace id", example)
+            if not workspace.is_type(WORKSPACE_TYPE):
+                raise rule_error(
+                    f"`{self.workspace_resource_id}` is a {workspace.resource_type or workspace.level}, not a Log "
+                    "Analytics workspace",
+                    f"use {example}",
+                    key="workspaceResourceId",
+                )
         if self.workspace_name is not None and not _WORKSPACE.fullmatch(self.workspace_name):
             raise rule_error(
                 f"`{self.workspace_name}` is not a valid Log Analytics workspace name",
@@ -825,6 +903,17 @@ class EnvironmentConfig(ConfigModel):
                 key="workspaceName",
             )
         return self
+
+    @property
+    def existing(self) -> ArmId | None:
+        """The existing environment's parsed id, or None when the stack creates it."""
+        return ArmId.parse(self.resource_id) if self.resource_id is not None else None
+
+    @property
+    def environment_name(self) -> str:
+        """The environment's name: configured, or the existing environment's own."""
+        existing = self.existing
+        return existing.name or "" if existing is not None else self.name or ""
 
 
 SERVICE_BUS_HOST_SUFFIX = ".servicebus.windows.net"
@@ -845,15 +934,59 @@ def normalize_namespace(value: str) -> str:
     return bare
 
 
-class ServiceBusConfig(ConfigModel):
-    """The Service Bus namespace this stack creates for its event-driven jobs."""
+NAMESPACE_TYPE = "Microsoft.ServiceBus/namespaces"
 
-    namespace: Annotated[str, AfterValidator(normalize_namespace)]
+
+class ServiceBusConfig(ConfigModel):
+    """The Service Bus namespace of the stack's event jobs: created by the stack (`namespace`), or an existing one
+    (`resourceId`) in which the stack creates only its queues."""
+
+    namespace: Annotated[str, AfterValidator(normalize_namespace)] | None = None
+    resource_id: str | None = None
+    # The namespace's tier. For an existing namespace, say the tier it has: the config rules read it (a Basic
+    # namespace keeps messages at most 14 days).
     sku: Literal["Basic", "Standard", "Premium"] = "Standard"
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceBusConfig:
+        if (self.namespace is None) == (self.resource_id is None):
+            raise rule_error(
+                "needs exactly one of `namespace` (the stack creates the namespace) and `resourceId` (an existing "
+                "namespace: the stack creates only its queues there)" + (", not both" if self.namespace else ""),
+                "keep `namespace: <name>`, or `resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                "Microsoft.ServiceBus/namespaces/<name>`",
+                key="resourceId" if self.namespace is not None else "namespace",
+            )
+        if self.resource_id is not None:
+            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{NAMESPACE_TYPE}/<name>`"
+            namespace = parse_arm_id(self.resource_id, "resourceId", "a Service Bus namespace id", example)
+            if not namespace.is_type(NAMESPACE_TYPE):
+                raise rule_error(
+                    f"`{self.resource_id}` is a {namespace.resource_type or namespace.level}, not a Service Bus "
+                    "namespace",
+                    f"use {example} (`az servicebus namespace show -n <name> -g <rg> --query id -o tsv`)",
+                    key="resourceId",
+                )
+            try:
+                normalize_namespace(namespace.name or "")
+            except PydanticCustomError as error:
+                raise rule_error(error.message(), error.context["fix"], key="resourceId") from None
+        return self
+
+    @property
+    def existing(self) -> ArmId | None:
+        """The existing namespace's parsed id, or None when the stack creates it."""
+        return ArmId.parse(self.resource_id) if self.resource_id is not None else None
+
+    @property
+    def name(self) -> str:
+        """The bare namespace name (lower case): configured, or the existing namespace's own."""
+        existing = self.existing
+        return (existing.name or "").lower() if existing is not None else self.namespace or ""
 
     @property
     def host_name(self) -> str:
-        return self.namespace + SERVICE_BUS_HOST_SUFFIX
+        return self.name + SERVICE_BUS_HOST_SUFFIX
 
 
 # Markers the program sets on a job for the deliberate choices that relax a rule; a reviewer and the policy
@@ -920,6 +1053,15 @@ class PlatformConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> PlatformConfig:
+        environment = self.environment
+        if environment.resource_id is not None and self.active_alerts and environment.workspace_resource_id is None:
+            raise rule_error(
+                "alerts query the environment's Log Analytics workspace, and the stack does not create it (the "
+                "environment is an existing one)",
+                "add `workspaceResourceId: <the existing environment's workspace id>` under environment, or turn "
+                "alerts off (`alerts.enabled: false`)",
+                key="environment.workspaceResourceId",
+            )
         if not _RESOURCE_GROUP.fullmatch(self.resource_group):
             raise rule_error(
                 f"`{self.resource_group}` is not a valid resource group name",
@@ -1208,7 +1350,7 @@ class EventJobConfig(JobSettings):
         derived name: the create fails, and removing one later deletes the other's grant). The subscription is the
         deploying one, known only when the program runs, so the queue is matched by resource group, namespace and
         name."""
-        namespace = platform.service_bus.namespace if platform.service_bus else None
+        namespace = platform.service_bus.name if platform.service_bus else None
         problems: list[PydanticCustomError] = []
         for index, grant in enumerate(self.azure_access):
             scope = grant.scope_id

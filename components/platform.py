@@ -3,6 +3,7 @@ every job of the stack runs in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,7 @@ from components.platform_contract import (
     ServiceBusContract,
     WorkloadProfileContract,
 )
+from policy.aca_facts.arm_id import ArmId
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class PlatformRefs:
 
 class JobsPlatform(pulumi.ComponentResource):
     resource_group: resources.ResourceGroup
-    workspace: operationalinsights.Workspace
-    environment: app.ManagedEnvironment
+    workspace: operationalinsights.Workspace | None  # None: an existing environment (its workspace is not ours)
+    environment: app.ManagedEnvironment | None  # None: an existing environment
     service_bus_namespace: servicebus.Namespace | None
     contract: PlatformContract
     refs: PlatformRefs
@@ -78,6 +80,128 @@ class JobsPlatform(pulumi.ComponentResource):
         # Names come from config, not from the resources' outputs, so a first preview shows them (and the ids
         # built from them); `known_after` keeps each child waiting for the resource group.
         resource_group_name = known_after(config.resource_group, self.resource_group)
+        environment = config.environment
+        if environment.existing is None:
+            environment_id, workspace_id, customer_id = self._created_environment(
+                config, location, tags, resource_group_name, subscription_id, stateful, holds_data
+            )
+        else:
+            environment_id, workspace_id, customer_id = self._existing_environment(config)
+        self.service_bus_namespace = None
+        service_bus = None
+        if config.service_bus is not None and config.service_bus.existing is None:
+            self.service_bus_namespace = servicebus.Namespace(
+                "service-bus",
+                namespace_name=config.service_bus.name,
+                resource_group_name=resource_group_name,
+                location=location,
+                sku=servicebus.SBSkuArgs(name=config.service_bus.sku, tier=config.service_bus.sku),
+                minimum_tls_version=servicebus.TlsVersion.TLS_VERSION_1_2,
+                # Entra ID only: no SAS keys exist to leak, unless a job chose the connection-string fallback.
+                disable_local_auth=not args.service_bus_local_auth,
+                tags=tags,
+                opts=holds_data(),
+            )
+            namespace = config.service_bus.name
+            service_bus = ServiceBusContract(
+                namespace=namespace,
+                subscription_id=subscription_id,
+                namespace_name=known_after(namespace, self.service_bus_namespace),
+                namespace_id=known_after(
+                    resource_id(
+                        subscription_id, config.resource_group, "Microsoft.ServiceBus", "namespaces", namespace
+                    ),
+                    self.service_bus_namespace,
+                ),
+                host_name=config.service_bus.host_name,
+                resource_group=config.resource_group,
+                resource_group_name=resource_group_name,
+                sku=config.service_bus.sku,
+                local_auth_allowed=args.service_bus_local_auth,
+            )
+        elif config.service_bus is not None:
+            # An existing namespace: never created, updated or deleted here; the stack creates its queues in it. What
+            # the contract needs comes from config (its id, and the tier it says it has). Its local-auth setting is
+            # its own: the connection-string fallback works only where the namespace allows SAS keys.
+            existing = config.service_bus.existing
+            assert existing is not None and existing.resource_group is not None  # a parsed namespace id
+            service_bus = ServiceBusContract(
+                namespace=config.service_bus.name,
+                subscription_id=existing.subscription or "",
+                namespace_name=config.service_bus.name,
+                namespace_id=str(existing),
+                host_name=config.service_bus.host_name,
+                resource_group=existing.resource_group,
+                resource_group_name=existing.resource_group,
+                sku=config.service_bus.sku,
+                local_auth_allowed=args.service_bus_local_auth,
+            )
+        placement = JobPlacement(
+            subscription_id=subscription_id,
+            resource_group=config.resource_group,
+            resource_group_name=resource_group_name,
+            location=location,
+            tags=tags,
+            protect=config.protect,
+        )
+        alert_refs = None
+        if config.active_alerts is not None:
+            alert_refs = stack_alerts(
+                self,
+                config.active_alerts,
+                config.environment.environment_name,
+                workspace_id,
+                subscription_id,
+                config.resource_group,
+                resource_group_name,
+                location,
+                tags,
+            )
+        self.contract = PlatformContract(
+            subscription_id=subscription_id,
+            location=location,
+            environment_id=environment_id,
+            workload_profiles=tuple(
+                WorkloadProfileContract(
+                    name=profile.name,
+                    workload_profile_type=profile.workload_profile_type,
+                    minimum_count=profile.minimum_count,
+                    maximum_count=profile.maximum_count,
+                    node_cores=profile.node_cores,
+                    node_memory_gib=profile.node_memory_gib,
+                )
+                for profile in config.environment.workload_profiles
+            ),
+            core_quota=config.environment.core_quota,
+            workspace_id=workspace_id,
+            workspace_customer_id=customer_id,
+            registry=RegistryContract(server=config.registry.server, resource_id=config.registry.resource_id),
+            service_bus=service_bus,
+            key_vault_id=config.key_vault.resource_id if config.key_vault else None,
+            action_group_id=alert_refs.action_group_id if alert_refs else None,
+            tags=tags,
+            protect=config.protect,
+        )
+        self.refs = PlatformRefs(contract=self.contract, placement=placement, alerts=alert_refs)
+        self.register_outputs(
+            {
+                "resourceGroupName": resource_group_name,
+                "environmentId": self.contract.environment_id,
+                "workspaceCustomerId": customer_id,
+            }
+        )
+
+    def _created_environment(
+        self,
+        config: PlatformConfig,
+        location: str,
+        tags: dict[str, str],
+        resource_group_name: pulumi.Output[str],
+        subscription_id: pulumi.Input[str],
+        stateful: Callable[..., pulumi.ResourceOptions],
+        holds_data: Callable[..., pulumi.ResourceOptions],
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str] | None, pulumi.Input[str] | None]:
+        """The workspace and the environment the stack creates: (environment id, workspace id, customer id)."""
         self.workspace = operationalinsights.Workspace(
             "workspace",
             workspace_name=config.workspace,
@@ -97,7 +221,7 @@ class JobsPlatform(pulumi.ComponentResource):
         ).primary_shared_key
         self.environment = app.ManagedEnvironment(
             "environment",
-            environment_name=config.environment.name,
+            environment_name=config.environment.name or "",
             resource_group_name=resource_group_name,
             location=location,
             # A workload-profiles environment: the built-in Consumption profile (what Microsoft Learn recommends over
@@ -123,100 +247,47 @@ class JobsPlatform(pulumi.ComponentResource):
                     shared_key=pulumi.Output.secret(shared_key),
                 ),
             ),
+            # Joins the virtual network when config says so (its infrastructure subnet; `internal`: no public endpoint).
+            vnet_configuration=None
+            if config.environment.network is None
+            else app.VnetConfigurationArgs(
+                infrastructure_subnet_id=config.environment.network.infrastructure_subnet_id,
+                internal=config.environment.network.internal,
+            ),
             tags=tags,
             opts=stateful(),
         )
-        self.service_bus_namespace = None
-        service_bus = None
-        if config.service_bus is not None:
-            self.service_bus_namespace = servicebus.Namespace(
-                "service-bus",
-                namespace_name=config.service_bus.namespace,
-                resource_group_name=resource_group_name,
-                location=location,
-                sku=servicebus.SBSkuArgs(name=config.service_bus.sku, tier=config.service_bus.sku),
-                minimum_tls_version=servicebus.TlsVersion.TLS_VERSION_1_2,
-                # Entra ID only: no SAS keys exist to leak, unless a job chose the connection-string fallback.
-                disable_local_auth=not args.service_bus_local_auth,
-                tags=tags,
-                opts=holds_data(),
-            )
-            namespace = config.service_bus.namespace
-            service_bus = ServiceBusContract(
-                namespace=namespace,
-                namespace_name=known_after(namespace, self.service_bus_namespace),
-                namespace_id=known_after(
-                    resource_id(
-                        subscription_id, config.resource_group, "Microsoft.ServiceBus", "namespaces", namespace
-                    ),
-                    self.service_bus_namespace,
-                ),
-                host_name=config.service_bus.host_name,
-                resource_group=config.resource_group,
-                resource_group_name=resource_group_name,
-                sku=config.service_bus.sku,
-                local_auth_allowed=args.service_bus_local_auth,
-            )
-        workspace_id = known_after(
-            resource_id(
-                subscription_id, config.resource_group, "Microsoft.OperationalInsights", "workspaces", config.workspace
-            ),
-            self.workspace,
-        )
-        placement = JobPlacement(
-            subscription_id=subscription_id,
-            resource_group=config.resource_group,
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
-            protect=config.protect,
-        )
-        alert_refs = None
-        if config.active_alerts is not None:
-            alert_refs = stack_alerts(
-                self,
-                config.active_alerts,
-                config.environment.name,
-                workspace_id,
-                subscription_id,
-                config.resource_group,
-                resource_group_name,
-                location,
-                tags,
-            )
         environment_id = resource_id(
-            subscription_id, config.resource_group, "Microsoft.App", "managedEnvironments", config.environment.name
+            subscription_id,
+            config.resource_group,
+            "Microsoft.App",
+            "managedEnvironments",
+            config.environment.name or "",
         )
-        self.contract = PlatformContract(
-            subscription_id=subscription_id,
-            location=location,
-            environment_id=known_after(environment_id, self.environment),
-            workload_profiles=tuple(
-                WorkloadProfileContract(
-                    name=profile.name,
-                    workload_profile_type=profile.workload_profile_type,
-                    minimum_count=profile.minimum_count,
-                    maximum_count=profile.maximum_count,
-                    node_cores=profile.node_cores,
-                    node_memory_gib=profile.node_memory_gib,
-                )
-                for profile in config.environment.workload_profiles
-            ),
-            core_quota=config.environment.core_quota,
-            workspace_id=workspace_id,
-            workspace_customer_id=self.workspace.customer_id,
-            registry=RegistryContract(server=config.registry.server, resource_id=config.registry.resource_id),
-            service_bus=service_bus,
-            key_vault_id=config.key_vault.resource_id if config.key_vault else None,
-            action_group_id=alert_refs.action_group_id if alert_refs else None,
-            tags=tags,
-            protect=config.protect,
+        workspace_id = resource_id(
+            subscription_id, config.resource_group, "Microsoft.OperationalInsights", "workspaces", config.workspace
         )
-        self.refs = PlatformRefs(contract=self.contract, placement=placement, alerts=alert_refs)
-        self.register_outputs(
-            {
-                "resourceGroupName": resource_group_name,
-                "environmentId": self.contract.environment_id,
-                "workspaceCustomerId": self.workspace.customer_id,
-            }
+        return (
+            known_after(environment_id, self.environment),
+            known_after(workspace_id, self.workspace),
+            self.workspace.customer_id,
         )
+
+    def _existing_environment(
+        self, config: PlatformConfig
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str] | None, pulumi.Input[str] | None]:
+        """An existing environment: never created, updated or deleted here. Its id comes from config; its
+        workspace's customer id (for log queries) from a read of `workspaceResourceId` (an invoke, which a preview
+        runs too, so a first preview shows it); without one the stack has no workspace to alert or query on."""
+        self.workspace = None
+        self.environment = None
+        environment = config.environment
+        if environment.workspace_resource_id is None:
+            return str(environment.existing), None, None
+        workspace = ArmId.parse(environment.workspace_resource_id)
+        customer_id = operationalinsights.get_workspace_output(
+            resource_group_name=workspace.resource_group or "",
+            workspace_name=workspace.name or "",
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).customer_id
+        return str(environment.existing), str(workspace), customer_id

@@ -42,6 +42,7 @@ class ServiceBusContract:
     """The namespace event jobs' queues live in."""
 
     namespace: str  # the bare name
+    subscription_id: pulumi.Input[str]  # the namespace's subscription (queue ids are composed from it)
     namespace_name: pulumi.Input[str]  # the same, depending on the namespace resource where the stack creates it
     namespace_id: pulumi.Input[str]
     host_name: str

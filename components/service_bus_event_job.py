@@ -76,7 +76,7 @@ class ServiceBusEventJob(JobComponent):
         # The queue's id from config names: the grants' scope is then known (and reviewable) in a first preview.
         queue_id = known_after(
             resource_id(
-                platform.contract.subscription_id,
+                bus.subscription_id,
                 bus.resource_group,
                 "Microsoft.ServiceBus",
                 "namespaces",

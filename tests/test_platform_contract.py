@@ -33,6 +33,7 @@ def contract(**changes: object) -> PlatformContract:
         ),
         "service_bus": ServiceBusContract(
             "sb-aca-prod",
+            "00000000-0000-0000-0000-000000000000",
             "sb-aca-prod",
             f"{RG}/providers/Microsoft.ServiceBus/namespaces/sb-aca-prod",
             "sb-aca-prod.servicebus.windows.net",

@@ -213,6 +213,10 @@ class AzureMocks(mocks.Mocks):
         # Invokes run during a preview too, when their arguments are known.
         if args.token == "azure-native:operationalinsights:getSharedKeys":
             return {"primarySharedKey": "mock-primary-key", "secondarySharedKey": "mock-secondary-key"}
+        if args.token == "azure-native:operationalinsights:getWorkspace":
+            # A read of an existing workspace (an existing environment's): its customer id, stable per workspace.
+            name = args.args["workspaceName"]
+            return {"customerId": _stable_guid(f"workspace-{name}"), "name": name}
         if args.token == "azure-native:servicebus:listQueueKeys":
             ns, queue, rule = (
                 args.args["namespaceName"],
