@@ -4,9 +4,11 @@ warning) and from what a run registers (the offline preview's count), held equal
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
+import yaml
 from conftest import EXPORTS_CONTAINER_ID, assert_rule_broken, run_committed
 
 from components.scale import budget_warnings, stack_footprint
@@ -128,3 +130,31 @@ def test_a_bad_budget_is_refused_naming_the_key(full_config, budget: Any, key: s
 def test_a_near_miss_of_the_budget_key_is_refused(full_config) -> None:
     full_config["aca-jobs:budgets"] = {"roleAssignments": 500}
     assert_rule_broken(full_config, "aca-jobs:budgets", "did you mean `aca-jobs:budget`")
+
+
+def test_the_preview_prints_the_registered_counts(preview_main, capsys) -> None:
+    _, run = run_committed("dev")
+    identities, role_assignments = registered(run)
+    assert preview_main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"Scale (docs/scale.md):\n    {role_assignments} role assignments, budget 1,000 "
+        "(aca-jobs:budget.roleAssignments); Azure allows 4,000 per subscription, shared by every stack in it\n"
+        f"    {identities} user-assigned identities\n"
+    ) in out
+
+
+def test_the_json_preview_counts_and_warns_past_the_budget(preview_main, full_config, tmp_path, capsys) -> None:
+    full_config["aca-jobs:budget"] = {"roleAssignments": 6}
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump({"config": full_config}))
+    assert preview_main(["--stack", "dev", "--config-file", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["scale"] == {
+        "roleAssignments": 7,
+        "userAssignedIdentities": 5,
+        "roleAssignmentBudget": 6,
+        "roleAssignmentsPerSubscription": 4000,
+    }
+    assert sum(r["type"] == ROLE_ASSIGNMENT for r in document["resources"]) == 7
+    assert any("creates 7 role assignments, above its budget of 6" in w for w in document["warnings"])
