@@ -9,10 +9,12 @@ import pulumi
 from components.job_kinds import JOB_KINDS
 from components.job_template import JobArgs
 from components.platform import JobsPlatform, JobsPlatformArgs
+from components.scale import budget_warnings
 from components.stack_config import load_stack_config
 
 config = load_stack_config()
-for warning in config.warnings():
+# Counted from config before anything is registered: `pulumi preview` and the offline preview warn alike.
+for warning in [*config.warnings(), *budget_warnings(config)]:
     pulumi.log.warn(warning)
 
 platform = JobsPlatform(

@@ -1430,6 +1430,35 @@ class EventJobConfig(JobSettings):
         return self.auth == "connectionString"
 
 
+# --- the stack's share of subscription limits ----------------------------------------------------------------
+
+BUDGET_KEY = f"{PROJECT}:budget"
+# Microsoft Learn, "Troubleshoot Azure RBAC limits": 4,000 role assignments per subscription, a limit that cannot be
+# raised, shared by every stack (and everyone else) granting in the subscription.
+ROLE_ASSIGNMENTS_PER_SUBSCRIPTION = 4000
+DEFAULT_ROLE_ASSIGNMENT_BUDGET = 1000
+
+
+class BudgetConfig(ConfigModel):
+    """How much of the subscription's fixed limits this stack may take before every preview warns (docs/scale.md).
+    A budget, not a limit: past it the stack still deploys, and the warning says where the room went."""
+
+    role_assignments: Annotated[int, Field(ge=1)] = DEFAULT_ROLE_ASSIGNMENT_BUDGET
+
+    @model_validator(mode="after")
+    def _check(self) -> BudgetConfig:
+        if self.role_assignments > ROLE_ASSIGNMENTS_PER_SUBSCRIPTION:
+            raise rule_error(
+                f"a budget of {self.role_assignments} role assignments is more than Azure allows in a whole "
+                f"subscription ({ROLE_ASSIGNMENTS_PER_SUBSCRIPTION:,}, fixed), so it would never warn before Azure "
+                "refuses a grant",
+                f"set it to at most {ROLE_ASSIGNMENTS_PER_SUBSCRIPTION}, leaving room for the subscription's other "
+                "stacks and grants",
+                key="roleAssignments",
+            )
+        return self
+
+
 # --- the whole stack ------------------------------------------------------------------------------------
 
 
@@ -1447,6 +1476,7 @@ class StackConfigBase(ConfigModel):
     # secrets and the registry.
     cloud: Annotated[Literal["public", "usgovernment", "china"], Field(alias=CLOUD_KEY)] = DEFAULT_CLOUD
     platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
+    budget: Annotated[BudgetConfig, Field(alias=BUDGET_KEY, default_factory=BudgetConfig)]
 
     @classmethod
     def job_keys(cls) -> dict[str, str]:

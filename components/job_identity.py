@@ -42,6 +42,18 @@ class RoleGrant:
 
 
 @dataclass(frozen=True)
+class Footprint:
+    """How many user-assigned identities and role assignments something creates: counted from config, so the
+    program can warn before it registers anything (`components/scale.py`)."""
+
+    identities: int = 0
+    role_assignments: int = 0
+
+    def __add__(self, other: Footprint) -> Footprint:
+        return Footprint(self.identities + other.identities, self.role_assignments + other.role_assignments)
+
+
+@dataclass(frozen=True)
 class JobIdentityArgs:
     identity_name: str
     subscription_id: pulumi.Input[str]
@@ -156,14 +168,16 @@ def secret_read_grants(settings: JobSettings, platform: PlatformRefs) -> list[Ro
     (`<vault id>/secrets/<name>`), never the vault: the identity reads exactly what the job uses."""
     if not settings.secrets:
         return []
-    # Key Vault secret names are case-insensitive: two job secrets on one Key Vault secret need one grant.
-    secret_names = sorted(
-        {secret.secret_name.lower(): secret.secret_name for secret in settings.secrets.values()}.values()
-    )
     return [
         RoleGrant(KEY_VAULT_SECRETS_USER, platform.contract.key_vault_secret_id(secret), label=secret.lower())
-        for secret in secret_names
+        for secret in granted_secret_names(settings)
     ]
+
+
+def granted_secret_names(settings: JobSettings) -> list[str]:
+    """The Key Vault secrets the job's `secrets` read, one per secret: Key Vault secret names are case-insensitive,
+    so two job secrets on one Key Vault secret need one grant."""
+    return sorted({secret.secret_name.lower(): secret.secret_name for secret in settings.secrets.values()}.values())
 
 
 def access_grants(settings: JobSettings) -> list[RoleGrant]:

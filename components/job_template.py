@@ -14,7 +14,15 @@ from pulumi_azure_native import app
 
 from components.alerts import failed_executions_alert
 from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings, SecretRef
-from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
+from components.job_identity import (
+    Footprint,
+    JobIdentity,
+    RoleGrant,
+    access_grants,
+    granted_secret_names,
+    job_identity,
+    secret_read_grants,
+)
 from components.naming import ACR_PULL
 from components.operations import job_outputs
 from components.platform import PlatformRefs
@@ -205,6 +213,16 @@ class JobComponent(pulumi.ComponentResource):
             **self.alert_on_failures(name, platform),
             **self.kind_outputs(config),
         }
+
+    @classmethod
+    def footprint(cls, config: Any) -> Footprint:
+        """The identities and role assignments `build` creates for `config`, counted without building: the pull
+        identity (AcrPull and one Key Vault Secrets User per secret) and, with `azureAccess`, the workload identity
+        (one grant per entry). A kind that overrides `build` overrides this; `tests/test_scale.py` holds both equal
+        to what a run registers."""
+        pull = 1 + len(granted_secret_names(config))
+        workload = len(config.azure_access)
+        return Footprint(identities=1 + (1 if workload else 0), role_assignments=pull + workload)
 
     def alert_on_failures(self, name: str, platform: PlatformRefs) -> dict[str, Any]:
         """The failed-execution alert rule when the stack alerts; returns its output (the rule's id)."""

@@ -19,7 +19,15 @@ from pulumi_azure_native import app, servicebus
 from components.alerts import queue_alerts
 from components.arm import known_after, resource_id
 from components.config import CONNECTION_SECRET, EventJobConfig
-from components.job_identity import JobIdentity, RoleGrant, access_grants, job_identity, secret_read_grants
+from components.job_identity import (
+    Footprint,
+    JobIdentity,
+    RoleGrant,
+    access_grants,
+    granted_secret_names,
+    job_identity,
+    secret_read_grants,
+)
 from components.job_template import JobComponent, JobDefinition, create_job, workload_outputs
 from components.naming import ACR_PULL, SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import dead_letter_path, dead_letter_peek_command, job_outputs, send_test_message_command
@@ -165,6 +173,15 @@ class ServiceBusEventJob(JobComponent):
             **workload_outputs(workload_identity),
             "sendTestMessageCommand": send_test_message_command(bus.host_name, config.queue),
         }
+
+    @classmethod
+    def footprint(cls, config: EventJobConfig) -> Footprint:
+        """Two identities always. The scaler: AcrPull, Data Owner on the queue unless the scale rule reads it with
+        a connection string, and one grant per Key Vault secret; the workload: Data Receiver on the queue and one
+        grant per `azureAccess` entry."""
+        scaler = 1 + (1 if config.auth == "managedIdentity" else 0) + len(granted_secret_names(config))
+        workload = 1 + len(config.azure_access)
+        return Footprint(identities=2, role_assignments=scaler + workload)
 
     def _scaler_sas_rule(
         self, name: str, queue_name: pulumi.Output[str], bus: ServiceBusContract, platform: PlatformRefs

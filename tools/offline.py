@@ -105,6 +105,7 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
 }
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 
 def physical_name_key(type_: str) -> str | None:

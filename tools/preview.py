@@ -33,7 +33,7 @@ from typing import Any
 
 import grpc
 
-from components.config import LOCATION_KEY, StackConfigBase
+from components.config import BUDGET_KEY, LOCATION_KEY, ROLE_ASSIGNMENTS_PER_SUBSCRIPTION, StackConfigBase
 from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
@@ -42,7 +42,9 @@ from tools.offline import (
     MODES,
     NEW_STACK,
     PROJECT_DIR,
+    ROLE_ASSIGNMENT,
     UNKNOWN_DISPLAY,
+    USER_ASSIGNED_IDENTITY,
     ProgramRun,
     Registration,
     display,
@@ -212,6 +214,29 @@ def render_tree(run: ProgramRun) -> str:
     return "\n".join(lines)
 
 
+def scale_summary(run: ProgramRun, config: StackConfigBase) -> dict[str, int]:
+    """What the run registers of the limits its subscription shares (docs/scale.md), counted from the registrations;
+    the program warns past the budget from its own count of the config, which `tests/test_scale.py` holds equal."""
+    return {
+        "roleAssignments": len(run.by_type(ROLE_ASSIGNMENT)),
+        "userAssignedIdentities": len(run.by_type(USER_ASSIGNED_IDENTITY)),
+        "roleAssignmentBudget": config.budget.role_assignments,
+        "roleAssignmentsPerSubscription": ROLE_ASSIGNMENTS_PER_SUBSCRIPTION,
+    }
+
+
+def render_scale(scale: dict[str, int]) -> str:
+    return "\n".join(
+        [
+            "Scale (docs/scale.md):",
+            f"    {scale['roleAssignments']:,} role assignments, budget {scale['roleAssignmentBudget']:,} "
+            f"({BUDGET_KEY}.roleAssignments); Azure allows {scale['roleAssignmentsPerSubscription']:,} per "
+            "subscription, shared by every stack in it",
+            f"    {scale['userAssignedIdentities']:,} user-assigned identities",
+        ]
+    )
+
+
 def render_violations(violations: list[PolicyViolation]) -> str:
     """As `pulumi preview` prints them: level, pack, policy, resource; then description and message."""
     if not violations:
@@ -285,7 +310,7 @@ def main(
         return compare_stacks(*args.compare, as_json=args.json)
     try:
         stack_input = read_stack(args.stack, args.config_file)
-        stack_input.check()  # the stack file's own problems first: they need no policy config to be found
+        config = stack_input.check()  # the stack file's own problems first: they need no policy config to be found
         user_policy_config, policy_source = policy_config(args)
         # The pack boots and analyzes while the program registers resources, as under `pulumi preview`.
         own_pack = PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) if pack is None else None
@@ -309,10 +334,13 @@ def main(
             **run.as_json(),
             "policyViolations": [v.as_json() for v in violations],
             "leavingStatefulResources": leaving.as_json(),
+            "scale": scale_summary(run, config),
         }
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_tree(run))
+        print()
+        print(render_scale(scale_summary(run, config)))
         print()
         print(leaving.render())
         print()
