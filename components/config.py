@@ -30,9 +30,13 @@ from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, ROLES_THAT_GRANT_ROLES
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
+# The subscription the provider deploys to: pulumi-azure-native's own key (`pulumi_azure_native/config/vars.py`
+# `subscription_id` reads `pulumi.Config('azure-native').get('subscriptionId')`). Required only by `adopt`.
+SUBSCRIPTION_KEY = "azure-native:subscriptionId"
 PLATFORM_KEY = f"{PROJECT}:platform"
 # The subscription id the committed stack files carry until a team puts in its own.
 PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # --- rule errors -----------------------------------------------------------------------------------------
 
@@ -1104,6 +1108,9 @@ class JobSettings(ConfigModel):
     secrets: JobSecrets = Field(default_factory=dict)
     # Data-plane roles for the job's code, through a lifecycle-Main identity (`AZURE_CLIENT_ID`).
     azure_access: AzureAccess = Field(default_factory=list)
+    # Import the job of this name that already exists in the stack's resource group (made by hand) instead of
+    # creating it; removed after the first `pulumi up` that imports it (docs/adopting.md).
+    adopt: bool = False
 
     @model_validator(mode="after")
     def _check_job_rules(self) -> JobSettings:
@@ -1173,7 +1180,12 @@ class JobSettings(ConfigModel):
 
     def warnings(self, name: str) -> list[str]:
         """Valid but risky choices of this job, shown by every preview (a kind adds its own)."""
-        return [
+        adopting = [
+            f"job `{name}` is adopted (`adopt: true`): `pulumi up` imports the existing job as it is and changes "
+            "nothing of it; the job's definition from this stack file is applied only once `adopt` is removed. "
+            "Remove it after the `pulumi up` that imports the job (docs/adopting.md)."
+        ]
+        return (adopting if self.adopt else []) + [
             f"job `{name}` defines secret `{secret}`, which no env entry reads: the platform still reads it from Key "
             f"Vault for every execution. Use it (`env: {{NAME: {{secretRef: {secret}}}}}`) or remove it."
             for secret in sorted(set(self.secrets) - self.secret_refs)
@@ -1477,6 +1489,8 @@ class StackConfigBase(ConfigModel):
     cloud: Annotated[Literal["public", "usgovernment", "china"], Field(alias=CLOUD_KEY)] = DEFAULT_CLOUD
     platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
     budget: Annotated[BudgetConfig, Field(alias=BUDGET_KEY, default_factory=BudgetConfig)]
+    # A plain subscription id, needed only to name the jobs a stack adopts (see `_adoption_problems`).
+    subscription_id: Annotated[str | None, Field(alias=SUBSCRIPTION_KEY)] = None
 
     @classmethod
     def job_keys(cls) -> dict[str, str]:
@@ -1541,8 +1555,40 @@ class StackConfigBase(ConfigModel):
                 )
         for key, name, job in self.jobs():
             problems.extend(self._job_on_platform_problems(key, name, job))
+        problems.extend(self._adoption_problems())
         raise_all(type(self).__name__, problems)
         return self
+
+    def _adoption_problems(self) -> list[PydanticCustomError]:
+        """An adopted job is imported at its ARM id, which names the subscription. Pulumi's `import_` option takes
+        a plain string (pulumi/pulumi `sdk/python/lib/pulumi/resource.py` `ResourceOptions.import_:
+        Optional[str]`, sent as the `importId` string of `RegisterResourceRequest` by `runtime/resource.py`), so
+        the subscription the program reads at run time (`authorization.get_client_config`, an Output) cannot be
+        used: the stack file must say it, in the key the provider itself deploys with."""
+        adopting = [f"{key}.{name}.adopt" for key, name, job in self.jobs() if job.adopt]
+        if not adopting:
+            return []
+        if self.subscription_id is None:
+            return [
+                rule_error(
+                    f"{', '.join(adopting)} imports an existing job by its ARM id, which names the subscription, "
+                    f"but the stack file does not set `{SUBSCRIPTION_KEY}`",
+                    f"add `{SUBSCRIPTION_KEY}: <the subscription id the job is in>` under `config:` (the provider "
+                    "then deploys to that subscription too), or remove `adopt`",
+                    key=SUBSCRIPTION_KEY,
+                )
+            ]
+        if not GUID.fullmatch(self.subscription_id):
+            return [
+                rule_error(
+                    f"`{self.subscription_id}` is not a subscription id (a GUID), so the adopted jobs' ids "
+                    f"({', '.join(adopting)}) would name no subscription",
+                    f"set `{SUBSCRIPTION_KEY}` to the subscription's id, e.g. "
+                    "`11111111-2222-3333-4444-555555555555` (`az account show --query id`)",
+                    key=SUBSCRIPTION_KEY,
+                )
+            ]
+        return []
 
     def _job_on_platform_problems(self, key: str, name: str, job: JobSettings) -> list[PydanticCustomError]:
         """What one job needs from the platform: its Key Vault, its workload profile and room on it."""

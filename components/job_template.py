@@ -13,7 +13,7 @@ import pulumi
 from pulumi_azure_native import app
 
 from components.alerts import failed_executions_alert
-from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, JobSettings, SecretRef
+from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, SUBSCRIPTION_KEY, JobSettings, SecretRef
 from components.job_identity import (
     Footprint,
     JobIdentity,
@@ -114,6 +114,41 @@ def job_tags(settings: JobSettings, platform_tags: Mapping[str, str]) -> dict[st
     return {**platform_tags, **{tag: "true" for tag, chosen in markers.items() if chosen}}
 
 
+# While a job is adopted, the properties a hand-made job has otherwise than this stack declares them (our identities,
+# the registry pulled through one, identity settings, Key Vault secrets, markers in tags, env) are read from the live
+# job instead of compared with it. An import step compares the declared inputs with the live resource's: any
+# difference is a warning in the preview ("inputs to import do not match the existing resource; importing this
+# resource will fail") and an error in `pulumi up`; properties in `ignoreChanges` take the live values first
+# (pulumi/pulumi `pkg/resource/deploy/step.go` `ImportStep.Apply`: `processIgnoreChanges`, then `diffResource`).
+# Left compared, so that a job elsewhere is never adopted: its name, resource group, location and environment.
+ADOPTION_IGNORED_PROPERTIES = ("configuration", "identity", "tags", "template", "workloadProfileName")
+
+
+def job_arm_id(subscription: str, resource_group: str, name: str) -> str:
+    """The id Azure gives a job of this name in the stack's resource group (SPEC Jobs.json path
+    `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.App/jobs/{jobName}`)."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.App/jobs/{name}"
+
+
+def adoption_options(name: str, settings: JobSettings, platform: PlatformRefs) -> dict[str, Any]:
+    """`import_` and `ignore_changes` for a job with `adopt: true`; nothing otherwise.
+
+    `import_` must be a plain string (pulumi/pulumi `sdk/python/lib/pulumi/resource.py` `ResourceOptions.import_:
+    Optional[str]`, sent as the `importId` string of `RegisterResourceRequest`), so the id is composed from the
+    subscription in the stack file (`azure-native:subscriptionId`, the key the provider deploys with; the config
+    contract refuses `adopt` without it), not from `authorization.get_client_config`, an Output. The engine
+    imports only while the state holds no import of this id (`pkg/resource/deploy/step_generator.go`: `isImport :=
+    goal.Custom && goal.ID != "" && (!hasOld || old.External || oldImportID != goal.ID)`)."""
+    if not settings.adopt:
+        return {}
+    namespace, key = SUBSCRIPTION_KEY.split(":", 1)
+    subscription = pulumi.Config(namespace).require(key)
+    return {
+        "import_": job_arm_id(subscription, platform.placement.resource_group, name),
+        "ignore_changes": list(ADOPTION_IGNORED_PROPERTIES),
+    }
+
+
 def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: PlatformRefs) -> app.Job:
     settings = definition.settings
     role_assignments = [ra for identity in definition.identities for ra in identity.role_assignments]
@@ -149,7 +184,13 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         tags=job_tags(settings, platform.placement.tags),
         # Role assignments are separate resources the job does not reference: without this wait the job
         # could exist (and be started) before its identities may pull the image, read its secrets or the queue.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=role_assignments),
+        # An adopted job is imported after its grants exist too: the first `pulumi up` creates the identities and
+        # grants, then imports the job unchanged (docs/adopting.md).
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=role_assignments,
+            **adoption_options(definition.name, settings, platform),
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from components.config import CLOUD_KEY, LOCATION_KEY, PROJECT, StackConfigBase
+from components.config import CLOUD_KEY, LOCATION_KEY, PROJECT, SUBSCRIPTION_KEY, StackConfigBase
 from components.config_problems import collect_problems, format_problems
 from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
@@ -97,7 +97,8 @@ def check_stack_file(path: Path) -> dict[str, Any]:
 
 
 def raw_stack_config() -> dict[str, Any]:
-    """This project's config keys (and the provider location) as the engine passed them, JSON decoded.
+    """This project's config keys (and the provider's location, cloud and subscription) as the engine passed them,
+    JSON decoded.
 
     Every `aca-jobs:*` key is collected, not only the known ones, so that a misspelt key is reported
     instead of silently ignored.
@@ -110,7 +111,7 @@ def raw_stack_config() -> dict[str, Any]:
             raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
             raw[key] = decode_config_value(value)
-        elif key in (LOCATION_KEY, CLOUD_KEY):
+        elif key in (LOCATION_KEY, CLOUD_KEY, SUBSCRIPTION_KEY):
             raw[key] = value
     return raw
 

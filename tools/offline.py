@@ -196,8 +196,15 @@ class AzureMocks(mocks.Mocks):
             values["serviceBusEndpoint"] = f"https://{values['name']}.servicebus.windows.net:443/"
         return values
 
-    def answer(self, type_: str, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """(id, outputs) for a create of an azure-native resource; id "" means unknown (preview of a create)."""
+    def answer(self, type_: str, inputs: Mapping[str, Any], import_id: str = "") -> tuple[str, dict[str, Any]]:
+        """(id, outputs) for a create of an azure-native resource; id "" means unknown (preview of a create).
+
+        An import is answered in every mode as the existing resource: the engine takes the id from `import_` and
+        reads the live state, in a preview too (pulumi/pulumi `pkg/resource/deploy/step_generator.go`: `new.ID =
+        goal.ID`; `step.go` `ImportStep.Apply`: `prov.Read(s.new.URN, s.new.ID, ...)`). Offline there is no live
+        job, so its state is modelled as the declared inputs, at the import id: what a successful import reads."""
+        if import_id:
+            return import_id, deployed_outputs(type_, inputs, self.computed(type_, import_id, inputs))
         if self.mode == NEW_STACK:
             # provider.go `Create` with `req.GetPreview()`: preview outputs, no id; the id output is unknown.
             return "", {**preview_outputs(type_, inputs), "id": UNKNOWN}
@@ -258,6 +265,17 @@ class Registration:
     # `pkg/resource/deploy/step.go` `DeleteStep.Apply`, read from the old state). Not sent to policy packs:
     # `AnalyzerResourceOptions` (proto/pulumi/analyzer.proto) has no such field.
     retain_on_delete: bool = False
+    # `import_`: the id of the existing resource the engine imports instead of creating (an import step, `= import`
+    # in the preview); "" when the resource is created. With it, `ignoreChanges`: the properties read from the live
+    # resource rather than compared with it.
+    import_id: str = ""
+    ignore_changes: tuple[str, ...] = ()
+
+    @property
+    def op(self) -> str:
+        """The step the engine would take for this resource in a new stack (pulumi/pulumi
+        `pkg/resource/deploy/step.go` `StepOp`: `OpCreate` "create", `OpImport` "import")."""
+        return "import" if self.import_id else "create"
 
     @cached_property
     def inputs(self) -> dict[str, Any]:
@@ -300,6 +318,12 @@ class Registration:
             # The key `pulumi preview --json` gives a step's state (pulumi/pulumi sdk/go/common/apitype/events.go
             # `StepEventStateMetadata`; there omitted when false).
             "retainOnDelete": self.retain_on_delete,
+            # Only for an import, so that the document of a stack that adopts nothing stays as it was.
+            **(
+                {"op": self.op, "importId": self.import_id, "ignoreChanges": list(self.ignore_changes)}
+                if self.import_id
+                else {}
+            ),
         }
 
 
@@ -369,7 +393,7 @@ class RecordingMonitor(mocks.MockMonitor):
             wire = self.plant(request.type, request.name, wire)
         resource_id, outputs = "", {}
         if request.custom and request.type.startswith("azure-native:"):
-            resource_id, outputs = self.azure.answer(request.type, reveal(wire))
+            resource_id, outputs = self.azure.answer(request.type, reveal(wire), request.importId)
             outputs = annotate_secrets(outputs, wire)
         registration = Registration(
             urn=urn,
@@ -386,6 +410,8 @@ class RecordingMonitor(mocks.MockMonitor):
             protect=request.protect,
             wire_outputs=outputs,
             retain_on_delete=request.retainOnDelete,  # unset (the SDK's None) reads as False, as the engine does
+            import_id=request.importId,
+            ignore_changes=tuple(request.ignoreChanges),
         )
         self.registrations.append(registration)
         if self.on_register is not None:

@@ -33,7 +33,13 @@ from typing import Any
 
 import grpc
 
-from components.config import BUDGET_KEY, LOCATION_KEY, ROLE_ASSIGNMENTS_PER_SUBSCRIPTION, StackConfigBase
+from components.config import (
+    BUDGET_KEY,
+    LOCATION_KEY,
+    ROLE_ASSIGNMENTS_PER_SUBSCRIPTION,
+    SUBSCRIPTION_KEY,
+    StackConfigBase,
+)
 from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
@@ -139,8 +145,9 @@ class StackInput:
             for key, value in self.config.items()
             if key.startswith(f"{self.project}:")
         }
-        if LOCATION_KEY in self.config:
-            program_keys[LOCATION_KEY] = self.config[LOCATION_KEY]
+        for provider_key in (LOCATION_KEY, SUBSCRIPTION_KEY):
+            if provider_key in self.config:
+                program_keys[provider_key] = self.config[provider_key]
         return load_stack_config(program_keys, stack_file=self.path.name)
 
 
@@ -177,30 +184,40 @@ def load_run(
 # --- rendering --------------------------------------------------------------------------------------------
 
 
+# The engine's step labels and their prefixes (pulumi/pulumi `pkg/resource/deploy/step.go` `StepOp`, `RawPrefix`:
+# `OpCreate` "create" "+ ", `OpImport` "import" "= ").
+STEP_PREFIXES = {"create": "+", "import": "="}
+
+
 def render_tree(run: ProgramRun) -> str:
     children: dict[str, list[Registration]] = {}
     for resource in run.resources:
         children.setdefault(resource.parent, []).append(resource)
-    rows: list[tuple[str, str, str]] = [("pulumi:pulumi:Stack", f"{run.project}-{run.stack}", "")]
+    # (op, tree column, name, plan notes)
+    rows: list[tuple[str, str, str, list[str]]] = [("create", "pulumi:pulumi:Stack", f"{run.project}-{run.stack}", [])]
 
     def walk(parent: str, prefix: str) -> None:
         kids = children.get(parent, [])
         for index, resource in enumerate(kids):
             last = index == len(kids) - 1
             branch = "└─ " if last else "├─ "
-            rows.append((prefix + branch + resource.type, resource.name, "protected" if resource.protect else ""))
+            notes = ["protected"] if resource.protect else []
+            # The id the engine imports, as `pulumi preview --diff` prints it on the import step (`[id=...]`).
+            notes += [f"id={resource.import_id}"] if resource.import_id else []
+            rows.append((resource.op, prefix + branch + resource.type, resource.name, notes))
             walk(resource.urn, prefix + ("   " if last else "│  "))
 
     walk(run.stack_urn, "")
-    type_width = max(len(row[0]) for row in rows) + 2
-    name_width = max(len(row[1]) for row in rows) + 2
+    type_width = max(len(row[1]) for row in rows) + 2
+    name_width = max(len(row[2]) for row in rows) + 2
     lines = [
         f"Previewing update ({run.stack}) offline as a {run.mode} stack: Pulumi mock runtime, nothing is deployed",
         "",
         f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
     ]
     lines += [
-        f" +   {t:<{type_width}}{n:<{name_width}}create{' (' + note + ')' if note else ''}" for t, n, note in rows
+        f" {STEP_PREFIXES[op]}   {t:<{type_width}}{n:<{name_width}}{op}{' (' + ', '.join(notes) + ')' if notes else ''}"
+        for op, t, n, notes in rows
     ]
     lines += ["", "Outputs:"]
     for key, value in sorted(display(run.wire_outputs, unknown=UNKNOWN_DISPLAY).items()):
@@ -210,7 +227,13 @@ def render_tree(run: ProgramRun) -> str:
     if run.warnings:
         lines += ["", "Diagnostics:", f"  pulumi:pulumi:Stack ({run.project}-{run.stack}):"]
         lines += [f"    warning: {warning}" for warning in run.warnings]
-    lines += ["", "Resources:", f"    + {len(rows)} to create"]
+    # As the CLI sums up a preview: a line per step kind, then the total when there are several kinds (Pulumi's
+    # import guide shows "+ 1 to create", "= 1 to import", "2 changes").
+    counts = {op: sum(1 for row in rows if row[0] == op) for op in STEP_PREFIXES}
+    lines += ["", "Resources:"]
+    lines += [f"    {STEP_PREFIXES[op]} {count} to {op}" for op, count in counts.items() if count]
+    if sum(1 for count in counts.values() if count) > 1:
+        lines.append(f"    {len(rows)} changes")
     return "\n".join(lines)
 
 
