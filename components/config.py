@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, get_args
@@ -34,6 +35,8 @@ LOCATION_KEY = "azure-native:location"
 # `subscription_id` reads `pulumi.Config('azure-native').get('subscriptionId')`). Required only by `adopt`.
 SUBSCRIPTION_KEY = "azure-native:subscriptionId"
 PLATFORM_KEY = f"{PROJECT}:platform"
+PLATFORM_STACK_KEY = f"{PROJECT}:platformStack"
+TEAM_KEY = f"{PROJECT}:team"
 # The subscription id the committed stack files carry until a team puts in its own.
 PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -1075,6 +1078,68 @@ class PlatformConfig(ConfigModel):
         return self
 
 
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What the config rules read of the platform jobs run on: from this stack's `aca-jobs:platform`, or, in a team
+    stack, from the platform stack's contract (`components/platform_contract.py`). The rules are the same either way;
+    `where` names what a fix changes (this stack's keys, or the platform stack)."""
+
+    registry_server: str
+    key_vault_name: str | None
+    workload_profiles: tuple[WorkloadProfileConfig, ...]
+    # Cores this stack's Consumption jobs may hold at once, and the key that raises it.
+    core_quota: float
+    quota_what: str
+    quota_key: str
+    profiles_key: str
+    service_bus_name: str | None
+    service_bus_resource_group: str | None
+    service_bus_sku: str | None
+    # None: this stack creates the namespace and decides (single stack); else what the platform allows.
+    local_auth_allowed: bool | None
+    # What a fix that changes the platform names: `aca-jobs:platform` or the platform stack.
+    where: str
+
+    @classmethod
+    def of_platform(cls, platform: PlatformConfig) -> PlatformFacts:
+        bus = platform.service_bus
+        existing_bus = bus.existing if bus is not None else None
+        return cls(
+            registry_server=platform.registry.server,
+            key_vault_name=platform.key_vault.name if platform.key_vault else None,
+            workload_profiles=tuple(platform.environment.workload_profiles),
+            core_quota=platform.environment.core_quota,
+            quota_what=f"the environment's coreQuota of {platform.environment.core_quota} for the Consumption profile",
+            quota_key=f"{PLATFORM_KEY}.environment.coreQuota after raising the quota in Azure",
+            profiles_key=f"{PLATFORM_KEY}.environment.workloadProfiles",
+            service_bus_name=bus.name if bus else None,
+            service_bus_resource_group=(existing_bus.resource_group if existing_bus else platform.resource_group)
+            if bus
+            else None,
+            service_bus_sku=bus.sku if bus else None,
+            local_auth_allowed=None,
+            where=PLATFORM_KEY,
+        )
+
+    def workload_profile(self, name: str) -> WorkloadProfileConfig | None:
+        """The dedicated profile called exactly `name` (the job carries the name as written), or None."""
+        return next((p for p in self.workload_profiles if p.name == name), None)
+
+    def capacity(self, profile: WorkloadProfileConfig | None) -> tuple[float, str]:
+        if profile is None:
+            return self.core_quota, self.quota_what
+        cores = profile.maximum_count * profile.node_cores
+        return cores, (
+            f"profile `{profile.name}`'s {cores} cores (maximumCount {profile.maximum_count} x "
+            f"{profile.node_cores}-core {profile.workload_profile_type} nodes)"
+        )
+
+    def capacity_key(self, profile: WorkloadProfileConfig | None) -> str:
+        if profile is None:
+            return self.quota_key
+        return f"the profile's maximumCount under {self.profiles_key}"
+
+
 # --- jobs -------------------------------------------------------------------------------------------------
 
 
@@ -1174,7 +1239,7 @@ class JobSettings(ConfigModel):
     # Hooks a job kind overrides for what is its own; the stack calls them for every kind.
 
     @classmethod
-    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformConfig, key: str) -> None:
+    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformFacts, key: str) -> None:
         """Rules across this kind's jobs (`key` is the kind's config key) and the platform; raise `rule_error`
         with the full key path."""
 
@@ -1356,20 +1421,20 @@ class EventJobConfig(JobSettings):
                 )
         return problems
 
-    def check_access_against_own_grants(self, platform: PlatformConfig, key: str) -> list[PydanticCustomError]:
+    def check_access_against_own_grants(self, platform: PlatformFacts, key: str) -> list[PydanticCustomError]:
         """The workload identity already holds Service Bus Data Receiver on the job's queue; an `azureAccess` entry
         for the same role on the same queue would be a second resource for one Azure role assignment (the same
         derived name: the create fails, and removing one later deletes the other's grant). The subscription is the
         deploying one, known only when the program runs, so the queue is matched by resource group, namespace and
         name."""
-        namespace = platform.service_bus.name if platform.service_bus else None
+        namespace = platform.service_bus_name
         problems: list[PydanticCustomError] = []
         for index, grant in enumerate(self.azure_access):
             scope = grant.scope_id
             if (
                 grant.built_in_role == SERVICE_BUS_DATA_RECEIVER
                 and scope.is_type("Microsoft.ServiceBus/namespaces/queues")
-                and (scope.resource_group or "").lower() == platform.resource_group.lower()
+                and (scope.resource_group or "").lower() == (platform.service_bus_resource_group or "").lower()
                 and (scope.name_of("namespaces") or "").lower() == namespace
                 and (scope.name or "").lower() == self.queue
             ):
@@ -1389,12 +1454,18 @@ class EventJobConfig(JobSettings):
         return cores, how, "maxExecutions"
 
     @classmethod
-    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformConfig, key: str) -> None:
-        if platform.service_bus is None:
+    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformFacts, key: str) -> None:
+        if platform.service_bus_name is None:
+            if platform.where == PLATFORM_KEY:
+                raise rule_error(
+                    f"is required when {key} has jobs",
+                    f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
+                    key=f"{PLATFORM_KEY}.serviceBus",
+                )
             raise rule_error(
-                f"is required when {key} has jobs",
-                f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
-                key=f"{PLATFORM_KEY}.serviceBus",
+                f"event jobs need a Service Bus namespace, and {platform.where} has none",
+                "ask the platform team to add `serviceBus` to the platform stack, or move these jobs to another kind",
+                key=key,
             )
         problems: list[PydanticCustomError] = []
         for name, job in sorted(jobs.items()):
@@ -1412,7 +1483,18 @@ class EventJobConfig(JobSettings):
                 )
                 continue
             owners[job.queue] = name
-        if platform.service_bus.sku == "Basic":
+        if platform.local_auth_allowed is False:
+            for name, job in sorted(jobs.items()):
+                if job.needs_service_bus_local_auth:
+                    problems.append(
+                        rule_error(
+                            f"`auth: connectionString` needs SAS keys, and {platform.where}'s namespace has local auth "
+                            "off",
+                            "use `auth: managedIdentity`",
+                            key=f"{key}.{name}.auth",
+                        )
+                    )
+        if platform.service_bus_sku == "Basic":
             for name, job in sorted(jobs.items()):
                 ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
                 if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
@@ -1421,7 +1503,7 @@ class EventJobConfig(JobSettings):
                             f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
                             "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
                             "Basic tier')",
-                            f"use at most `P14D`, or `sku: Standard` under {PLATFORM_KEY}.serviceBus",
+                            f"use at most `P14D`, or `sku: Standard` under {platform.where}.serviceBus",
                             key=f"{key}.{name}.messageTimeToLive",
                         )
                     )
@@ -1471,6 +1553,46 @@ class BudgetConfig(ConfigModel):
         return self
 
 
+# --- team stacks ----------------------------------------------------------------------------------------
+
+# Pulumi names: organization, project and stack are letters, digits, '-', '_' and '.' (Pulumi "Stack names":
+# "alphanumeric characters, hyphens, underscores, or periods"); a stack reference is fully qualified.
+_PULUMI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_platform_stack(name: str) -> str:
+    parts = name.split("/")
+    if len(parts) != 3 or not all(_PULUMI_NAME.fullmatch(part) for part in parts):
+        raise rule_error(
+            f"`{name}` is not a fully qualified stack name",
+            "write `<organization>/<project>/<stack>` (e.g. `acme/aca-platform/prod`), each part letters, digits, "
+            "'-', '_' or '.'",
+        )
+    return name
+
+
+class TeamConfig(ConfigModel):
+    """A team stack's own place: the resource group it creates for its jobs, identities and alert rules, its tags and
+    protection, and the share of the platform's cores its jobs may hold at once."""
+
+    resource_group: str
+    tags: Annotated[dict[str, str], AfterValidator(check_tags)] = Field(default_factory=dict)
+    protect: bool = False
+    # Cores this team's Consumption jobs may hold at once. Default: the platform's whole quota (one team); with
+    # several teams on one environment the platform team hands out shares that add up to at most its quota.
+    core_budget: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TeamConfig:
+        if not _RESOURCE_GROUP.fullmatch(self.resource_group):
+            raise rule_error(
+                f"`{self.resource_group}` is not a valid resource group name",
+                "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'",
+                key="resourceGroup",
+            )
+        return self
+
+
 # --- the whole stack ------------------------------------------------------------------------------------
 
 
@@ -1487,7 +1609,12 @@ class StackConfigBase(ConfigModel):
     # The Azure cloud the provider deploys to (pulumi-azure-native's own key): it decides the hosts of Key Vault
     # secrets and the registry.
     cloud: Annotated[Literal["public", "usgovernment", "china"], Field(alias=CLOUD_KEY)] = DEFAULT_CLOUD
-    platform: Annotated[PlatformConfig, Field(alias=PLATFORM_KEY)]
+    # A single or platform stack configures its platform; a team stack names the platform stack it runs on instead.
+    platform: Annotated[PlatformConfig | None, Field(alias=PLATFORM_KEY)] = None
+    platform_stack: Annotated[
+        Annotated[str, AfterValidator(check_platform_stack)] | None, Field(alias=PLATFORM_STACK_KEY)
+    ] = None
+    team: Annotated[TeamConfig | None, Field(alias=TEAM_KEY)] = None
     budget: Annotated[BudgetConfig, Field(alias=BUDGET_KEY, default_factory=BudgetConfig)]
     # A plain subscription id, needed only to name the jobs a stack adopts (see `_adoption_problems`).
     subscription_id: Annotated[str | None, Field(alias=SUBSCRIPTION_KEY)] = None
@@ -1511,12 +1638,9 @@ class StackConfigBase(ConfigModel):
 
     @model_validator(mode="after")
     def _check_across_jobs(self) -> StackConfigBase:
-        problems: list[PydanticCustomError] = []
-        for field, key in self.job_keys().items():
-            jobs = getattr(self, field)
-            if jobs:
-                with collected(problems):
-                    _job_model(type(self).model_fields[field].annotation).check_in_stack(jobs, self.platform, key)
+        problems = self._platform_or_team_problems()
+        if problems:
+            raise_all(type(self).__name__, problems)
         defined_in: dict[str, str] = {}
         for key, name, _ in self.jobs():
             if name in defined_in:
@@ -1529,7 +1653,55 @@ class StackConfigBase(ConfigModel):
                 )
                 continue
             defined_in[name] = key
-        registry = self.platform.registry.server
+        if self.platform is not None:
+            # A team stack's jobs are checked against the platform stack's contract when the program reads it.
+            problems.extend(self.problems_on(PlatformFacts.of_platform(self.platform)))
+        problems.extend(self._adoption_problems())
+        raise_all(type(self).__name__, problems)
+        return self
+
+    def _platform_or_team_problems(self) -> list[PydanticCustomError]:
+        if (self.platform is None) == (self.platform_stack is None):
+            both = self.platform is not None
+            return [
+                rule_error(
+                    "a stack either configures its platform (`aca-jobs:platform`: a single or a platform stack) or "
+                    "runs on a platform stack (`aca-jobs:platformStack`: a team stack), not both"
+                    if both
+                    else "is required: a stack configures its platform here, or names the platform stack it runs on "
+                    "(`aca-jobs:platformStack`, a team stack)",
+                    f"keep `{PLATFORM_KEY}`, or `{PLATFORM_STACK_KEY}: <organization>/<project>/<stack>` with "
+                    f"`{TEAM_KEY}: {{resourceGroup: <name>}}`",
+                    key=PLATFORM_STACK_KEY if both else PLATFORM_KEY,
+                )
+            ]
+        if self.platform_stack is not None and self.team is None:
+            return [
+                rule_error(
+                    "a team stack needs its own resource group for its jobs, identities and alert rules",
+                    f"add `{TEAM_KEY}: {{resourceGroup: <name>}}`",
+                    key=TEAM_KEY,
+                )
+            ]
+        if self.platform is not None and self.team is not None:
+            return [
+                rule_error(
+                    "`team` configures a team stack, which runs on a platform stack; this stack has its own platform",
+                    f"remove `{TEAM_KEY}` (the jobs go in `{PLATFORM_KEY}.resourceGroup`), or make this a team stack",
+                    key=TEAM_KEY,
+                )
+            ]
+        return []
+
+    def problems_on(self, platform: PlatformFacts) -> list[PydanticCustomError]:
+        """Every rule between this stack's jobs and the platform they run on (its own, or a platform stack's)."""
+        problems: list[PydanticCustomError] = []
+        for field, key in self.job_keys().items():
+            jobs = getattr(self, field)
+            if jobs:
+                with collected(problems):
+                    _job_model(type(self).model_fields[field].annotation).check_in_stack(jobs, platform, key)
+        registry = platform.registry_server
         registry_suffix = CLOUDS[self.cloud].registry_suffix
         if not registry.endswith(registry_suffix):
             problems.append(
@@ -1537,7 +1709,7 @@ class StackConfigBase(ConfigModel):
                     f"registry `{registry}` is not in the stack's cloud `{self.cloud}` (`{CLOUD_KEY}`), whose "
                     f"registries end in `{registry_suffix}`",
                     f"use the registry's login server in that cloud, or set `{CLOUD_KEY}` to the cloud it is in",
-                    key=f"{PLATFORM_KEY}.registry.server",
+                    key=f"{platform.where}.registry.server",
                 )
             )
         for key, name, job in self.jobs():
@@ -1554,10 +1726,8 @@ class StackConfigBase(ConfigModel):
                     )
                 )
         for key, name, job in self.jobs():
-            problems.extend(self._job_on_platform_problems(key, name, job))
-        problems.extend(self._adoption_problems())
-        raise_all(type(self).__name__, problems)
-        return self
+            problems.extend(self._job_on_platform_problems(key, name, job, platform))
+        return problems
 
     def _adoption_problems(self) -> list[PydanticCustomError]:
         """An adopted job is imported at its ARM id, which names the subscription. Pulumi's `import_` option takes
@@ -1590,19 +1760,21 @@ class StackConfigBase(ConfigModel):
             ]
         return []
 
-    def _job_on_platform_problems(self, key: str, name: str, job: JobSettings) -> list[PydanticCustomError]:
+    def _job_on_platform_problems(
+        self, key: str, name: str, job: JobSettings, platform: PlatformFacts
+    ) -> list[PydanticCustomError]:
         """What one job needs from the platform: its Key Vault, its workload profile and room on it."""
         problems: list[PydanticCustomError] = []
-        vault = self.platform.key_vault
+        vault = platform.key_vault_name
         suffix = CLOUDS[self.cloud].key_vault_suffix
         for secret_name, secret in sorted(job.secrets.items()):
             where = f"{key}.{name}.secrets.{secret_name}"
             if vault is None:
                 problems.append(
                     rule_error(
-                        f"job `{name}` reads Key Vault secrets, but the stack names no Key Vault",
+                        f"job `{name}` reads Key Vault secrets, but {platform.where} names no Key Vault",
                         f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
-                        f"Microsoft.KeyVault/vaults/<name>}}` under {PLATFORM_KEY}",
+                        f"Microsoft.KeyVault/vaults/<name>}}` under {platform.where}",
                         key=where,
                     )
                 )
@@ -1613,26 +1785,26 @@ class StackConfigBase(ConfigModel):
                         f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's "
                         f"`{self.cloud}` (`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not "
                         "read it",
-                        f"use https://{vault.name.lower()}{suffix}/secrets/{secret.secret_name}, or set "
+                        f"use https://{vault.lower()}{suffix}/secrets/{secret.secret_name}, or set "
                         f"`{CLOUD_KEY}` to the cloud the stack deploys to",
                         key=f"{where}.keyVaultSecretUrl",
                     )
                 )
-            elif secret.vault_name.lower() != vault.name.lower():
+            elif secret.vault_name.lower() != vault.lower():
                 problems.append(
                     rule_error(
                         f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
-                        f"`{vault.name}`: the job's identity is granted only on the stack's vault",
-                        f"move the secret to `{vault.name}` and use https://{vault.name.lower()}{suffix}/secrets/"
-                        f"{secret.secret_name}, or change {PLATFORM_KEY}.keyVault",
+                        f"`{vault}`: the job's identity is granted only on the stack's vault",
+                        f"move the secret to `{vault}` and use https://{vault.lower()}{suffix}/secrets/"
+                        f"{secret.secret_name}, or change {platform.where}.keyVault",
                         key=f"{where}.keyVaultSecretUrl",
                     )
                 )
         profile = None
         if job.workload_profile != CONSUMPTION:
-            profile = self.platform.workload_profile(job.workload_profile)
+            profile = platform.workload_profile(job.workload_profile)
             if profile is None:
-                listed = [CONSUMPTION, *(p.name for p in self.platform.environment.workload_profiles)]
+                listed = [CONSUMPTION, *(p.name for p in platform.workload_profiles)]
                 same = [n for n in listed if n.lower() == job.workload_profile.lower()]
                 problems.append(
                     rule_error(
@@ -1641,7 +1813,7 @@ class StackConfigBase(ConfigModel):
                         (f"did you mean `{same[0]}`? " if same else "")
                         + "use one of "
                         + ", ".join(f"`{n}`" for n in listed)
-                        + f", or add it under {PLATFORM_KEY}.environment.workloadProfiles",
+                        + f", or add it under {platform.profiles_key}",
                         key=f"{key}.{name}.workloadProfile",
                     )
                 )
@@ -1654,32 +1826,16 @@ class StackConfigBase(ConfigModel):
             )
             return problems  # room is counted in valid sizes
         cores, how, lever = job.peak_cores()
-        capacity, what = self._profile_capacity(profile)
+        capacity, what = platform.capacity(profile)
         if cores > capacity:
             problems.append(
                 rule_error(
                     f"{how} = {cores:g} cores exceeds {what}; executions would fail (or wait) for lack of cores",
-                    f"lower {lever} or cpu, or raise {self._capacity_key(profile)}",
+                    f"lower {lever} or cpu, or raise {platform.capacity_key(profile)}",
                     key=f"{key}.{name}.{lever}",
                 )
             )
         return problems
-
-    def _profile_capacity(self, profile: WorkloadProfileConfig | None) -> tuple[float, str]:
-        if profile is None:
-            quota = self.platform.environment.core_quota
-            return quota, f"the environment's coreQuota of {quota} for the Consumption profile"
-        cores = profile.maximum_count * profile.node_cores
-        return cores, (
-            f"profile `{profile.name}`'s {cores} cores (maximumCount {profile.maximum_count} x "
-            f"{profile.node_cores}-core {profile.workload_profile_type} nodes)"
-        )
-
-    @staticmethod
-    def _capacity_key(profile: WorkloadProfileConfig | None) -> str:
-        if profile is None:
-            return f"{PLATFORM_KEY}.environment.coreQuota after raising the quota in Azure"
-        return f"the profile's maximumCount under {PLATFORM_KEY}.environment.workloadProfiles"
 
     @property
     def service_bus_local_auth(self) -> bool:
@@ -1690,11 +1846,17 @@ class StackConfigBase(ConfigModel):
         """Config keys whose Azure ids still hold the all-zero subscription of the committed stack files (a `<...>`
         placeholder is not an ARM id, so the id's own rule refuses it)."""
         platform = self.platform
-        ids = {
-            f"{PLATFORM_KEY}.registry.resourceId": platform.registry.resource_id,
-            f"{PLATFORM_KEY}.keyVault.resourceId": platform.key_vault.resource_id if platform.key_vault else "",
-            f"{PLATFORM_KEY}.alerts.actionGroupId": (platform.alerts.action_group_id or "") if platform.alerts else "",
-        }
+        ids = (
+            {}
+            if platform is None
+            else {
+                f"{PLATFORM_KEY}.registry.resourceId": platform.registry.resource_id,
+                f"{PLATFORM_KEY}.keyVault.resourceId": platform.key_vault.resource_id if platform.key_vault else "",
+                f"{PLATFORM_KEY}.alerts.actionGroupId": (platform.alerts.action_group_id or "")
+                if platform.alerts
+                else "",
+            }
+        )
         for key, name, job in self.jobs():
             for index, grant in enumerate(job.azure_access):
                 ids[f"{key}.{name}.azureAccess.{index}.scope"] = grant.scope
@@ -1710,21 +1872,28 @@ class StackConfigBase(ConfigModel):
                 "would fail or grant on the wrong resource: " + ", ".join(placeholders) + ". Replace them with your "
                 "resources' ids (docs/first-deployment.md)."
             )
+        if self.platform is not None:
+            found.extend(self.storm_warnings(PlatformFacts.of_platform(self.platform)))
+        for _, name, job in self.jobs():
+            found.extend(job.warnings(name))
+        return found
+
+    def storm_warnings(self, platform: PlatformFacts) -> list[str]:
+        """All jobs of a profile at their peak together, against the cores the stack may use there."""
+        found = []
         profiles: dict[str, list[JobSettings]] = {}
         for _, _, job in self.jobs():
             profiles.setdefault(job.workload_profile, []).append(job)
         for profile_name, jobs in profiles.items():
-            profile = self.platform.workload_profile(profile_name)  # None: the Consumption profile
+            profile = platform.workload_profile(profile_name)  # None: the Consumption profile
             total = sum(job.peak_cores()[0] for job in jobs)
-            capacity, what = self._profile_capacity(profile)
+            capacity, what = platform.capacity(profile)
             if total > capacity:
                 found.append(
                     f"all jobs on the {profile_name} profile at their peak together could use {total:g} cores, above "
                     f"{what}: executions started past it fail or wait. Lower maxExecutions, parallelism or cpu, or "
-                    f"raise {self._capacity_key(profile)}."
+                    f"raise {platform.capacity_key(profile)}."
                 )
-        for _, name, job in self.jobs():
-            found.extend(job.warnings(name))
         return found
 
 
