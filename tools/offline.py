@@ -70,6 +70,16 @@ SECRET_MARK = "[secret]"
 # (`pkg/resource/stack/deployment.go` `SerializePropertyValue`: `computedValuePlaceholder`).
 UNKNOWN_DISPLAY = "[unknown]"
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class StackReferenceError(KeyError):
+    """A `StackReference` to a stack whose outputs the offline run was not given."""
+
+    def __init__(self, stack: str) -> None:
+        super().__init__(stack)
+        self.stack = stack
+
 
 # ARM path of each azure-native type: provider namespace and (resource type segment, input naming it) pairs.
 # Resource-group-scoped unless noted; role assignments live below their scope.
@@ -270,11 +280,15 @@ class Registration:
     # resource rather than compared with it.
     import_id: str = ""
     ignore_changes: tuple[str, ...] = ()
+    # A read (`ReadResource`: a `StackReference`, a `.get()`): the id read; nothing is created or changed.
+    read_id: str = ""
 
     @property
     def op(self) -> str:
         """The step the engine would take for this resource in a new stack (pulumi/pulumi
-        `pkg/resource/deploy/step.go` `StepOp`: `OpCreate` "create", `OpImport` "import")."""
+        `pkg/resource/deploy/step.go` `StepOp`: `OpCreate` "create", `OpImport` "import", `OpRead` "read")."""
+        if self.read_id:
+            return "read"
         return "import" if self.import_id else "create"
 
     @cached_property
@@ -324,6 +338,7 @@ class Registration:
                 if self.import_id
                 else {}
             ),
+            **({"op": self.op} if self.read_id else {}),
         }
 
 
@@ -377,6 +392,8 @@ class RecordingMonitor(mocks.MockMonitor):
         self.plant = plant
         self.stack_urn = ""
         self.registrations: list[Registration] = []
+        # Outputs of the stacks a `StackReference` reads, by `<org>/<project>/<stack>`.
+        self.stack_outputs: dict[str, dict[str, Any]] = {}
         self.registered_outputs: dict[str, dict[str, Any]] = {}
         self.on_register = on_register
 
@@ -419,6 +436,37 @@ class RecordingMonitor(mocks.MockMonitor):
         # The SDK reads the answer back: secrets revealed (it re-marks them from the inputs), unknowns kept.
         state = _sync_await(rpc.serialize_properties(reveal(outputs), {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        """A read, as a `StackReference` makes (type `pulumi:pulumi:StackReference`, id `<org>/<project>/<stack>`):
+        the engine answers with the referenced stack's outputs (pulumi/pulumi `pkg/resource/deploy/builtins.go`
+        `readStackReference`: `{name, outputs, secretOutputNames}`). Offline the outputs come from `stack_outputs`
+        (the preview's `--platform-outputs`); a stack without them is an error, as the engine's "unknown stack"."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        wire = _to_dict(request.properties)
+        if request.type != STACK_REFERENCE:
+            raise KeyError(f"no offline read for {request.type}: add it to tools/offline.py RecordingMonitor")
+        if request.id not in self.stack_outputs:
+            raise StackReferenceError(request.id)
+        outputs = {"name": request.id, "outputs": self.stack_outputs[request.id], "secretOutputNames": []}
+        self.registrations.append(
+            Registration(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                id=request.id,
+                custom=True,
+                parent=request.parent,
+                wire_inputs=wire,
+                dependencies=sorted(request.dependencies),
+                property_dependencies={},
+                protect=False,
+                wire_outputs=outputs,
+                read_id=request.id,
+            )
+        )
+        state = _sync_await(rpc.serialize_properties(outputs, {}))
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=state)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         # Components and the stack register their outputs; AnalyzeStack sees these as their properties.
@@ -501,6 +549,7 @@ def run_program(
     program: Path | None = None,
     on_register: Callable[[Registration], None] | None = None,
     plant: Plant | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` as `pulumi preview` does, with `config` (keys like `aca-jobs:platform`, values as in
     YAML), the provider answering as `mode` says; return what the engine received. Exceptions from the program
@@ -508,6 +557,7 @@ def run_program(
     wire_config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     subscription = str(config.get("azure-native:subscriptionId") or PLACEHOLDER_SUBSCRIPTION)
     monitor = RecordingMonitor(AzureMocks(subscription, mode), on_register, plant)
+    monitor.stack_outputs = {name: dict(outputs) for name, outputs in (stack_outputs or {}).items()}
     warnings = _WarningCollector()
     logger = logging.getLogger(f"aca-jobs.offline.{id(warnings)}")
     logger.propagate = False
