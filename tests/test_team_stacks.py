@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +191,54 @@ def test_bad_team_inputs_are_refused_naming_the_key(mutate, key: str, words: str
     config = copy.deepcopy(FULL_CONFIG)
     mutate(config)
     assert_rule_broken(config, key, words)
+
+
+# --- the offline preview of the example organisation (examples/org) ------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "org"
+
+
+def preview_example(preview_main, stack: str, *extra: str) -> int:
+    return preview_main(
+        [
+            "--stack",
+            stack,
+            "--config-file",
+            str(EXAMPLES / f"Pulumi.{stack}.yaml"),
+            "--policy-config",
+            str(EXAMPLES.parent.parent / "policy" / "prod.json"),
+            *extra,
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_example_team_stack_previews_clean_reading_the_platform_stack_beside_it(
+    preview_main, capsys, mode: str
+) -> None:
+    assert preview_example(preview_main, "team-billing", "--as", mode) == 0
+    out = capsys.readouterr().out
+    assert " >   " in out and "pulumi:pulumi:StackReference" in out and "read (id=acme/aca-jobs/platform)" in out
+    assert "can't run policy" not in out and "[mandatory]" not in out
+
+
+def test_platform_outputs_from_a_file(preview_main, capsys, tmp_path: Path) -> None:
+    outputs = tmp_path / "platform.json"
+    outputs.write_text(json.dumps(platform_outputs()))
+    assert preview_example(preview_main, "team-orders", "--json", "--platform-outputs", str(outputs)) == 0
+    document = json.loads(capsys.readouterr().out)
+    [reference] = [r for r in document["resources"] if r["type"] == STACK_REFERENCE]
+    assert reference["op"] == "read" and reference["id"] == PLATFORM_STACK
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("{not json", "is not JSON"), ('{"jobs": {}}', "has no `platform` output"), ("[1]", "has no `platform` output")],
+    ids=["not-json", "no-platform", "not-a-map"],
+)
+def test_a_bad_platform_outputs_file_exits_2_naming_it(preview_main, capsys, tmp_path: Path, content, words) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(content)
+    assert preview_example(preview_main, "team-orders", "--platform-outputs", str(outputs)) == 2
+    err = capsys.readouterr().err
+    assert f"{outputs}: " in err and words in err and "Traceback" not in err

@@ -45,6 +45,7 @@ from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
 from tools.compare import render as render_comparison
 from tools.offline import (
+    DEPLOYED,
     MODES,
     NEW_STACK,
     PROJECT_DIR,
@@ -56,6 +57,7 @@ from tools.offline import (
     display,
     run_program,
 )
+from tools.platform_outputs import PlatformOutputsError, platform_outputs
 from tools.policy_runner import (
     CALL_TIMEOUT_SECONDS,
     PolicyConfigError,
@@ -168,8 +170,22 @@ def load_run(
     project_dir: Path = PROJECT_DIR,
     on_register: Callable[[Registration], None] | None = None,
     mode: str = NEW_STACK,
+    platform_outputs_file: Path | None = None,
 ) -> ProgramRun:
+    """The program run of a stack. A team stack's platform outputs come from `platform_outputs_file`, else from a
+    preview of the platform stack when its file is here (`tools/platform_outputs.py`)."""
     given = stack if isinstance(stack, StackInput) else read_stack(stack, config_file, project_dir)
+    try:
+        stack_outputs = platform_outputs(
+            given.check(),
+            given.path.name,
+            platform_outputs_file,
+            given.project,
+            given.path.parent,
+            lambda path: load_run(path.name.split(".")[1], path, project_dir=project_dir, mode=DEPLOYED).outputs,
+        )
+    except PlatformOutputsError as error:
+        raise UsageError(str(error)) from None
     return run_program(
         given.config,
         given.stack,
@@ -178,6 +194,7 @@ def load_run(
         project_dir=project_dir,
         on_register=on_register,
         mode=mode,
+        stack_outputs=stack_outputs,
     )
 
 
@@ -185,8 +202,10 @@ def load_run(
 
 
 # The engine's step labels and their prefixes (pulumi/pulumi `pkg/resource/deploy/step.go` `StepOp`, `RawPrefix`:
-# `OpCreate` "create" "+ ", `OpImport` "import" "= ").
-STEP_PREFIXES = {"create": "+", "import": "="}
+# `OpCreate` "create" "+ ", `OpImport` "import" "= ", `OpRead` "read" "> ").
+STEP_PREFIXES = {"create": "+", "import": "=", "read": ">"}
+# Steps that change something; a read (a StackReference) only reads.
+CHANGES = ("create", "import")
 
 
 def render_tree(run: ProgramRun) -> str:
@@ -203,7 +222,7 @@ def render_tree(run: ProgramRun) -> str:
             branch = "└─ " if last else "├─ "
             notes = ["protected"] if resource.protect else []
             # The id the engine imports, as `pulumi preview --diff` prints it on the import step (`[id=...]`).
-            notes += [f"id={resource.import_id}"] if resource.import_id else []
+            notes += [f"id={resource.import_id or resource.read_id}"] if resource.import_id or resource.read_id else []
             rows.append((resource.op, prefix + branch + resource.type, resource.name, notes))
             walk(resource.urn, prefix + ("   " if last else "│  "))
 
@@ -229,11 +248,11 @@ def render_tree(run: ProgramRun) -> str:
         lines += [f"    warning: {warning}" for warning in run.warnings]
     # As the CLI sums up a preview: a line per step kind, then the total when there are several kinds (Pulumi's
     # import guide shows "+ 1 to create", "= 1 to import", "2 changes").
-    counts = {op: sum(1 for row in rows if row[0] == op) for op in STEP_PREFIXES}
+    counts = {op: sum(1 for row in rows if row[0] == op) for op in CHANGES}
     lines += ["", "Resources:"]
     lines += [f"    {STEP_PREFIXES[op]} {count} to {op}" for op, count in counts.items() if count]
     if sum(1 for count in counts.values() if count) > 1:
-        lines.append(f"    {len(rows)} changes")
+        lines.append(f"    {sum(counts.values())} changes")
     return "\n".join(lines)
 
 
@@ -293,6 +312,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--config-file", type=Path, help="stack config file to use instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the tree")
+    parser.add_argument(
+        "--platform-outputs",
+        type=Path,
+        help="a team stack's platform stack outputs, as `pulumi stack output --json` prints them (default: preview "
+        "the platform stack when its file is in the project)",
+    )
     parser.add_argument("--policy-pack", type=Path, default=PROJECT_DIR / "policy", help="policy pack folder")
     parser.add_argument(
         "--policy-config",
@@ -339,7 +364,12 @@ def main(
         own_pack = PolicyPackProcess(args.policy_pack.resolve(), call_timeout=policy_timeout) if pack is None else None
         with own_pack or contextlib.nullcontext(pack) as active:
             policy_review = PolicyReview(active, user_policy_config, policy_source)
-            run = load_run(stack_input, on_register=policy_review.submit, mode=args.mode)
+            run = load_run(
+                stack_input,
+                on_register=policy_review.submit,
+                mode=args.mode,
+                platform_outputs_file=args.platform_outputs,
+            )
             violations = policy_review.finish(run)
         leaving: LeavingReport = leaving_report(args.stack, run)
     except (UsageError, StackConfigError, PolicyConfigError, MissingPolicyConfigError, SnapshotError) as error:
