@@ -1,5 +1,6 @@
 """The delivery workflows: preview on pull requests with their own read-only identity, ordered and gated
-deployment on main through one reusable workflow. The stacks come from the repository, not from this file."""
+deployment on main through one reusable workflow. The stacks come from the repository, not from this file: the
+single stacks (platform and jobs together) by name, platform and team stacks through tools/delivery.py's plan."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR
 
+from tools import delivery
+
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
-# Every committed stack, in promotion order (dev first, prod last; any other stack between them).
-PROMOTION_ORDER = {"dev": 0, "prod": 2}
-STACKS = sorted(
-    (path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml")),
-    key=lambda stack: (PROMOTION_ORDER.get(stack, 1), stack),
-)
+# Every committed single stack, in promotion order (dev first, prod last; any other stack between them).
+STACKS = delivery.plan(delivery.stacks_in(PROJECT_DIR))["singles"]
 DEPLOY_STACK = "./.github/workflows/deploy-stack.yml"
+PLAN_OUTPUT = '.venv/bin/python -m tools.delivery plan >> "$GITHUB_OUTPUT"'
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -49,15 +49,39 @@ def test_the_stacks_are_read_from_the_repository() -> None:
 # --- pull requests ------------------------------------------------------------------------------------------
 
 
-def test_pull_requests_run_tests_then_the_offline_preview_of_every_stack() -> None:
+def test_pull_requests_run_tests_then_the_offline_preview_of_the_stacks_they_touch() -> None:
     pr = workflow("pull-request.yml")
     assert "pull_request" in pr["on"]
     jobs = pr["jobs"]
     assert any(step.get("run") == "make test" for step in jobs["test"]["steps"])
     offline = jobs["offline-preview"]
-    assert needs(offline) == ["test"]
-    assert sorted(offline["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert needs(offline) == ["test", "plan"]
+    assert offline["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.stacks) }}"
+    assert offline["if"] == "needs.plan.outputs.stacks != '[]'"  # an empty matrix is an error; docs preview none
     assert any("make preview STACK=${{ matrix.stack }}" in str(step.get("run")) for step in offline["steps"])
+
+
+def test_a_pull_request_previews_only_the_stacks_its_changed_files_name() -> None:
+    plan = workflow("pull-request.yml")["jobs"]["plan"]
+    assert plan["outputs"] == {"stacks": "${{ steps.affected.outputs.stacks }}"}
+    [checkout] = [step for step in plan["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["fetch-depth"] == 0  # the merge base of base and head must be fetched
+    [affected] = [step for step in plan["steps"] if step.get("id") == "affected"]
+    # The pull request's own changes (three dots: since the merge base), one path a line, into the selection.
+    assert affected["env"] == {
+        "BASE_SHA": "${{ github.event.pull_request.base.sha }}",
+        "HEAD_SHA": "${{ github.event.pull_request.head.sha }}",
+    }
+    lines = affected["run"].splitlines()
+    assert lines[0] == 'git diff --name-only --no-renames "${BASE_SHA}...${HEAD_SHA}" > changed.txt'
+    assert lines[1] == '.venv/bin/python -m tools.delivery affected < changed.txt >> "$GITHUB_OUTPUT"'
+    assert any(step.get("run") == "make setup" for step in plan["steps"])
+    # What that selection previews of a team's change: only that team's stack (tests/test_delivery.py has the rule).
+    # Here, on the committed stacks: a change to one stack file previews that stack alone, and a contract change
+    # previews every stack.
+    stacks = delivery.stacks_in(PROJECT_DIR)
+    assert delivery.affected(["Pulumi.staging.yaml"], stacks) == ["staging"]
+    assert sorted(delivery.affected(["components/platform_contract.py"], stacks)) == sorted(STACKS)
 
 
 def test_ci_runs_the_bench_smoke_after_the_tests() -> None:
@@ -77,15 +101,17 @@ def test_pull_request_previews_use_their_own_environment_and_identity() -> None:
     assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
     # The credentials gate reads the same environment's secrets.
     assert jobs["azure-credentials"]["environment"] == "pr-preview"
-    assert set(needs(preview)) == {"offline-preview", "azure-credentials"}
-    assert preview["if"] == "needs.azure-credentials.outputs.configured == 'true'"
+    assert set(needs(preview)) == {"plan", "offline-preview", "azure-credentials"}
+    assert preview["if"] == (
+        "needs.azure-credentials.outputs.configured == 'true' && needs.plan.outputs.stacks != '[]'"
+    )
     docs = (PROJECT_DIR / "docs" / "first-deployment.md").read_text()
     assert "repo:<org>/<repo>:environment:pr-preview" in docs
 
 
-def test_pull_request_previews_run_with_the_policy_pack_for_every_stack() -> None:
+def test_pull_request_previews_run_with_the_policy_pack_for_each_touched_stack() -> None:
     preview = workflow("pull-request.yml")["jobs"]["preview"]
-    assert sorted(preview["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.stacks) }}"
     [step] = pulumi_steps(preview)
     assert step["with"]["command"] == "preview"
     assert step["with"]["policyPacks"] == "policy"
@@ -96,11 +122,20 @@ def test_pull_request_previews_run_with_the_policy_pack_for_every_stack() -> Non
 # --- deployment -----------------------------------------------------------------------------------------
 
 
+def single_stack_callers(jobs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The deploy jobs of the single stacks: one per stack, named in the workflow (not from a matrix)."""
+    return {
+        name: job
+        for name, job in jobs.items()
+        if job.get("uses") == DEPLOY_STACK and "matrix" not in str(job["with"]["stack"])
+    }
+
+
 def test_main_deploys_every_stack_in_promotion_order_through_one_reusable_workflow() -> None:
     deploy = workflow("deploy.yml")
     assert deploy["on"]["push"]["branches"] == ["main"]
     jobs = deploy["jobs"]
-    callers = {name: job for name, job in jobs.items() if job.get("uses") == DEPLOY_STACK}
+    callers = single_stack_callers(jobs)
     assert sorted(job["with"]["stack"] for job in callers.values()) == sorted(STACKS)
     previous = "test"
     for stack in STACKS:
@@ -111,10 +146,44 @@ def test_main_deploys_every_stack_in_promotion_order_through_one_reusable_workfl
     assert all("steps" not in job for job in callers.values())  # no copied deploy steps
 
 
+def test_main_deploys_the_platform_stacks_before_the_team_stacks() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    plan, platform, teams = jobs["plan"], jobs["platform"], jobs["teams"]
+    # The roles come from the stack files in the repository.
+    assert needs(plan) == ["test"]
+    assert any(step.get("run") == PLAN_OUTPUT for step in plan["steps"])
+    assert set(plan["outputs"]) == {"platforms", "teams", "protected"}
+    # Every platform stack, each through the one reusable workflow.
+    assert needs(platform) == ["plan"]
+    assert platform["uses"] == DEPLOY_STACK and platform["with"]["stack"] == "${{ matrix.stack }}"
+    assert platform["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.platforms) }}"
+    assert platform["if"] == "needs.plan.outputs.platforms != '[]'"
+    # Then every team stack: after the platform job, and only when it succeeded or there was no platform to deploy.
+    assert set(needs(teams)) == {"plan", "platform"}
+    assert teams["uses"] == DEPLOY_STACK and teams["with"]["stack"] == "${{ matrix.stack }}"
+    assert teams["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.teams) }}"
+    condition = " ".join(teams["if"].split())
+    assert condition == (
+        "!cancelled() && needs.plan.result == 'success' && needs.plan.outputs.teams != '[]' && "
+        "(needs.platform.result == 'success' || needs.platform.result == 'skipped')"
+    )
+    assert teams["strategy"]["fail-fast"] is False  # one team's failure does not cancel the others
+    for job in (platform, teams):
+        assert job["secrets"] == "inherit"
+        assert job["permissions"] == {"contents": "read", "id-token": "write", "actions": "read"}
+        assert job["with"]["require-reviewers"] == (
+            "${{ contains(fromJSON(needs.plan.outputs.protected), matrix.stack) }}"
+        )
+        assert "steps" not in job
+    # The single stacks' chain is not held up by, and does not hold up, the platform and team stacks.
+    singles = single_stack_callers(jobs)
+    assert not {"platform", "teams", "plan"} & {n for job in singles.values() for n in needs(job)}
+
+
 def test_only_prod_requires_reviewers_and_the_gate_refuses_an_unprotected_environment() -> None:
     jobs = workflow("deploy.yml")["jobs"]
     required = {
-        job["with"]["stack"]: job["with"].get("require-reviewers", False) for job in jobs.values() if "with" in job
+        job["with"]["stack"]: job["with"].get("require-reviewers", False) for job in single_stack_callers(jobs).values()
     }
     assert required == {stack: stack == "prod" for stack in STACKS}
     deploy = workflow("deploy-stack.yml")["jobs"]["deploy"]
