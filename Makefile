@@ -33,9 +33,10 @@ up: $(STAMP)
 snapshots: $(STAMP)
 	$(PY) -m tools.snapshots
 
-## Unit tests (Pulumi mocks; no Azure, no CLI, no network), on two workers
+## Unit tests (Pulumi mocks; no Azure, no CLI, no network), on two workers; a module's tests stay on one worker
+## (--dist loadscope), so module fixtures (program runs) are computed once: 56 s against 63 s with the default
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadscope
 
 ## Benchmark: offline preview of a prod-shaped stack vs a direct-registration baseline, 10/100/300 jobs (not a test;
 ## about 25 min on a loaded 2-core machine)
