@@ -103,6 +103,25 @@ class ConfigModel(BaseModel):
 # --- names and references --------------------------------------------------------------------------------
 
 
+def parse_id_of_type(text: str, key: str, resource_type: str, what: str, lookup: str) -> ArmId:
+    """`text` parsed as the id of one `resource_type` resource, or a rule error at `key` naming what it is instead
+    and the command that prints the right id."""
+    namespace, *types = resource_type.split("/")
+    example = (
+        f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{namespace}/"
+        + "/".join(f"{kind}/<name>" for kind in types)
+        + "`"
+    )
+    parsed = parse_arm_id(text, key, f"{what} id", example)
+    if not parsed.is_type(resource_type):
+        raise rule_error(
+            f"`{text}` is a {parsed.resource_type or parsed.level}, not {what}",
+            f"use {example} (`{lookup}`)",
+            key=key,
+        )
+    return parsed
+
+
 def parse_arm_id(text: str, key: str, what: str, example: str) -> ArmId:
     """`text` parsed as an ARM id (`policy/aca_facts/arm_id.py`), or a rule error at `key` saying why not."""
     try:
@@ -823,17 +842,13 @@ class NetworkConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> NetworkConfig:
-        example = (
-            "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/"
-            "<subnet>"
+        parse_id_of_type(
+            self.infrastructure_subnet_id,
+            "infrastructureSubnetId",
+            SUBNET_TYPE,
+            "a subnet",
+            "az network vnet subnet show -g <rg> --vnet-name <vnet> -n <subnet> --query id -o tsv",
         )
-        subnet = parse_arm_id(self.infrastructure_subnet_id, "infrastructureSubnetId", "a subnet id", f"`{example}`")
-        if not subnet.is_type(SUBNET_TYPE):
-            raise rule_error(
-                f"`{self.infrastructure_subnet_id}` is a {subnet.resource_type or subnet.level}, not a subnet",
-                f"use `{example}` (`az network vnet subnet show ... --query id -o tsv`)",
-                key="infrastructureSubnetId",
-            )
         return self
 
 
@@ -868,15 +883,13 @@ class EnvironmentConfig(ConfigModel):
                 key="resourceId" if self.name is not None else "name",
             )
         if self.resource_id is not None:
-            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{ENVIRONMENT_TYPE}/<name>`"
-            environment = parse_arm_id(self.resource_id, "resourceId", "a Container Apps environment id", example)
-            if not environment.is_type(ENVIRONMENT_TYPE):
-                raise rule_error(
-                    f"`{self.resource_id}` is a {environment.resource_type or environment.level}, not a Container "
-                    "Apps environment",
-                    f"use {example} (`az containerapp env show -n <name> -g <rg> --query id -o tsv`)",
-                    key="resourceId",
-                )
+            parse_id_of_type(
+                self.resource_id,
+                "resourceId",
+                ENVIRONMENT_TYPE,
+                "a Container Apps environment",
+                "az containerapp env show -n <name> -g <rg> --query id -o tsv",
+            )
             for created_only in ("network", "workspace_name", "log_retention_days"):
                 if created_only in self.model_fields_set:
                     alias = to_camel(created_only)
@@ -894,15 +907,13 @@ class EnvironmentConfig(ConfigModel):
                     "remove `workspaceResourceId` (or `workspaceName` names the created workspace)",
                     key="workspaceResourceId",
                 )
-            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{WORKSPACE_TYPE}/<name>`"
-            workspace = parse_arm_id(self.workspace_resource_id, "workspaceResourceId", "a workspace id", example)
-            if not workspace.is_type(WORKSPACE_TYPE):
-                raise rule_error(
-                    f"`{self.workspace_resource_id}` is a {workspace.resource_type or workspace.level}, not a Log "
-                    "Analytics workspace",
-                    f"use {example}",
-                    key="workspaceResourceId",
-                )
+            parse_id_of_type(
+                self.workspace_resource_id,
+                "workspaceResourceId",
+                WORKSPACE_TYPE,
+                "a Log Analytics workspace",
+                "az monitor log-analytics workspace show -g <rg> -n <name> --query id -o tsv",
+            )
         if self.workspace_name is not None and not _WORKSPACE.fullmatch(self.workspace_name):
             raise rule_error(
                 f"`{self.workspace_name}` is not a valid Log Analytics workspace name",
@@ -965,15 +976,13 @@ class ServiceBusConfig(ConfigModel):
                 key="resourceId" if self.namespace is not None else "namespace",
             )
         if self.resource_id is not None:
-            example = f"`/subscriptions/<sub>/resourceGroups/<rg>/providers/{NAMESPACE_TYPE}/<name>`"
-            namespace = parse_arm_id(self.resource_id, "resourceId", "a Service Bus namespace id", example)
-            if not namespace.is_type(NAMESPACE_TYPE):
-                raise rule_error(
-                    f"`{self.resource_id}` is a {namespace.resource_type or namespace.level}, not a Service Bus "
-                    "namespace",
-                    f"use {example} (`az servicebus namespace show -n <name> -g <rg> --query id -o tsv`)",
-                    key="resourceId",
-                )
+            namespace = parse_id_of_type(
+                self.resource_id,
+                "resourceId",
+                NAMESPACE_TYPE,
+                "a Service Bus namespace",
+                "az servicebus namespace show -n <name> -g <rg> --query id -o tsv",
+            )
             try:
                 normalize_namespace(namespace.name or "")
             except PydanticCustomError as error:
