@@ -181,7 +181,14 @@ class TeamPlatform(pulumi.ComponentResource):
             self.contract = contract_from_output(value, f"platform stack `{config.platform_stack}`")
         except ContractError as error:
             raise StackConfigError(f"{stack_file}: {PLATFORM_STACK_KEY}: {error}.") from None
-        for warning in check_on_contract(config, facts_of(self.contract, config.platform_stack, team), stack_file):
+        try:
+            facts = facts_of(self.contract, config.platform_stack, team)
+        except ValidationError as error:  # a profile of the contract this program's rules do not take
+            raise StackConfigError(
+                f"{stack_file}: {PLATFORM_STACK_KEY}: the platform stack's workload profiles are not ones this program "
+                f"knows ({error.error_count()} problem(s)). Fix: deploy both stacks from the same aca-jobs release."
+            ) from None
+        for warning in check_on_contract(config, facts, stack_file):
             pulumi.log.warn(warning)
         subscription_id = authorization.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
