@@ -140,8 +140,21 @@ def test_the_teams_core_budget_bounds_its_jobs() -> None:
         (lambda outputs: outputs["platform"].update(version=CONTRACT_VERSION + 1), "of version 2; this program reads"),
         (lambda outputs: outputs.pop("platform"), "has no `platform` output"),
         (lambda outputs: outputs["platform"].pop("registry"), "is not a platform contract"),
+        (
+            lambda outputs: outputs["platform"]["environment"]["workloadProfiles"].append(
+                {
+                    "name": "gpu",
+                    "workloadProfileType": "NC24-A100",
+                    "minimumCount": 0,
+                    "maximumCount": 1,
+                    "nodeCores": 24,
+                    "nodeMemoryGib": 220,
+                }
+            ),
+            "workload profiles are not ones this program knows",
+        ),
     ],
-    ids=["other-version", "no-platform-output", "not-a-contract"],
+    ids=["other-version", "no-platform-output", "not-a-contract", "unknown-profile-type"],
 )
 def test_a_contract_this_program_cannot_read_is_refused(change, words: str) -> None:
     outputs = copy.deepcopy(platform_outputs())
