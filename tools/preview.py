@@ -2,6 +2,7 @@
 
     python -m tools.preview --stack dev [--as new-stack|deployed] [--config-file PATH] [--json]
     python -m tools.preview --compare staging prod [--json]
+    python -m tools.preview --compare examples/org/Pulumi.team-orders.yaml examples/org/Pulumi.team-billing.yaml
 
 Runs the real `__main__.py` under the Pulumi mock runtime in preview mode with the stack's config
 (`Pulumi.<stack>.yaml`, or the file given) on top of the project's defaults from `Pulumi.yaml`, then reviews
@@ -36,12 +37,14 @@ import grpc
 from components.config import (
     BUDGET_KEY,
     LOCATION_KEY,
+    PLATFORM_STACK_KEY,
     ROLE_ASSIGNMENTS_PER_SUBSCRIPTION,
     SUBSCRIPTION_KEY,
     StackConfigBase,
 )
 from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
+from components.team import PLATFORM_OUTPUT, ContractError, contract_from_output
 from tools.compare import compare
 from tools.compare import render as render_comparison
 from tools.offline import (
@@ -164,6 +167,54 @@ def read_stack(stack: str, config_file: Path | None, project_dir: Path = PROJECT
     return StackInput(stack, project, path, config)
 
 
+def referenced_outputs(
+    given: StackInput, platform_outputs_file: Path | None, project_dir: Path = PROJECT_DIR
+) -> dict[str, dict[str, Any]]:
+    """The outputs each `StackReference` of the stack reads (a team stack's platform stack), resolved as
+    `tools/platform_outputs.py` says: `platform_outputs_file`, else the platform stack file beside the stack's."""
+    try:
+        return platform_outputs(
+            given.check(),
+            given.path.name,
+            platform_outputs_file,
+            given.project,
+            given.path.parent,
+            lambda path: load_run(stack_of_file(path), path, project_dir=project_dir, mode=DEPLOYED).outputs,
+        )
+    except PlatformOutputsError as error:
+        raise UsageError(str(error)) from None
+
+
+def team_contract(given: StackInput, platform_outputs_file: Path | None, project_dir: Path = PROJECT_DIR) -> Any:
+    """A team stack's platform contract (`components.team.PlatformContract`), read from its platform stack's outputs
+    as the program reads it; a usage error naming the stack file and `aca-jobs:platformStack` when it is not one."""
+    config = given.check()
+    assert config.platform_stack is not None, "only a team stack reads a platform contract"
+    outputs = referenced_outputs(given, platform_outputs_file, project_dir)[config.platform_stack]
+    source = f"{platform_outputs_file}" if platform_outputs_file else f"platform stack `{config.platform_stack}`"
+    try:
+        return contract_from_output(outputs.get(PLATFORM_OUTPUT), source)
+    except ContractError as error:
+        raise UsageError(f"{given.path.name}: {PLATFORM_STACK_KEY}: {error}.") from None
+
+
+def stack_of_file(path: Path) -> str:
+    """The stack a stack file is for: `Pulumi.<stack>.yaml` -> `<stack>`."""
+    name = path.name
+    if not (name.startswith("Pulumi.") and name.endswith((".yaml", ".yml"))) or name.count(".") < 2:
+        raise UsageError(f"{name}: not a stack file name; a stack file is named Pulumi.<stack>.yaml")
+    return name.split(".", 1)[1].rsplit(".", 1)[0]
+
+
+def stack_target(target: str, project_dir: Path = PROJECT_DIR) -> tuple[str, Path | None]:
+    """A stack named on the command line: a stack name (its file `Pulumi.<stack>.yaml` in the project), or the path
+    of a stack file anywhere (`examples/org/Pulumi.team-orders.yaml`), whose platform stack is found beside it."""
+    if target.endswith((".yaml", ".yml")):
+        path = Path(target)
+        return stack_of_file(path), path
+    return target, None
+
+
 def load_run(
     stack: str | StackInput,
     config_file: Path | None = None,
@@ -175,17 +226,7 @@ def load_run(
     """The program run of a stack. A team stack's platform outputs come from `platform_outputs_file`, else from a
     preview of the platform stack when its file is here (`tools/platform_outputs.py`)."""
     given = stack if isinstance(stack, StackInput) else read_stack(stack, config_file, project_dir)
-    try:
-        stack_outputs = platform_outputs(
-            given.check(),
-            given.path.name,
-            platform_outputs_file,
-            given.project,
-            given.path.parent,
-            lambda path: load_run(path.name.split(".")[1], path, project_dir=project_dir, mode=DEPLOYED).outputs,
-        )
-    except PlatformOutputsError as error:
-        raise UsageError(str(error)) from None
+    stack_outputs = referenced_outputs(given, platform_outputs_file, project_dir)
     return run_program(
         given.config,
         given.stack,
@@ -301,7 +342,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack name; reads Pulumi.<stack>.yaml")
     target.add_argument(
-        "--compare", nargs=2, metavar=("LEFT", "RIGHT"), help="list resource-level differences between two stacks"
+        "--compare",
+        nargs=2,
+        metavar=("LEFT", "RIGHT"),
+        help="list resource-level differences between two stacks (each a stack name or a Pulumi.<stack>.yaml path)",
     )
     parser.add_argument(
         "--as",
@@ -333,9 +377,14 @@ def policy_config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return read_policy_config(path), path.name
 
 
-def compare_stacks(left: str, right: str, as_json: bool) -> int:
+def compare_stacks(left: str, right: str, as_json: bool, platform_outputs_file: Path | None = None) -> int:
+    """Each side a stack name or a stack file's path (`stack_target`); a team stack runs with its platform stack's
+    outputs (`platform_outputs_file`, which a stack without `aca-jobs:platformStack` ignores)."""
     try:
-        comparison = compare(load_run(left, None), load_run(right, None))
+        left_run, right_run = (
+            load_run(*stack_target(side), platform_outputs_file=platform_outputs_file) for side in (left, right)
+        )
+        comparison = compare(left_run, right_run)
     except (UsageError, StackConfigError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
@@ -355,7 +404,7 @@ def main(
     own and stops it when done."""
     args = parse_args(argv)  # argparse exits 2 on a usage error
     if args.compare:
-        return compare_stacks(*args.compare, as_json=args.json)
+        return compare_stacks(*args.compare, as_json=args.json, platform_outputs_file=args.platform_outputs)
     try:
         stack_input = read_stack(args.stack, args.config_file)
         config = stack_input.check()  # the stack file's own problems first: they need no policy config to be found

@@ -1,6 +1,6 @@
 """Promote job images from one stack to the next: the only thing that should move between stacks.
 
-    python -m tools.promote --from staging --to prod [--job NAME ...] [--dry-run | --check]
+    python -m tools.promote --from staging --to prod [--job NAME ...] [--dry-run | --check] [--platform-outputs FILE]
 
 Copies the `image` of the chosen jobs (default: every job of the source stack) into the target stack file,
 keeping the target's comments, order, formatting, line endings and file mode (round-trip YAML), and prints a
@@ -10,7 +10,9 @@ Refuses (exit 2), writing nothing: a stack file the strict reader refuses (`comp
 breaks the config contract (checked as the preview checks it: other providers' keys pass untouched); a job that
 either stack lacks; a job of another kind in each stack (a scheduled job's image into a manual job of the same
 name); an image without a digest when the target's policy config (`policy/<to>.json`) requires
-digests; an image from another registry than the target's `aca-jobs:platform.registry.server`; an image the
+digests; an image from another registry than the target's `aca-jobs:platform.registry.server` (a team stack's: the
+`registry.server` of its platform stack's contract, from `--platform-outputs FILE` or a preview of the platform
+stack's file in the project, as `tools.preview` resolves it; bad or missing outputs refuse); an image the
 target shares between jobs through a YAML anchor, alias or `<<` merge key; a target whose formatting the writer
 would not keep; a file that cannot be read or written. Exit 3: the tool itself failed (a bug).
 `--check` changes nothing and exits 1 when the target lags the source (for CI); `--dry-run` only prints.
@@ -106,11 +108,12 @@ def promote(
     registry_server: str,
     shared_images: Mapping[str, str],
     source_name: str = "the source stack",
+    registry_source: str = "aca-jobs:platform.registry.server",
 ) -> list[tuple[str, str, str]]:
     """Copy images into `target` (in place); returns (job, old image, new image) for each image that changed.
 
-    `registry_server` is the target's registry; `shared_images` names, per target job, how its image is shared
-    through anchors or merge keys (see `shared_images`)."""
+    `registry_server` is the target's registry (`registry_source` says where it comes from); `shared_images`
+    names, per target job, how its image is shared through anchors or merge keys (see `shared_images`)."""
     source_kinds, target_kinds = jobs_by_kind(source), jobs_by_kind(target)
     source_jobs, target_jobs = stack_jobs(source), stack_jobs(target)
     # Without --job: the jobs both stacks have (a job only in the source is reported by `source_only_jobs`).
@@ -145,7 +148,7 @@ def promote(
         if not same_host(image_registry(image), registry_server):
             problems.append(
                 f"job `{name}`: `{image}` is not from {target_name}'s registry `{registry_server}` "
-                f"(aca-jobs:platform.registry.server), the only one its jobs may pull from; push the image to "
+                f"({registry_source}), the only one its jobs may pull from; push the image to "
                 f"`{registry_server}` and reference it from there in the source stack"
             )
         if image != str(target_jobs[name]["image"]) and name in shared_images:
@@ -388,6 +391,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     mode.add_argument("--check", action="store_true", help="exit 1 when the target lags the source")
+    parser.add_argument(
+        "--platform-outputs",
+        type=Path,
+        help="a team target's platform stack outputs, as `pulumi stack output --json` prints them (default: preview "
+        "the platform stack when its file is in the project); its contract names the registry",
+    )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -424,12 +433,28 @@ def source_only_jobs(source: Any, target: Any, source_name: str, target_name: st
     ]
 
 
+def target_registry(config: StackConfigBase, args: argparse.Namespace) -> tuple[str, str]:
+    """The registry the target's jobs pull from, and where that is said: a stack with a platform of its own names
+    it in `aca-jobs:platform.registry.server`; a team stack's comes from its platform stack's contract, read from
+    `--platform-outputs` or from a preview of the platform stack's file in the project (`tools/platform_outputs.py`),
+    as the program reads it."""
+    if config.platform is not None:
+        return config.platform.registry.server, "aca-jobs:platform.registry.server"
+    try:
+        given = preview.read_stack(args.target, None, args.project_dir)
+        contract = preview.team_contract(given, args.platform_outputs, args.project_dir)
+    except preview.UsageError as error:
+        raise PromotionRefusedError(str(error)) from None
+    return contract.registry.server, f"registry.server of the platform stack `{config.platform_stack}`'s contract"
+
+
 def run(args: argparse.Namespace) -> int:
     # Both files are read strictly before anything else happens.
     source = read_stack(args.project_dir / f"Pulumi.{args.source}.yaml")
     target = read_stack(args.project_dir / f"Pulumi.{args.target}.yaml")
     check_contract(source.values, source.name, args.project_dir)
     target_config = check_contract(target.values, target.name, args.project_dir)
+    registry_server, registry_source = target_registry(target_config, args)
     stack_yaml = round_trip_yaml()
     target_document = round_trip_load(stack_yaml, target)
     source_document = round_trip_load(stack_yaml, source)
@@ -442,9 +467,10 @@ def run(args: argparse.Namespace) -> int:
         args.jobs,
         requires_digest(args.target, args.project_dir / "policy"),
         target.name,
-        registry_server=target_config.platform.registry.server,
+        registry_server=registry_server,
         shared_images=shared_images(target.text),
         source_name=source.name,
+        registry_source=registry_source,
     )
     if not args.jobs and not set(stack_jobs(source_document)) & set(stack_jobs(target_document)):
         print(f"{source.name} and {target.name} have no job in common: there is no image to promote")
