@@ -26,6 +26,7 @@ if config.platform is not None:
             config=config.platform,
             location=config.location,
             service_bus_local_auth=config.service_bus_local_auth,
+            subscription_id=config.subscription_id,
         ),
     )
 else:

@@ -136,13 +136,15 @@ def adoption_options(name: str, settings: JobSettings, platform: PlatformRefs) -
     `import_` must be a plain string (pulumi/pulumi `sdk/python/lib/pulumi/resource.py` `ResourceOptions.import_:
     Optional[str]`, sent as the `importId` string of `RegisterResourceRequest`), so the id is composed from the
     subscription in the stack file (`azure-native:subscriptionId`, the key the provider deploys with; the config
-    contract refuses `adopt` without it), not from `authorization.get_client_config`, an Output. The engine
-    imports only while the state holds no import of this id (`pkg/resource/deploy/step_generator.go`: `isImport :=
-    goal.Custom && goal.ID != "" && (!hasOld || old.External || oldImportID != goal.ID)`)."""
+    contract refuses `adopt` without it; it reaches jobs through `JobPlacement`), not from
+    `authorization.get_client_config`, an Output. The engine imports only while the state holds no import of this
+    id (`pkg/resource/deploy/step_generator.go`: `isImport := goal.Custom && goal.ID != "" && (!hasOld ||
+    old.External || oldImportID != goal.ID)`)."""
     if not settings.adopt:
         return {}
-    namespace, key = SUBSCRIPTION_KEY.split(":", 1)
-    subscription = pulumi.Config(namespace).require(key)
+    subscription = platform.placement.configured_subscription_id
+    if subscription is None:  # guaranteed by StackConfig (`adopt` needs it); a programming error otherwise
+        raise ValueError(f"adopting {name} needs {SUBSCRIPTION_KEY}")
     return {
         "import_": job_arm_id(subscription, platform.placement.resource_group, name),
         "ignore_changes": list(ADOPTION_IGNORED_PROPERTIES),

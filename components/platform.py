@@ -28,6 +28,8 @@ class JobsPlatformArgs:
     location: str
     # True only when an event job opted into the connection-string fallback.
     service_bus_local_auth: bool = False
+    # `azure-native:subscriptionId`, when the stack file sets it.
+    subscription_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class JobsPlatform(pulumi.ComponentResource):
             location=location,
             tags=tags,
             protect=config.protect,
+            configured_subscription_id=args.subscription_id,
         )
         alert_refs = None
         if config.active_alerts is not None:

@@ -132,3 +132,6 @@ class JobPlacement:
     location: str
     tags: dict[str, str]
     protect: bool
+    # The subscription the stack file names (`azure-native:subscriptionId`), when it does: plain text, for an id that
+    # must be known before anything runs (the import id of an adopted job).
+    configured_subscription_id: str | None = None

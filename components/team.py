@@ -208,6 +208,7 @@ class TeamPlatform(pulumi.ComponentResource):
             location=location,
             tags=dict(team.tags),
             protect=team.protect,
+            configured_subscription_id=config.subscription_id,
         )
         alerts = None
         if self.contract.action_group_id and self.contract.workspace_id:
