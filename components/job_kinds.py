@@ -22,10 +22,10 @@ from components.config import (
     ScheduledJobConfig,
     StackConfigBase,
 )
+from components.event_job import ServiceBusEventJob
 from components.job_template import JobComponent
 from components.manual_job import ManualJobComponent
 from components.scheduled_job import ScheduledJobComponent
-from components.service_bus_event_job import ServiceBusEventJob
 
 
 @dataclass(frozen=True)

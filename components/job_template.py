@@ -202,11 +202,14 @@ class JobComponent(pulumi.ComponentResource):
 
     The default `build` is a job an operator or a schedule starts: a lifecycle-None identity that pulls the image and
     reads the job's Key Vault secrets, a lifecycle-Main identity for the code when the job has `azureAccess`, and
-    the job. A kind overrides `trigger_settings` and `kind_outputs`, or `build` as a whole (event jobs)."""
+    the job. A kind overrides `trigger_settings` and `kind_outputs`, and an event job adds its source's grants,
+    environment and secrets through the hooks below; no kind re-assembles the job."""
 
     # The component's type token: part of every child's URN, so it never changes once released.
     TYPE: ClassVar[str]
     TRIGGER_TYPE: ClassVar[app.TriggerType]
+    # The lifecycle-None identity's role in its logical name (`<job>-pull`): part of URNs, fixed once released.
+    PULL_IDENTITY_ROLE: ClassVar[str] = "pull"
     job: app.Job
     pull_identity: JobIdentity
     workload_identity: JobIdentity | None
@@ -219,22 +222,27 @@ class JobComponent(pulumi.ComponentResource):
 
     def build(self, name: str, config: Any, platform: PlatformRefs) -> dict[str, Any]:
         """Create the kind's resources as children of `self`; return the job's outputs."""
-        # Used only by the platform to pull the image and read secrets (lifecycle None): no container can take
-        # its tokens.
+        # Used only by the platform to pull the image and read secrets, and by a scaler to read its source
+        # (lifecycle None): no container can take its tokens.
         self.pull_identity = job_identity(
             self,
             name,
-            "pull",
+            self.PULL_IDENTITY_ROLE,
             app.IdentitySettingsLifeCycle.NONE,
-            [RoleGrant(ACR_PULL, platform.contract.registry.resource_id), *secret_read_grants(config, platform)],
+            [
+                RoleGrant(ACR_PULL, platform.contract.registry.resource_id),
+                *self.scaler_grants(),
+                *secret_read_grants(config, platform),
+            ],
             platform,
         )
         self.workload_identity = None
         extra_env: dict[str, pulumi.Input[str]] = {}
-        if config.azure_access:
-            # What the job's code runs as (lifecycle Main), holding only the grants `azureAccess` lists.
+        code_grants = [*self.code_grants(), *access_grants(config)]
+        if code_grants:
+            # What the job's code runs as (lifecycle Main), holding only the grants it needs and `azureAccess` lists.
             self.workload_identity = job_identity(
-                self, name, "workload", app.IdentitySettingsLifeCycle.MAIN, access_grants(config), platform
+                self, name, "workload", app.IdentitySettingsLifeCycle.MAIN, code_grants, platform
             )
             extra_env["AZURE_CLIENT_ID"] = self.workload_identity.identity.client_id
         self.job = create_job(
@@ -246,7 +254,8 @@ class JobComponent(pulumi.ComponentResource):
                 pull_identity=self.pull_identity,
                 identities=[self.pull_identity, *([self.workload_identity] if self.workload_identity else [])],
                 trigger_settings=self.trigger_settings(config),
-                extra_env=extra_env,
+                extra_env={**extra_env, **self.code_env()},
+                secrets=self.secrets(),
             ),
             platform,
         )
@@ -260,12 +269,39 @@ class JobComponent(pulumi.ComponentResource):
     @classmethod
     def footprint(cls, config: Any) -> Footprint:
         """The identities and role assignments `build` creates for `config`, counted without building: the pull
-        identity (AcrPull and one Key Vault Secrets User per secret) and, with `azureAccess`, the workload identity
-        (one grant per entry). A kind that overrides `build` overrides this; `tests/test_scale.py` holds both equal
-        to what a run registers."""
-        pull = 1 + len(granted_secret_names(config))
-        workload = len(config.azure_access)
+        identity (AcrPull, the kind's scaler grants and one Key Vault Secrets User per secret) and, when the code
+        needs any grant, the workload identity (the kind's code grants and one grant per `azureAccess` entry).
+        `tests/test_scale.py` holds this equal to what a run registers."""
+        pull = 1 + cls.scaler_grant_count(config) + len(granted_secret_names(config))
+        workload = cls.code_grant_count(config) + len(config.azure_access)
         return Footprint(identities=1 + (1 if workload else 0), role_assignments=pull + workload)
+
+    # What a kind adds to the default job. Manual and scheduled jobs add only trigger settings and outputs; an event
+    # job adds its source's grants, environment, secrets and outputs (`components/event_job.py`).
+
+    def scaler_grants(self) -> list[RoleGrant]:
+        """Grants of the lifecycle-None identity beside AcrPull and the Key Vault secrets."""
+        return []
+
+    def code_grants(self) -> list[RoleGrant]:
+        """Grants of the lifecycle-Main identity beside `azureAccess`."""
+        return []
+
+    @classmethod
+    def scaler_grant_count(cls, config: Any) -> int:
+        return 0
+
+    @classmethod
+    def code_grant_count(cls, config: Any) -> int:
+        return 0
+
+    def code_env(self) -> dict[str, pulumi.Input[str]]:
+        """Environment the code needs beside AZURE_CLIENT_ID (no secret)."""
+        return {}
+
+    def secrets(self) -> list[app.SecretArgs]:
+        """Job secrets beside the Key Vault references."""
+        return []
 
     def alert_on_failures(self, name: str, platform: PlatformRefs) -> dict[str, Any]:
         """The failed-execution alert rule when the stack alerts; returns its output (the rule's id)."""

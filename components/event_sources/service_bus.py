@@ -1,0 +1,179 @@
+"""A Service Bus queue as an event source: the stack creates the queue in the platform's namespace, and a KEDA
+`azure-servicebus` scale rule starts executions as its backlog grows.
+
+Two identities, because the scaler and the code need different rights:
+- the **scaler identity** (lifecycle `None`) is the scale rule's identity. KEDA reads the queue's active-message
+  count through the Service Bus *administration* API, which needs Manage rights, so it holds Azure Service Bus
+  **Data Owner** on this queue only. No container can take tokens for it.
+- the **workload identity** (lifecycle `Main`) is what the job's code runs as (`AZURE_CLIENT_ID`), with
+  Azure Service Bus **Data Receiver** on this queue only: it can receive and settle, never manage.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pulumi
+from pulumi_azure_native import app, servicebus
+
+from components.alerts import queue_alerts
+from components.arm import known_after, resource_id
+from components.config import CONNECTION_SECRET, EventJobConfig
+from components.event_sources import EventSource
+from components.job_identity import RoleGrant
+from components.naming import SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
+from components.operations import dead_letter_path, dead_letter_peek_command, send_test_message_command
+from components.platform_contract import ServiceBusContract
+
+if TYPE_CHECKING:
+    from components.alerts import AlertRefs
+    from components.job_identity import JobIdentity
+    from components.platform import PlatformRefs
+
+# The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
+SCALER_SAS_RIGHTS = [
+    servicebus.AccessRights.LISTEN,
+    servicebus.AccessRights.SEND,
+    servicebus.AccessRights.MANAGE,
+]
+
+
+class ServiceBusQueueSource(EventSource):
+    SCALE_RULE_NAME: ClassVar[str] = "queue-backlog"
+    SCALE_RULE_TYPE: ClassVar[str] = "azure-servicebus"
+    queue: servicebus.Queue
+    queue_id: pulumi.Output[str]
+    scaler_rule: servicebus.QueueAuthorizationRule | None
+
+    def __init__(self, parent: pulumi.Resource, job_name: str, config: EventJobConfig, platform: PlatformRefs):
+        super().__init__(parent, job_name, config, platform)
+        bus = platform.contract.service_bus
+        if bus is None:  # guaranteed by StackConfig; a programming error otherwise
+            raise ValueError("a Service Bus event job needs a platform with a Service Bus namespace")
+        self.bus: ServiceBusContract = bus
+        self.uses_identity = config.auth == "managedIdentity"
+        self.scaler_rule = None
+
+    def create(self) -> None:
+        config, bus = self.config, self.bus
+        self.queue = servicebus.Queue(
+            # Named after the queue, not the job: renaming the job keeps the queue's URN (and its messages).
+            f"queue-{config.queue}",
+            # Stable physical name from config.
+            queue_name=config.queue,
+            namespace_name=bus.namespace_name,
+            # The queue lives in the namespace, so in the namespace's resource group.
+            resource_group_name=bus.resource_group_name,
+            max_delivery_count=config.max_delivery_count,
+            lock_duration=config.lock_duration,
+            default_message_time_to_live=config.message_time_to_live,
+            # Expired messages are kept for inspection and replay instead of silently dropped.
+            dead_lettering_on_message_expiration=True,
+            opts=pulumi.ResourceOptions(
+                parent=self.parent,
+                protect=self.platform.placement.protect,
+                # Removing the job from config must not delete the queue's messages and dead letters: a retained
+                # resource that leaves the program is only dropped from the state (pulumi/pulumi
+                # `pkg/resource/deploy/step.go` `DeleteStep.Apply`: "Deleting a 'drop on delete' is a no-op").
+                # The engine reads the option from the *old* state, so `deleteQueueWithJob: true` must be
+                # deployed before the job is removed (README "Removing an event job").
+                retain_on_delete=not config.delete_queue_with_job,
+            ),
+        )
+        # The queue's id from config names: the grants' scope is then known (and reviewable) in a first preview.
+        self.queue_id = known_after(
+            resource_id(
+                bus.subscription_id,
+                bus.resource_group,
+                "Microsoft.ServiceBus",
+                "namespaces",
+                bus.namespace,
+                "queues",
+                config.queue,
+            ),
+            self.queue,
+        )
+        if not self.uses_identity:
+            self.scaler_rule = self._scaler_sas_rule()
+
+    def scaler_grants(self) -> list[RoleGrant]:
+        # With the connection-string fallback the scaler reads the queue with a SAS key instead.
+        return [RoleGrant(SERVICE_BUS_DATA_OWNER, self.queue_id)] if self.uses_identity else []
+
+    def code_grants(self) -> list[RoleGrant]:
+        return [RoleGrant(SERVICE_BUS_DATA_RECEIVER, self.queue_id)]
+
+    @classmethod
+    def scaler_grant_count(cls, config: EventJobConfig) -> int:
+        return 1 if config.auth == "managedIdentity" else 0
+
+    @classmethod
+    def code_grant_count(cls, config: EventJobConfig) -> int:
+        return 1
+
+    def scale_rule_metadata(self) -> dict[str, str]:
+        return {
+            "queueName": self.config.queue,
+            # Bare name: with an identity KEDA appends `.servicebus.windows.net` itself.
+            "namespace": self.bus.namespace_name,  # type: ignore[dict-item]
+            # KEDA metadata values are strings.
+            "messageCount": str(self.config.message_count),
+            "activationMessageCount": str(self.config.activation_message_count),
+        }
+
+    def scale_rule(self, scaler_identity: JobIdentity) -> app.JobScaleRuleArgs:
+        if self.uses_identity:
+            return super().scale_rule(scaler_identity)
+        return app.JobScaleRuleArgs(
+            name=self.SCALE_RULE_NAME,
+            type=self.SCALE_RULE_TYPE,
+            metadata=self.scale_rule_metadata(),
+            auth=[app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter="connection")],
+        )
+
+    def code_env(self) -> dict[str, pulumi.Input[str]]:
+        # What DefaultAzureCredential and the Service Bus SDK need beside AZURE_CLIENT_ID, with no secret.
+        return {
+            "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": self.bus.host_name,
+            "SERVICEBUS_QUEUE_NAME": self.config.queue,
+        }
+
+    def secrets(self) -> list[app.SecretArgs]:
+        return [] if self.scaler_rule is None else [self._connection_secret()]
+
+    def alerts(self, alerts: AlertRefs) -> dict[str, Any]:
+        return queue_alerts(self.parent, self.job_name, self.config.queue, self.bus.namespace_id, alerts)
+
+    def outputs(self) -> dict[str, Any]:
+        queue, host = self.config.queue, self.bus.host_name
+        return {
+            "deadLetterPath": dead_letter_path(queue),
+            "deadLetterPeekCommand": dead_letter_peek_command(host, queue),
+            "queueId": self.queue_id,
+            "queueName": known_after(queue, self.queue),
+            "namespaceHostName": host,
+            "sendTestMessageCommand": send_test_message_command(host, queue),
+        }
+
+    def _scaler_sas_rule(self) -> servicebus.QueueAuthorizationRule:
+        # Fallback only: a SAS rule on this queue alone, never on the namespace.
+        return servicebus.QueueAuthorizationRule(
+            f"{self.job_name}-scaler",
+            authorization_rule_name="keda-scaler",
+            queue_name=known_after(self.config.queue, self.queue),
+            namespace_name=self.bus.namespace_name,
+            resource_group_name=self.bus.resource_group_name,
+            rights=SCALER_SAS_RIGHTS,
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+
+    def _connection_secret(self) -> app.SecretArgs:
+        assert self.scaler_rule is not None
+        keys = servicebus.list_queue_keys_output(
+            authorization_rule_name=self.scaler_rule.name,
+            queue_name=self.queue.name,
+            namespace_name=self.bus.namespace_name,
+            resource_group_name=self.bus.resource_group_name,
+            opts=pulumi.InvokeOutputOptions(parent=self.parent),
+        )
+        return app.SecretArgs(name=CONNECTION_SECRET, value=pulumi.Output.secret(keys.primary_connection_string))
