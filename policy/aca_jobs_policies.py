@@ -30,6 +30,7 @@ from aca_facts.roles import (
     SERVICE_BUS_DATA_ROLES,
     role_guid_of,
 )
+from aca_facts.scalers import SERVICE_BUS
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -188,13 +189,13 @@ def _fallback_secret_names(props: Mapping[str, Any]) -> tuple[set[str], bool]:
         if not known(rule) or not known(rule_type):
             undecided = True
             continue
-        if rule_type != "azure-servicebus":
+        if rule_type != SERVICE_BUS.type:
             continue
         for auth in _list(_get(rule, "auth")):
             parameter, secret = _get(auth, "triggerParameter"), _get(auth, "secretRef")
             if not known(auth) or not known(parameter):
                 undecided = True
-            elif parameter == "connection":
+            elif parameter == SERVICE_BUS.connection_parameter:
                 if isinstance(secret, str):
                     names.add(secret)
                 elif not known(secret):
@@ -658,7 +659,7 @@ def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> N
                 "in the stack file."
             )
             continue
-        if rule_type != "azure-servicebus":
+        if rule_type != SERVICE_BUS.type:
             continue
         identity, auth = _get(rule, "identity"), _get(rule, "auth")
         if not identity and not auth:
@@ -667,7 +668,7 @@ def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> N
                 "job's scaler identity (Data Owner on the queue)."
             )
         if identity:
-            namespace = _get(rule, "metadata", "namespace")
+            namespace = _get(rule, "metadata", SERVICE_BUS.host_metadata_key)
             if not isinstance(namespace, str):
                 report(
                     f"job `{name}` scale rule `{rule_name}` has a namespace that is not known during preview, so it "

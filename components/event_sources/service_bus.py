@@ -24,6 +24,7 @@ from components.job_identity import RoleGrant
 from components.naming import SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.operations import dead_letter_path, dead_letter_peek_command, send_test_message_command
 from components.platform_contract import ServiceBusContract
+from policy.aca_facts.scalers import SERVICE_BUS
 
 if TYPE_CHECKING:
     from components.alerts import AlertRefs
@@ -40,7 +41,7 @@ SCALER_SAS_RIGHTS = [
 
 class ServiceBusQueueSource(EventSource):
     SCALE_RULE_NAME: ClassVar[str] = "queue-backlog"
-    SCALE_RULE_TYPE: ClassVar[str] = "azure-servicebus"
+    SCALE_RULE_TYPE: ClassVar[str] = SERVICE_BUS.type
     queue: servicebus.Queue
     queue_id: pulumi.Output[str]
     scaler_rule: servicebus.QueueAuthorizationRule | None
@@ -115,7 +116,7 @@ class ServiceBusQueueSource(EventSource):
         return {
             "queueName": self.config.queue,
             # Bare name: with an identity KEDA appends `.servicebus.windows.net` itself.
-            "namespace": self.bus.namespace_name,  # type: ignore[dict-item]
+            SERVICE_BUS.host_metadata_key: self.bus.namespace_name,  # type: ignore[dict-item]
             # KEDA metadata values are strings.
             "messageCount": str(self.config.message_count),
             "activationMessageCount": str(self.config.activation_message_count),
@@ -128,7 +129,9 @@ class ServiceBusQueueSource(EventSource):
             name=self.SCALE_RULE_NAME,
             type=self.SCALE_RULE_TYPE,
             metadata=self.scale_rule_metadata(),
-            auth=[app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter="connection")],
+            auth=[
+                app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter=SERVICE_BUS.connection_parameter)
+            ],
         )
 
     def code_env(self) -> dict[str, pulumi.Input[str]]:
