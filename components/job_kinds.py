@@ -1,7 +1,8 @@
 """The table of job kinds: each kind is one entry (config key, config model, component, trigger), and everything
 that handles jobs iterates this table: the stack config model (one `aca-jobs:<key>` map per kind), the program
 (one component per job), promotion (which keys hold images). Adding a kind = a config model, a component and
-one entry here.
+one entry here. Adding an event source = a module under `components/event_sources/` and one entry in
+`EVENT_SOURCES`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from components.config import (
     StackConfigBase,
 )
 from components.event_job import ServiceBusEventJob
+from components.event_sources import EventSource
+from components.event_sources.service_bus import ServiceBusQueueSource
 from components.job_template import JobComponent
 from components.manual_job import ManualJobComponent
 from components.scheduled_job import ScheduledJobComponent
@@ -53,6 +56,8 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("scheduledJobs", ScheduledJobConfig, ScheduledJobComponent),
 )
 JOB_CONFIG_KEYS: tuple[str, ...] = tuple(kind.config_key for kind in JOB_KINDS)
+# Every event source: what tools read of a source (e.g. what its entities hold) comes from here, never a name.
+EVENT_SOURCES: tuple[type[EventSource], ...] = (ServiceBusQueueSource,)
 
 
 def _job_map_field(kind: JobKind) -> Any:

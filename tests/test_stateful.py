@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR, run_committed
 
+from components.event_sources.service_bus import QUEUE
 from tools.offline import run_program
 from tools.snapshots import snapshot_path
 from tools.stateful import (
-    QUEUE,
     LeavingReport,
     SnapshotError,
     SnapshotRow,

@@ -23,29 +23,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.job_kinds import EVENT_SOURCES
 from tools.offline import PROJECT_DIR, RESOURCE_GROUP, ProgramRun, Registration
 
 SNAPSHOT_DIR = PROJECT_DIR / "tests" / "snapshots"
-QUEUE = "azure-native:servicebus:Queue"
 NAMESPACE = "azure-native:servicebus:Namespace"
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 ENVIRONMENT = "azure-native:app:ManagedEnvironment"
 
 # What each stateful type holds: what is lost when Azure deletes it. The environment holds no data of its own
-# (its jobs' logs are in the workspace), but it is where every job runs.
+# (its jobs' logs are in the workspace), but it is where every job runs. Event sources add what they create.
 HOLDS: dict[str, str] = {
     RESOURCE_GROUP: "with everything in it",
     NAMESPACE: "with every queue in it and their messages",
-    QUEUE: "with its messages and dead letters",
     WORKSPACE: "with its logs",
     ENVIRONMENT: "(it holds no data of its own; its jobs' logs are in the workspace)",
+    **{type_: holds for source in EVENT_SOURCES for type_, holds in source.HOLDS.items()},
 }
+
+
 # Deleting a container deletes what is in it, retained or not: Azure deletes a resource group's resources with it
 # (Microsoft Learn, REST "Resource Groups - Delete": "When you delete a resource group, all of its resources are
-# also deleted"), and a namespace's queues are its child resources. A stack has one of each.
-CONTAINS: dict[str, frozenset[str]] = {
-    RESOURCE_GROUP: frozenset(HOLDS) - {RESOURCE_GROUP},
-    NAMESPACE: frozenset({QUEUE}),
+# also deleted"), and an event source's entities live in a platform resource (a namespace's queues are its child
+# resources). A stack has one of each.
+def _containers() -> dict[str, frozenset[str]]:
+    contains: dict[str, frozenset[str]] = {RESOURCE_GROUP: frozenset(HOLDS) - {RESOURCE_GROUP}}
+    for source in EVENT_SOURCES:
+        for entity, container in source.CONTAINED_IN.items():
+            contains[container] = contains.get(container, frozenset()) | {entity}
+    return contains
+
+
+CONTAINS: dict[str, frozenset[str]] = _containers()
+# The setting that deleted a source's entity with its job, by type token.
+DELETE_WITH_JOB: dict[str, str] = {
+    type_: source.DELETE_WITH_JOB for source in EVENT_SOURCES if source.DELETE_WITH_JOB for type_ in source.HOLDS
 }
 # The options a snapshot row records after the physical name, in this order.
 PROTECT = "protect"
@@ -154,7 +166,8 @@ class Leaving:
                 f"stack only stops managing it; to take it back, see {TAKE_BACK}"
             )
         else:
-            explicit = " (`deleteQueueWithJob: true`)" if self.row.type == QUEUE else ""
+            setting = DELETE_WITH_JOB.get(self.row.type)
+            explicit = f" (`{setting}`)" if setting else ""
             outcome = f"DELETED {holds}: not retained in the last reviewed state{explicit}"
         if self.blocked:
             outcome = (

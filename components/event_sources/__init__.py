@@ -9,6 +9,7 @@ Adding a source = a module with an `EventSource` subclass, and an entry in `comp
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
@@ -32,6 +33,13 @@ class EventSource(ABC):
     SCALE_RULE_NAME: ClassVar[str]
     # The KEDA scaler type of the rule (`type` in the job's scale rule).
     SCALE_RULE_TYPE: ClassVar[str]
+    # What `create` makes that holds data, by resource type token: what is lost when Azure deletes it
+    # (`tools/stateful.py` reports it when a config edit makes one leave the stack).
+    HOLDS: ClassVar[Mapping[str, str]] = {}
+    # The platform resource each of those lives in (deleting it deletes them, retained or not), by type token.
+    CONTAINED_IN: ClassVar[Mapping[str, str]] = {}
+    # The job setting, as written in YAML, that opts in to deleting them with the job.
+    DELETE_WITH_JOB: ClassVar[str | None] = None
 
     def __init__(self, parent: pulumi.Resource, job_name: str, config: EventJobConfig, platform: PlatformRefs):
         self.parent = parent

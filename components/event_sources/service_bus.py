@@ -11,6 +11,7 @@ Two identities, because the scaler and the code need different rights:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from components.job_identity import JobIdentity
     from components.platform import PlatformRefs
 
+QUEUE = "azure-native:servicebus:Queue"
 # The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
 SCALER_SAS_RIGHTS = [
     servicebus.AccessRights.LISTEN,
@@ -42,6 +44,10 @@ SCALER_SAS_RIGHTS = [
 class ServiceBusQueueSource(EventSource):
     SCALE_RULE_NAME: ClassVar[str] = "queue-backlog"
     SCALE_RULE_TYPE: ClassVar[str] = SERVICE_BUS.type
+    HOLDS: ClassVar[Mapping[str, str]] = {QUEUE: "with its messages and dead letters"}
+    # A namespace's queues are its child resources.
+    CONTAINED_IN: ClassVar[Mapping[str, str]] = {QUEUE: "azure-native:servicebus:Namespace"}
+    DELETE_WITH_JOB: ClassVar[str | None] = "deleteQueueWithJob: true"
     queue: servicebus.Queue
     queue_id: pulumi.Output[str]
     scaler_rule: servicebus.QueueAuthorizationRule | None
