@@ -1,21 +1,18 @@
-"""Alert rules: who is told when a job fails, and when an event job's queue needs a person.
+"""Alert rules: who is told when a job fails, and the metric alert an event source's own alerts are built with
+(the Service Bus queue's: `components/event_sources/service_bus.py`).
 
 Verified against the azure-native SDK (`pulumi_azure_native.monitor`: `ActionGroup` at API 2024-10-01-preview,
 `ScheduledQueryRule` at 2025-01-01-preview, `MetricAlert` at 2018-03-01), the REST specs
 (Azure/azure-rest-api-specs `specification/monitor/resource-manager/Microsoft.Insights/preview/2025-01-01-preview/
-examples/createOrUpdateScheduledQueryRule.json`: `operator: GreaterThan`, `timeAggregation`, `failingPeriods`) and
-Microsoft Learn "Supported metrics for Microsoft.ServiceBus/namespaces" (`DeadletteredMessages` and
-`ActiveMessages`, both with the `EntityName` dimension = the queue).
+examples/createOrUpdateScheduledQueryRule.json`: `operator: GreaterThan`, `timeAggregation`, `failingPeriods`).
 
 - **Failed executions**: a log search alert over the environment's workspace on the system-log reasons that mean a
   replica failed (`operations.failed_events_query`, the same filter the evidence query counts with). Metric alerts
   on `Microsoft.App/jobs` `Executions` are disputed (microsoft/azure-container-apps issue 1352), the logs are not.
-- **Dead letters** (event jobs): `DeadletteredMessages` of the job's queue above 0: a message the job could not
-  handle `maxDeliveryCount` times, or that expired.
-- **Stuck backlog** (event jobs): `ActiveMessages` of the queue never below the threshold for `minutes`: a scaler
-  that cannot authenticate starts no execution and fails none, so only the backlog shows it.
+- **An event source's alerts** (`metric_alert`): the Service Bus queue's dead letters and stuck backlog
+  (`components/event_sources/service_bus.py`).
 
-Every rule is scoped to the workspace or the namespace only, and sends to the stack's action group.
+Every rule is scoped to the workspace or the source's one resource only, and sends to the stack's action group.
 """
 
 from __future__ import annotations
@@ -31,10 +28,7 @@ from components.config import AlertsConfig
 from components.operations import failed_events_query
 
 LOG_ALERT_KIND = "LogAlert"
-SERVICE_BUS_METRICS = "Microsoft.ServiceBus/namespaces"
 SINGLE_RESOURCE_CRITERIA = "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
-DEAD_LETTER_FREQUENCY, DEAD_LETTER_WINDOW = "PT5M", "PT15M"
-BACKLOG_FREQUENCY = "PT5M"
 
 
 @dataclass(frozen=True)
@@ -106,7 +100,7 @@ def failed_executions_alert(parent: pulumi.Resource, job_name: str, alerts: Aler
     return alerts.known_id("scheduledQueryRules", physical_name, rule)
 
 
-def _queue_metric_alert(
+def metric_alert(
     parent: pulumi.Resource,
     logical_name: str,
     physical_name: str,
@@ -115,9 +109,10 @@ def _queue_metric_alert(
     frequency: str,
     window: str,
     severity: int,
-    namespace_id: pulumi.Input[str],
+    scope: pulumi.Input[str],
     alerts: AlertRefs,
 ) -> pulumi.Output[str]:
+    """A metric alert rule on the one resource `scope` (an event source's metrics); returns the rule's id."""
     rule = monitor.MetricAlert(
         logical_name,
         rule_name=physical_name,
@@ -125,7 +120,7 @@ def _queue_metric_alert(
         # Metric alert rules are global resources.
         location="global",
         description=description,
-        scopes=[namespace_id],
+        scopes=[scope],
         criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
             odata_type=SINGLE_RESOURCE_CRITERIA, all_of=[criteria]
         ),
@@ -139,62 +134,6 @@ def _queue_metric_alert(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return alerts.known_id("metricAlerts", physical_name, rule)
-
-
-def _queue_dimension(queue: str) -> monitor.MetricDimensionArgs:
-    return monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])
-
-
-def queue_alerts(
-    parent: pulumi.Resource, job_name: str, queue: str, namespace_id: pulumi.Input[str], alerts: AlertRefs
-) -> dict[str, pulumi.Output[str]]:
-    """The dead-letter and stuck-backlog metric alerts on the job's queue; returns their ids as job outputs."""
-    backlog = alerts.settings.stuck_backlog
-    dead_letters = _queue_metric_alert(
-        parent,
-        f"{job_name}-dead-letters",
-        rule_name(job_name, "dead-letters"),
-        f"Queue {queue} (job {job_name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
-        monitor.MetricCriteriaArgs(
-            criterion_type="StaticThresholdCriterion",
-            name="dead-lettered-messages",
-            metric_namespace=SERVICE_BUS_METRICS,
-            metric_name="DeadletteredMessages",
-            dimensions=[_queue_dimension(queue)],
-            operator="GreaterThan",
-            threshold=0,
-            time_aggregation="Maximum",
-        ),
-        DEAD_LETTER_FREQUENCY,
-        DEAD_LETTER_WINDOW,
-        alerts.settings.dead_letters.severity,
-        namespace_id,
-        alerts,
-    )
-    stuck = _queue_metric_alert(
-        parent,
-        f"{job_name}-stuck-backlog",
-        rule_name(job_name, "backlog"),
-        f"Queue {queue} (job {job_name}) kept more than {backlog.threshold} active messages for {backlog.minutes} "
-        "minutes: executions are not draining it (is the scaler authorized?). See docs/operations.md.",
-        monitor.MetricCriteriaArgs(
-            criterion_type="StaticThresholdCriterion",
-            name="active-messages",
-            metric_namespace=SERVICE_BUS_METRICS,
-            metric_name="ActiveMessages",
-            dimensions=[_queue_dimension(queue)],
-            operator="GreaterThan",
-            threshold=backlog.threshold,
-            # The lowest count in the window above the threshold: the backlog never went down to it.
-            time_aggregation="Minimum",
-        ),
-        BACKLOG_FREQUENCY,
-        f"PT{backlog.minutes}M" if backlog.minutes < 60 else f"PT{backlog.minutes // 60}H",
-        backlog.severity,
-        namespace_id,
-        alerts,
-    )
-    return {"deadLetterAlertId": dead_letters, "stuckBacklogAlertId": stuck}
 
 
 def stack_alerts(

@@ -52,36 +52,6 @@ def stop_command(job_name: str, resource_group: str) -> str:
     )
 
 
-def send_test_message_command(namespace_host: str, queue: str) -> str:
-    """Send one message through the Service Bus REST API with the caller's Entra ID token (the caller needs
-    Azure Service Bus Data Sender on the queue; local auth is off, so there is no SAS alternative)."""
-    return (
-        f'az rest --method post --url "https://{namespace_host}/{queue}/messages" '
-        '--resource "https://servicebus.azure.net" --headers "Content-Type=application/json" '
-        """--body '{"test": true}'"""
-    )
-
-
-def dead_letter_path(queue: str) -> str:
-    """The queue's dead-letter sub-queue, as Service Bus names it."""
-    return f"{queue}/$DeadLetterQueue"
-
-
-def dead_letter_peek_command(namespace_host: str, queue: str) -> str:
-    """Peek (read without locking or removing) up to 10 dead-lettered messages with the operator's Entra ID
-    (`az login`; needs Azure Service Bus Data Receiver on the queue). The Service Bus REST API has no peek (only
-    peek-lock), so this uses the `azure-servicebus` SDK: `pip install azure-servicebus azure-identity`."""
-    code = (
-        "from azure.identity import DefaultAzureCredential; "
-        "from azure.servicebus import ServiceBusClient, ServiceBusSubQueue; "
-        f"client = ServiceBusClient('{namespace_host}', DefaultAzureCredential()); "
-        f"receiver = client.get_queue_receiver('{queue}', sub_queue=ServiceBusSubQueue.DEAD_LETTER); "
-        "[print(m.sequence_number, m.enqueued_time_utc, m.dead_letter_reason, m.dead_letter_error_description, "
-        "str(m)) for m in receiver.peek_messages(max_message_count=10)]"
-    )
-    return f'python -c "{code}"'
-
-
 def execution_events(job_name: str) -> str:
     """KQL: the job's system-log events, one row per event with its execution, reason and message. Columns vary
     between workspaces, hence column_ifexists."""

@@ -7,6 +7,13 @@ Two identities, because the scaler and the code need different rights:
   **Data Owner** on this queue only. No container can take tokens for it.
 - the **workload identity** (lifecycle `Main`) is what the job's code runs as (`AZURE_CLIENT_ID`), with
   Azure Service Bus **Data Receiver** on this queue only: it can receive and settle, never manage.
+
+Alerts (metric alerts on the namespace, Microsoft Learn "Supported metrics for Microsoft.ServiceBus/namespaces":
+`DeadletteredMessages` and `ActiveMessages`, both with the `EntityName` dimension = the queue):
+- **Dead letters**: `DeadletteredMessages` of the job's queue above 0: a message the job could not handle
+  `maxDeliveryCount` times, or that expired.
+- **Stuck backlog**: `ActiveMessages` of the queue never below the threshold for `minutes`: a scaler that cannot
+  authenticate starts no execution and fails none, so only the backlog shows it.
 """
 
 from __future__ import annotations
@@ -15,15 +22,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
-from pulumi_azure_native import app, servicebus
+from pulumi_azure_native import app, monitor, servicebus
 
-from components.alerts import queue_alerts
+from components.alerts import metric_alert, rule_name
 from components.arm import known_after, resource_id
 from components.config import CONNECTION_SECRET, EventJobConfig
 from components.event_sources import EventSource
 from components.job_identity import RoleGrant
 from components.naming import SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
-from components.operations import dead_letter_path, dead_letter_peek_command, send_test_message_command
 from components.platform_contract import ServiceBusContract
 from policy.aca_facts.scalers import SERVICE_BUS
 
@@ -33,12 +39,101 @@ if TYPE_CHECKING:
     from components.platform import PlatformRefs
 
 QUEUE = "azure-native:servicebus:Queue"
+SERVICE_BUS_METRICS = "Microsoft.ServiceBus/namespaces"
+DEAD_LETTER_FREQUENCY, DEAD_LETTER_WINDOW = "PT5M", "PT15M"
+BACKLOG_FREQUENCY = "PT5M"
 # The scaler's admin-API read needs Manage; ARM requires Listen and Send alongside Manage.
 SCALER_SAS_RIGHTS = [
     servicebus.AccessRights.LISTEN,
     servicebus.AccessRights.SEND,
     servicebus.AccessRights.MANAGE,
 ]
+
+
+def send_test_message_command(namespace_host: str, queue: str) -> str:
+    """Send one message through the Service Bus REST API with the caller's Entra ID token (the caller needs
+    Azure Service Bus Data Sender on the queue; local auth is off, so there is no SAS alternative)."""
+    return (
+        f'az rest --method post --url "https://{namespace_host}/{queue}/messages" '
+        '--resource "https://servicebus.azure.net" --headers "Content-Type=application/json" '
+        """--body '{"test": true}'"""
+    )
+
+
+def dead_letter_path(queue: str) -> str:
+    """The queue's dead-letter sub-queue, as Service Bus names it."""
+    return f"{queue}/$DeadLetterQueue"
+
+
+def dead_letter_peek_command(namespace_host: str, queue: str) -> str:
+    """Peek (read without locking or removing) up to 10 dead-lettered messages with the operator's Entra ID
+    (`az login`; needs Azure Service Bus Data Receiver on the queue). The Service Bus REST API has no peek (only
+    peek-lock), so this uses the `azure-servicebus` SDK: `pip install azure-servicebus azure-identity`."""
+    code = (
+        "from azure.identity import DefaultAzureCredential; "
+        "from azure.servicebus import ServiceBusClient, ServiceBusSubQueue; "
+        f"client = ServiceBusClient('{namespace_host}', DefaultAzureCredential()); "
+        f"receiver = client.get_queue_receiver('{queue}', sub_queue=ServiceBusSubQueue.DEAD_LETTER); "
+        "[print(m.sequence_number, m.enqueued_time_utc, m.dead_letter_reason, m.dead_letter_error_description, "
+        "str(m)) for m in receiver.peek_messages(max_message_count=10)]"
+    )
+    return f'python -c "{code}"'
+
+
+def _queue_dimension(queue: str) -> monitor.MetricDimensionArgs:
+    return monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])
+
+
+def queue_alerts(
+    parent: pulumi.Resource, job_name: str, queue: str, namespace_id: pulumi.Input[str], alerts: AlertRefs
+) -> dict[str, pulumi.Output[str]]:
+    """The dead-letter and stuck-backlog metric alerts on the job's queue; returns their ids as job outputs."""
+    backlog = alerts.settings.stuck_backlog
+    dead_letters = metric_alert(
+        parent,
+        f"{job_name}-dead-letters",
+        rule_name(job_name, "dead-letters"),
+        f"Queue {queue} (job {job_name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
+        monitor.MetricCriteriaArgs(
+            criterion_type="StaticThresholdCriterion",
+            name="dead-lettered-messages",
+            metric_namespace=SERVICE_BUS_METRICS,
+            metric_name="DeadletteredMessages",
+            dimensions=[_queue_dimension(queue)],
+            operator="GreaterThan",
+            threshold=0,
+            time_aggregation="Maximum",
+        ),
+        DEAD_LETTER_FREQUENCY,
+        DEAD_LETTER_WINDOW,
+        alerts.settings.dead_letters.severity,
+        namespace_id,
+        alerts,
+    )
+    stuck = metric_alert(
+        parent,
+        f"{job_name}-stuck-backlog",
+        rule_name(job_name, "backlog"),
+        f"Queue {queue} (job {job_name}) kept more than {backlog.threshold} active messages for {backlog.minutes} "
+        "minutes: executions are not draining it (is the scaler authorized?). See docs/operations.md.",
+        monitor.MetricCriteriaArgs(
+            criterion_type="StaticThresholdCriterion",
+            name="active-messages",
+            metric_namespace=SERVICE_BUS_METRICS,
+            metric_name="ActiveMessages",
+            dimensions=[_queue_dimension(queue)],
+            operator="GreaterThan",
+            threshold=backlog.threshold,
+            # The lowest count in the window above the threshold: the backlog never went down to it.
+            time_aggregation="Minimum",
+        ),
+        BACKLOG_FREQUENCY,
+        f"PT{backlog.minutes}M" if backlog.minutes < 60 else f"PT{backlog.minutes // 60}H",
+        backlog.severity,
+        namespace_id,
+        alerts,
+    )
+    return {"deadLetterAlertId": dead_letters, "stuckBacklogAlertId": stuck}
 
 
 class ServiceBusQueueSource(EventSource):
