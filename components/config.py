@@ -1,4 +1,8 @@
-"""The stack-config contract: typed models, their defaults and every validation rule.
+"""The stack-config contract: typed models, their defaults and the validation rules of the platform, of the settings
+every job shares (`JobSettings`) and across jobs (`StackConfigBase`). Each job kind's and event source's own model
+lives beside its component (`ManualJobConfig` in `components/manual_job.py`, `ScheduledJobConfig` in
+`components/scheduled_job.py`, `EventJobConfig` in `components/event_sources/service_bus.py`); the table of job
+kinds (`components/job_kinds.py`) builds the whole stack's model from them.
 
 These models are the single source of truth for what a stack file may say. Components receive validated
 models and never re-validate. Keys are camelCase, exactly as written in `Pulumi.<stack>.yaml`.
@@ -14,7 +18,6 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -26,8 +29,7 @@ from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, 
 from policy.aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
 from policy.aca_facts.clouds import CLOUD_KEY, CLOUDS, DEFAULT_CLOUD
 from policy.aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
-from policy.aca_facts.cron import CronError, CronSchedule, parse_cron
-from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, ROLES_THAT_GRANT_ROLES, SERVICE_BUS_DATA_RECEIVER
+from policy.aca_facts.roles import NARROWEST_SCOPE_TYPES, ROLES_THAT_GRANT_ROLES
 
 PROJECT = "aca-jobs"
 LOCATION_KEY = "azure-native:location"
@@ -1271,74 +1273,9 @@ class JobSettings(ConfigModel):
         return False
 
 
-class ManualJobConfig(JobSettings):
-    """A job an operator starts on demand (backfill, repair, replay)."""
-
-
-def check_cron(expression: str) -> str:
-    try:
-        return parse_cron(expression).expression
-    except CronError as error:
-        raise rule_error(error.problem, error.fix) from None
-
-
-class ScheduledJobConfig(JobSettings):
-    """A job Azure starts on a cron schedule, evaluated in UTC (Azure has no time-zone setting: convert the time)."""
-
-    cron_expression: Annotated[str, AfterValidator(check_cron)]
-
-    @property
-    def schedule(self) -> CronSchedule:
-        return parse_cron(self.cron_expression)
-
-    def longest_execution(self) -> tuple[int, str]:
-        """Seconds one execution may last at most, and how: replicas run in waves of `parallelism` until
-        `replicaCompletionCount` succeed, and each replica may be retried `replicaRetryLimit` times, each attempt
-        up to `replicaTimeout`."""
-        waves = -(-self.replica_completion_count // self.parallelism)
-        attempts = self.replica_retry_limit + 1
-        how = f"replicaTimeout {self.replica_timeout}s"
-        if attempts > 1:
-            how += f" x {attempts} attempts (replicaRetryLimit {self.replica_retry_limit})"
-        if waves > 1:
-            how += f" x {waves} waves (replicaCompletionCount {self.replica_completion_count} / parallelism "
-            how += f"{self.parallelism})"
-        return waves * attempts * self.replica_timeout, how
-
-    def warnings(self, name: str) -> list[str]:
-        found = super().warnings(name)
-        interval = self.schedule.shortest_interval()
-        longest, how = self.longest_execution()
-        if longest > interval.total_seconds():
-            found.append(
-                f"scheduled job `{name}` may run for {how} = {longest}s, longer than the {_readable(interval)} "
-                f"between two runs of `{self.cron_expression}` (UTC): a new execution starts while the last one "
-                "still runs, so executions overlap (and hold cores together). Lower replicaTimeout or "
-                "replicaRetryLimit, space the schedule out, or make overlapping runs safe."
-            )
-        return found
-
-
-def _readable(interval: timedelta) -> str:
-    seconds = int(interval.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
-
-
 _DURATION = re.compile(
     r"^P(?:(?P<d>[0-9]{1,6})D)?(?:T(?:(?P<h>[0-9]{1,6})H)?(?:(?P<m>[0-9]{1,6})M)?(?:(?P<s>[0-9]{1,6}(?:\.[0-9]{1,6})?)S)?)?$"
 )
-_QUEUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$")
-LOCK_DURATION_MAX_SECONDS = 300
-# Basic namespaces keep messages at most 14 days (Azure/azure-service-bus issue 306).
-BASIC_TTL_MAX_SECONDS = 14 * 86400
-# Environment variables the event job sets for the workload; a user value would silently override them.
-WORKLOAD_ENV = ("AZURE_CLIENT_ID", "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE", "SERVICEBUS_QUEUE_NAME")
-# The job secret the connection-string fallback keeps the scaler's SAS connection in.
-CONNECTION_SECRET = "servicebus-connection"
 
 
 def duration_seconds(value: str) -> float | None:
@@ -1348,189 +1285,6 @@ def duration_seconds(value: str) -> float | None:
         return None
     d, h, m, s = (float(match[g] or 0) for g in ("d", "h", "m", "s"))
     return d * 86400 + h * 3600 + m * 60 + s
-
-
-def check_queue_name(name: str) -> str:
-    """Service Bus entity names are case-insensitive: `Orders` and `orders` are one queue. The name is kept in
-    lower case, so that two spellings cannot become two resources (and two scalers) for one queue, and changing
-    only the case changes nothing (no new logical name, no replacement)."""
-    if not _QUEUE.fullmatch(name):
-        raise rule_error(
-            f"`{name}` is not a Service Bus queue name",
-            "use 1-260 letters, digits, '.', '-' and '_', starting and ending with a letter or digit",
-        )
-    return name.lower()
-
-
-class EventJobConfig(JobSettings):
-    """A job whose executions a KEDA `azure-servicebus` scale rule starts as the queue backlog grows."""
-
-    queue: Annotated[str, AfterValidator(check_queue_name)]
-    # Messages per execution: the scaler starts ceil(activeMessages / messageCount) executions.
-    message_count: Annotated[int, Field(ge=1)]
-    activation_message_count: Annotated[int, Field(ge=0)] = 0
-    polling_interval: Annotated[int, Field(ge=1)] = 30
-    min_executions: Annotated[int, Field(ge=0)] = 0
-    max_executions: Annotated[int, Field(ge=1)] = 10
-    # `connectionString` is the visible, weaker fallback: a SAS rule and a secret instead of an identity.
-    auth: Literal["managedIdentity", "connectionString"] = "managedIdentity"
-    max_delivery_count: Annotated[int, Field(ge=1)] = 10
-    lock_duration: str = "PT1M"
-    message_time_to_live: str | None = None
-    # The explicit opt-in to lose messages: without it the queue outlives its job (`retainOnDelete`; README
-    # "Removing an event job"). It must be deployed before the job is removed: the engine reads it from the state.
-    delete_queue_with_job: bool = False
-
-    def rule_problems(self) -> list[PydanticCustomError]:
-        problems = super().rule_problems()
-        if self.min_executions > self.max_executions:
-            problems.append(
-                rule_error(
-                    f"minExecutions {self.min_executions} is above maxExecutions {self.max_executions}",
-                    f"lower minExecutions to at most {self.max_executions}, or raise maxExecutions",
-                    key="minExecutions",
-                )
-            )
-        lock = duration_seconds(self.lock_duration)
-        if lock is None or not 0 < lock <= LOCK_DURATION_MAX_SECONDS:
-            problems.append(
-                rule_error(
-                    f"lockDuration `{self.lock_duration}` is not an ISO-8601 duration up to PT5M",
-                    "use e.g. `PT30S`, `PT1M` or `PT5M` (Service Bus allows at most 5 minutes; renew the lock "
-                    "from code for longer work)",
-                    key="lockDuration",
-                )
-            )
-        if self.message_time_to_live is not None:
-            ttl = duration_seconds(self.message_time_to_live)
-            if ttl is None or ttl <= 0:
-                problems.append(
-                    rule_error(
-                        f"messageTimeToLive `{self.message_time_to_live}` is not an ISO-8601 duration",
-                        "use e.g. `P14D` or `PT12H`",
-                        key="messageTimeToLive",
-                    )
-                )
-        if CONNECTION_SECRET in self.secrets:
-            problems.append(
-                rule_error(
-                    f"`{CONNECTION_SECRET}` is the secret the event job keeps its scaler's connection string in",
-                    "give this secret another name",
-                    key=f"secrets.{CONNECTION_SECRET}",
-                )
-            )
-        for name in WORKLOAD_ENV:
-            if name in self.env:
-                problems.append(
-                    rule_error(
-                        f"`{name}` is set by the event job for its workload identity and queue",
-                        f"remove env.{name}; the job sets it",
-                        key=f"env.{name}",
-                    )
-                )
-        return problems
-
-    def check_access_against_own_grants(self, platform: PlatformFacts, key: str) -> list[PydanticCustomError]:
-        """The workload identity already holds Service Bus Data Receiver on the job's queue; an `azureAccess` entry
-        for the same role on the same queue would be a second resource for one Azure role assignment (the same
-        derived name: the create fails, and removing one later deletes the other's grant). The subscription is the
-        deploying one, known only when the program runs, so the queue is matched by resource group, namespace and
-        name."""
-        namespace = platform.service_bus_name
-        problems: list[PydanticCustomError] = []
-        for index, grant in enumerate(self.azure_access):
-            scope = grant.scope_id
-            if (
-                grant.built_in_role == SERVICE_BUS_DATA_RECEIVER
-                and scope.is_type("Microsoft.ServiceBus/namespaces/queues")
-                and (scope.resource_group or "").lower() == (platform.service_bus_resource_group or "").lower()
-                and (scope.name_of("namespaces") or "").lower() == namespace
-                and (scope.name or "").lower() == self.queue
-            ):
-                problems.append(
-                    rule_error(
-                        f"repeats the grant the event job already makes: {key}.queue gives the job's code "
-                        f"`{grant.role}` on queue `{self.queue}`",
-                        "remove this azureAccess item",
-                        key=f"{key}.azureAccess.{index}",
-                    )
-                )
-        return problems
-
-    def peak_cores(self) -> tuple[float, str, str]:
-        cores = self.max_executions * self.parallelism * self.cpu
-        how = f"maxExecutions {self.max_executions} x parallelism {self.parallelism} x cpu {self.cpu}"
-        return cores, how, "maxExecutions"
-
-    @classmethod
-    def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformFacts, key: str) -> None:
-        if platform.service_bus_name is None:
-            if platform.where == PLATFORM_KEY:
-                raise rule_error(
-                    f"is required when {key} has jobs",
-                    f"add `serviceBus: {{namespace: <name>, sku: Standard}}` under {PLATFORM_KEY}",
-                    key=f"{PLATFORM_KEY}.serviceBus",
-                )
-            raise rule_error(
-                f"event jobs need a Service Bus namespace, and {platform.where} has none",
-                "ask the platform team to add `serviceBus` to the platform stack, or move these jobs to another kind",
-                key=key,
-            )
-        problems: list[PydanticCustomError] = []
-        for name, job in sorted(jobs.items()):
-            problems.extend(job.check_access_against_own_grants(platform, f"{key}.{name}"))
-        owners: dict[str, str] = {}
-        for name, job in sorted(jobs.items()):
-            if job.queue in owners:
-                problems.append(
-                    rule_error(
-                        f"queue `{job.queue}` is already consumed by `{owners[job.queue]}`; two jobs on one "
-                        "queue would compete for its messages and double-count its backlog",
-                        "give this job its own queue",
-                        key=f"{key}.{name}.queue",
-                    )
-                )
-                continue
-            owners[job.queue] = name
-        if platform.local_auth_allowed is False:
-            for name, job in sorted(jobs.items()):
-                if job.needs_service_bus_local_auth:
-                    problems.append(
-                        rule_error(
-                            f"`auth: connectionString` needs SAS keys, and {platform.where}'s namespace has local auth "
-                            "off",
-                            "use `auth: managedIdentity`",
-                            key=f"{key}.{name}.auth",
-                        )
-                    )
-        if platform.service_bus_sku == "Basic":
-            for name, job in sorted(jobs.items()):
-                ttl = duration_seconds(job.message_time_to_live) if job.message_time_to_live else None
-                if ttl is not None and ttl > BASIC_TTL_MAX_SECONDS:
-                    problems.append(
-                        rule_error(
-                            f"messageTimeToLive `{job.message_time_to_live}` is above 14 days, which a Basic namespace "
-                            "refuses (ARM: 'must be between 00:00:01 and 14.00:00:00 when the namespace ... is using "
-                            "Basic tier')",
-                            f"use at most `P14D`, or `sku: Standard` under {platform.where}.serviceBus",
-                            key=f"{key}.{name}.messageTimeToLive",
-                        )
-                    )
-        raise_all(key, problems)
-
-    def warnings(self, name: str) -> list[str]:
-        if self.auth != "connectionString":
-            return super().warnings(name)
-        return [
-            *super().warnings(name),
-            f"event job `{name}` uses `auth: connectionString`: its scaler reads queue `{self.queue}` with a SAS key "
-            "kept as a job secret, and the Service Bus namespace keeps local (SAS) auth enabled. Prefer "
-            "`auth: managedIdentity`.",
-        ]
-
-    @property
-    def needs_service_bus_local_auth(self) -> bool:
-        return self.auth == "connectionString"
 
 
 # --- the stack's share of subscription limits ----------------------------------------------------------------

@@ -13,9 +13,8 @@ from typing import Any, ClassVar
 
 from pulumi_azure_native import app
 
-from components.config import EventJobConfig
 from components.event_sources import EventSource
-from components.event_sources.service_bus import ServiceBusQueueSource
+from components.event_sources.service_bus import EventJobConfig, ServiceBusQueueSource
 from components.job_identity import JobIdentity, RoleGrant
 from components.job_template import JobComponent
 from components.platform import PlatformRefs

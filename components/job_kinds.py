@@ -14,21 +14,13 @@ from pulumi_azure_native import app
 from pydantic import Field, create_model
 from pydantic.alias_generators import to_snake
 
-from components.config import (
-    PROJECT,
-    ContainerAppsName,
-    EventJobConfig,
-    JobSettings,
-    ManualJobConfig,
-    ScheduledJobConfig,
-    StackConfigBase,
-)
+from components.config import PROJECT, ContainerAppsName, JobSettings, StackConfigBase
 from components.event_job import ServiceBusEventJob
 from components.event_sources import EventSource
-from components.event_sources.service_bus import ServiceBusQueueSource
+from components.event_sources.service_bus import EventJobConfig, ServiceBusQueueSource
 from components.job_template import JobComponent
-from components.manual_job import ManualJobComponent
-from components.scheduled_job import ScheduledJobComponent
+from components.manual_job import ManualJobComponent, ManualJobConfig
+from components.scheduled_job import ScheduledJobComponent, ScheduledJobConfig
 
 
 @dataclass(frozen=True)

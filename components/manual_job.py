@@ -9,7 +9,12 @@ from typing import ClassVar
 
 from pulumi_azure_native import app
 
+from components.config import JobSettings
 from components.job_template import JobComponent
+
+
+class ManualJobConfig(JobSettings):
+    """A job an operator starts on demand (backfill, repair, replay)."""
 
 
 class ManualJobComponent(JobComponent):

@@ -15,7 +15,8 @@ import yaml
 from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, assert_rule_broken, find
 
 from components import stack_file
-from components.config import EventJobConfig, consumption_pairs
+from components.config import consumption_pairs
+from components.event_sources.service_bus import EventJobConfig
 from components.stack_config import StackConfigError, load_stack_config
 from tools import preview
 from tools.offline import run_program

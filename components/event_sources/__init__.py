@@ -17,7 +17,7 @@ from pulumi_azure_native import app
 
 if TYPE_CHECKING:  # types only: the job template imports nothing from here
     from components.alerts import AlertRefs
-    from components.config import EventJobConfig
+    from components.config import JobSettings
     from components.job_identity import JobIdentity, RoleGrant
     from components.platform import PlatformRefs
 
@@ -41,7 +41,7 @@ class EventSource(ABC):
     # The job setting, as written in YAML, that opts in to deleting them with the job.
     DELETE_WITH_JOB: ClassVar[str | None] = None
 
-    def __init__(self, parent: pulumi.Resource, job_name: str, config: EventJobConfig, platform: PlatformRefs):
+    def __init__(self, parent: pulumi.Resource, job_name: str, config: JobSettings, platform: PlatformRefs):
         self.parent = parent
         self.job_name = job_name
         self.config = config
@@ -90,10 +90,10 @@ class EventSource(ABC):
 
     @classmethod
     @abstractmethod
-    def scaler_grant_count(cls, config: EventJobConfig) -> int:
+    def scaler_grant_count(cls, config: JobSettings) -> int:
         """How many grants `scaler_grants` makes for `config`, counted without building (`footprint`)."""
 
     @classmethod
     @abstractmethod
-    def code_grant_count(cls, config: EventJobConfig) -> int:
+    def code_grant_count(cls, config: JobSettings) -> int:
         """How many grants `code_grants` makes for `config`, counted without building (`footprint`)."""
