@@ -3,7 +3,9 @@ the source's own: the entities the stack creates for it, its KEDA scale rule (ty
 identity's grants, the code identity's grants, the code's environment, its alerts and its operator outputs. The
 event job component (`components/event_job.py`) assembles the job once, the same way for every source.
 
-Adding a source = a module with an `EventSource` subclass, and an entry in `components/job_kinds.py`.
+Adding a source = a module with its config model and an `EventSource` subclass, an `EventJob` subclass naming it
+with its own type token (`components/event_job.py`), and its entries in `components/job_kinds.py` (`JOB_KINDS`,
+`EVENT_SOURCES`); tools read sources from `EVENT_SOURCES`, never by name.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pulumi
 from pulumi_azure_native import app
 
-if TYPE_CHECKING:  # types only: the job template imports nothing from here
+if TYPE_CHECKING:  # annotations only
     from components.alerts import AlertRefs
     from components.config import JobSettings
     from components.job_identity import JobIdentity, RoleGrant
