@@ -6,7 +6,10 @@ both names, so there is one copy of every fact and class in a process.
 """
 
 import importlib
+import pkgutil
 import sys
+from pathlib import Path
 
-for _name in ("", ".arm_id", ".roles", ".clouds", ".credentials", ".cron"):
+_FACTS = Path(__file__).resolve().parent / "aca_facts"
+for _name in ["", *(f".{module.name}" for module in pkgutil.iter_modules([str(_FACTS)]))]:
     sys.modules.setdefault(f"aca_facts{_name}", importlib.import_module(f"policy.aca_facts{_name}"))
