@@ -10,9 +10,10 @@ import pulumi
 from components.job_kinds import JOB_KINDS
 from components.job_template import JobArgs
 from components.platform import JobsPlatform, JobsPlatformArgs
+from components.platform_contract import PLATFORM_OUTPUT
 from components.scale import budget_warnings
 from components.stack_config import load_stack_config
-from components.team import PLATFORM_OUTPUT, TeamPlatform
+from components.team import TeamPlatform
 
 config = load_stack_config()
 # Counted from config before anything is registered: `pulumi preview` and the offline preview warn alike.

@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.naming import DATA_PLANE_ROLES_BY_NAME, KEY_VAULT_SECRETS_USER, BuiltInRole
+from components.platform_contract import PlatformContract
 from policy.aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
 from policy.aca_facts.clouds import CLOUD_KEY, CLOUDS, DEFAULT_CLOUD
 from policy.aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
@@ -1130,6 +1131,43 @@ class PlatformFacts:
             service_bus_sku=bus.sku if bus else None,
             local_auth_allowed=None,
             where=PLATFORM_KEY,
+        )
+
+    @classmethod
+    def of_contract(cls, contract: PlatformContract, platform_stack: str, team: TeamConfig) -> PlatformFacts:
+        """What the config rules read of the platform, from its contract and the team's share of its cores."""
+        where = f"the platform stack `{platform_stack}`"
+        budget = team.core_budget if team.core_budget is not None else contract.core_quota
+        quota_what = (
+            f"the team's coreBudget of {budget}"
+            if team.core_budget is not None
+            else f"the platform's coreQuota of {budget} (the team has no coreBudget, so it may take all of it)"
+        )
+        key_vault = ArmId.parse(contract.key_vault_id) if contract.key_vault_id else None
+        bus = contract.service_bus
+        return cls(
+            registry_server=contract.registry.server,
+            key_vault_name=key_vault.name if key_vault else None,
+            workload_profiles=tuple(
+                WorkloadProfileConfig.model_validate(
+                    {
+                        "name": profile.name,
+                        "workloadProfileType": profile.workload_profile_type,
+                        "minimumCount": profile.minimum_count,
+                        "maximumCount": profile.maximum_count,
+                    }
+                )
+                for profile in contract.workload_profiles
+            ),
+            core_quota=budget,
+            quota_what=quota_what,
+            quota_key=f"{TEAM_KEY}.coreBudget (agreed with the platform team)",
+            profiles_key=f"{where}'s environment.workloadProfiles",
+            service_bus_name=bus.namespace if bus else None,
+            service_bus_resource_group=bus.resource_group if bus else None,
+            service_bus_sku=bus.sku if bus else None,
+            local_auth_allowed=bus.local_auth_allowed if bus else None,
+            where=where,
         )
 
     def workload_profile(self, name: str) -> WorkloadProfileConfig | None:

@@ -10,11 +10,17 @@ a field's meaning does, so a team stack can refuse a contract it does not unders
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
+from policy.aca_facts.arm_id import ArmId
+
 CONTRACT_VERSION = 1
+# The stack output a platform stack exports the contract as.
+PLATFORM_OUTPUT = "platform"
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,70 @@ class PlatformContract:
             "tags": dict(self.tags),
             "protect": self.protect,
         }
+
+
+class ContractError(ValueError):
+    """A platform output this program cannot read; the message says what and how to fix it."""
+
+
+def contract_from_output(value: Any, source: str) -> PlatformContract:
+    """The contract a platform stack exported (`PlatformContract.to_output()`), read back and checked: version and
+    shape; `source` names where it came from in the messages."""
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{source} has no `{PLATFORM_OUTPUT}` output (is it a platform stack, and deployed?)")
+    version = value.get("version")
+    if version != CONTRACT_VERSION:
+        # Stack outputs carry numbers as floats: show 2.0 as 2.
+        shown = int(version) if isinstance(version, float) and version.is_integer() else version
+        raise ContractError(
+            f"{source} exports a platform contract of version {shown!r}; this program reads version "
+            f"{CONTRACT_VERSION}. Deploy the platform stack and this team stack from the same aca-jobs release"
+        )
+    try:
+        environment, registry, workspace = value["environment"], value["registry"], value["workspace"]
+        bus = value.get("serviceBus")
+        vault = value.get("keyVault")
+        service_bus = None
+        if bus is not None:
+            namespace_id = ArmId.parse(bus["resourceId"])
+            service_bus = ServiceBusContract(
+                namespace=bus["namespace"],
+                subscription_id=namespace_id.subscription or "",
+                namespace_name=bus["namespace"],
+                namespace_id=str(namespace_id),
+                host_name=bus["hostName"],
+                resource_group=bus["resourceGroup"],
+                resource_group_name=bus["resourceGroup"],
+                sku=bus["sku"],
+                local_auth_allowed=bool(bus["localAuthAllowed"]),
+            )
+        return PlatformContract(
+            subscription_id=value["subscriptionId"],
+            location=value["location"],
+            environment_id=str(ArmId.parse(environment["resourceId"])),
+            workload_profiles=tuple(
+                WorkloadProfileContract(
+                    name=profile["name"],
+                    workload_profile_type=profile["workloadProfileType"],
+                    minimum_count=int(profile["minimumCount"]),
+                    maximum_count=int(profile["maximumCount"]),
+                    node_cores=int(profile["nodeCores"]),
+                    node_memory_gib=int(profile["nodeMemoryGib"]),
+                )
+                for profile in environment["workloadProfiles"]
+            ),
+            core_quota=int(environment["coreQuota"]),
+            workspace_id=workspace.get("resourceId"),
+            workspace_customer_id=workspace.get("customerId"),
+            registry=RegistryContract(server=str(registry["server"]).lower(), resource_id=registry["resourceId"]),
+            service_bus=service_bus,
+            key_vault_id=vault["resourceId"] if vault else None,
+            action_group_id=value.get("actionGroupId"),
+            tags=dict(value.get("tags") or {}),
+            protect=bool(value.get("protect")),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ContractError(f"{source}'s `{PLATFORM_OUTPUT}` output is not a platform contract ({error!r})") from None
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,6 @@ its jobs, identities and alert rules; its queues go into the platform's namespac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_azure_native import authorization, resources
@@ -27,127 +24,20 @@ from components.alerts import AlertRefs
 from components.arm import known_after
 from components.config import (
     PLATFORM_STACK_KEY,
-    TEAM_KEY,
     AlertsConfig,
     PlatformFacts,
     StackConfigBase,
-    TeamConfig,
-    WorkloadProfileConfig,
 )
 from components.config_problems import Problem, format_problems
 from components.platform import PlatformRefs
 from components.platform_contract import (
-    CONTRACT_VERSION,
+    PLATFORM_OUTPUT,
+    ContractError,
     JobPlacement,
     PlatformContract,
-    RegistryContract,
-    ServiceBusContract,
-    WorkloadProfileContract,
+    contract_from_output,
 )
 from components.stack_config import StackConfigError, stack_file_name
-from policy.aca_facts.arm_id import ArmId
-
-PLATFORM_OUTPUT = "platform"
-
-
-class ContractError(ValueError):
-    """A platform output this program cannot read; the message says what and how to fix it."""
-
-
-def contract_from_output(value: Any, source: str) -> PlatformContract:
-    """The contract a platform stack exported (`PlatformContract.to_output()`), checked: version and shape."""
-    if not isinstance(value, Mapping):
-        raise ContractError(f"{source} has no `{PLATFORM_OUTPUT}` output (is it a platform stack, and deployed?)")
-    version = value.get("version")
-    if version != CONTRACT_VERSION:
-        # Stack outputs carry numbers as floats: show 2.0 as 2.
-        shown = int(version) if isinstance(version, float) and version.is_integer() else version
-        raise ContractError(
-            f"{source} exports a platform contract of version {shown!r}; this program reads version "
-            f"{CONTRACT_VERSION}. Deploy the platform stack and this team stack from the same aca-jobs release"
-        )
-    try:
-        environment, registry, workspace = value["environment"], value["registry"], value["workspace"]
-        bus = value.get("serviceBus")
-        vault = value.get("keyVault")
-        service_bus = None
-        if bus is not None:
-            namespace_id = ArmId.parse(bus["resourceId"])
-            service_bus = ServiceBusContract(
-                namespace=bus["namespace"],
-                subscription_id=namespace_id.subscription or "",
-                namespace_name=bus["namespace"],
-                namespace_id=str(namespace_id),
-                host_name=bus["hostName"],
-                resource_group=bus["resourceGroup"],
-                resource_group_name=bus["resourceGroup"],
-                sku=bus["sku"],
-                local_auth_allowed=bool(bus["localAuthAllowed"]),
-            )
-        return PlatformContract(
-            subscription_id=value["subscriptionId"],
-            location=value["location"],
-            environment_id=str(ArmId.parse(environment["resourceId"])),
-            workload_profiles=tuple(
-                WorkloadProfileContract(
-                    name=profile["name"],
-                    workload_profile_type=profile["workloadProfileType"],
-                    minimum_count=int(profile["minimumCount"]),
-                    maximum_count=int(profile["maximumCount"]),
-                    node_cores=int(profile["nodeCores"]),
-                    node_memory_gib=int(profile["nodeMemoryGib"]),
-                )
-                for profile in environment["workloadProfiles"]
-            ),
-            core_quota=int(environment["coreQuota"]),
-            workspace_id=workspace.get("resourceId"),
-            workspace_customer_id=workspace.get("customerId"),
-            registry=RegistryContract(server=str(registry["server"]).lower(), resource_id=registry["resourceId"]),
-            service_bus=service_bus,
-            key_vault_id=vault["resourceId"] if vault else None,
-            action_group_id=value.get("actionGroupId"),
-            tags=dict(value.get("tags") or {}),
-            protect=bool(value.get("protect")),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ContractError(f"{source}'s `{PLATFORM_OUTPUT}` output is not a platform contract ({error!r})") from None
-
-
-def facts_of(contract: PlatformContract, platform_stack: str, team: TeamConfig) -> PlatformFacts:
-    """What the config rules read of the platform, from its contract and the team's share of its cores."""
-    where = f"the platform stack `{platform_stack}`"
-    budget = team.core_budget if team.core_budget is not None else contract.core_quota
-    quota_what = (
-        f"the team's coreBudget of {budget}"
-        if team.core_budget is not None
-        else f"the platform's coreQuota of {budget} (the team has no coreBudget, so it may take all of it)"
-    )
-    key_vault = ArmId.parse(contract.key_vault_id) if contract.key_vault_id else None
-    bus = contract.service_bus
-    return PlatformFacts(
-        registry_server=contract.registry.server,
-        key_vault_name=key_vault.name if key_vault else None,
-        workload_profiles=tuple(
-            WorkloadProfileConfig.model_validate(
-                {
-                    "name": profile.name,
-                    "workloadProfileType": profile.workload_profile_type,
-                    "minimumCount": profile.minimum_count,
-                    "maximumCount": profile.maximum_count,
-                }
-            )
-            for profile in contract.workload_profiles
-        ),
-        core_quota=budget,
-        quota_what=quota_what,
-        quota_key=f"{TEAM_KEY}.coreBudget (agreed with the platform team)",
-        profiles_key=f"{where}'s environment.workloadProfiles",
-        service_bus_name=bus.namespace if bus else None,
-        service_bus_resource_group=bus.resource_group if bus else None,
-        service_bus_sku=bus.sku if bus else None,
-        local_auth_allowed=bus.local_auth_allowed if bus else None,
-        where=where,
-    )
 
 
 def check_on_contract(config: StackConfigBase, facts: PlatformFacts, stack_file: str) -> list[str]:
@@ -182,7 +72,7 @@ class TeamPlatform(pulumi.ComponentResource):
         except ContractError as error:
             raise StackConfigError(f"{stack_file}: {PLATFORM_STACK_KEY}: {error}.") from None
         try:
-            facts = facts_of(self.contract, config.platform_stack, team)
+            facts = PlatformFacts.of_contract(self.contract, config.platform_stack, team)
         except ValidationError as error:  # a profile of the contract this program's rules do not take
             raise StackConfigError(
                 f"{stack_file}: {PLATFORM_STACK_KEY}: the platform stack's workload profiles are not ones this program "

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import PLATFORM_STACK_KEY, StackConfigBase
-from components.team import PLATFORM_OUTPUT
+from components.platform_contract import PLATFORM_OUTPUT
 
 
 class PlatformOutputsError(ValueError):

@@ -42,9 +42,9 @@ from components.config import (
     SUBSCRIPTION_KEY,
     StackConfigBase,
 )
+from components.platform_contract import PLATFORM_OUTPUT, ContractError, contract_from_output
 from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
 from components.stack_file import StackFileError, load_stack_yaml
-from components.team import PLATFORM_OUTPUT, ContractError, contract_from_output
 from tools.compare import compare
 from tools.compare import render as render_comparison
 from tools.offline import (
