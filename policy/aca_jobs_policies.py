@@ -149,6 +149,15 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
+def _items_or_report(value: Any, report: ReportViolation, unknown: str) -> list[Any]:
+    """The items of a list property; when the whole list is not known during preview, `unknown` is reported and no
+    item is read (an unknown list is "set, value not known", never "non-empty")."""
+    if not known(value):
+        report(unknown)
+        return []
+    return _list(value)
+
+
 def _job_name(props: Mapping[str, Any], fallback: str) -> str:
     name = props.get("jobName") or props.get("name")
     return str(name) if isinstance(name, str) else fallback
@@ -298,14 +307,13 @@ def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None
             f"job `{name}` has no user-assigned identity. Fix: assign one identity per job "
             "(identity.type UserAssigned) so its grants stay narrow."
         )
-    registries = _get(props, "configuration", "registries")
-    if not known(registries):
-        report(
-            f"job `{name}` pulls from registries that are not known during preview, so it cannot be verified that "
-            "each pulls through an identity no container can use. Fix: write the registries in the stack file."
-        )
-        registries = []
-    for registry in _list(registries):
+    registries = _items_or_report(
+        _get(props, "configuration", "registries"),
+        report,
+        f"job `{name}` pulls from registries that are not known during preview, so it cannot be verified that "
+        "each pulls through an identity no container can use. Fix: write the registries in the stack file.",
+    )
+    for registry in registries:
         server = _get(registry, "server")
         shown = server if isinstance(server, str) else "(server not known during preview)"
         if not known(registry):
@@ -322,14 +330,13 @@ def _job_identity(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"job `{name}` pulls from `{shown}` without an identity. Fix: set the registry's `identity`.")
         else:
             _check_platform_only(props, _get(registry, "identity"), f"registry `{shown}` pull", name, report)
-    secrets = _get(props, "configuration", "secrets")
-    if not known(secrets):
-        report(
-            f"job `{name}` has secrets that are not known during preview, so it cannot be verified that Key Vault "
-            "secrets are read through an identity no container can use. Fix: write the secrets in the stack file."
-        )
-        secrets = []
-    for secret in _list(secrets):
+    secrets = _items_or_report(
+        _get(props, "configuration", "secrets"),
+        report,
+        f"job `{name}` has secrets that are not known during preview, so it cannot be verified that Key Vault "
+        "secrets are read through an identity no container can use. Fix: write the secrets in the stack file.",
+    )
+    for secret in secrets:
         if _get(secret, "keyVaultUrl") and _get(secret, "identity"):
             # The platform reads the secret for the job; the code gets it through `secretRef`, never the identity.
             secret_name = _get(secret, "name")
@@ -468,14 +475,13 @@ def _secrets_not_plaintext(args: ResourceValidationArgs, report: ReportViolation
     props = _type_of(args, JOB)
     name = _job_name(props, args.name)
     fallback, fallback_undecided = _fallback_secret_names(props)
-    secrets = _get(props, "configuration", "secrets")
-    if not known(secrets):
-        report(
-            f"job `{name}` has secrets that are not known during preview, so it cannot be verified that none holds "
-            "its value in the job configuration. Fix: write the secrets in the stack file."
-        )
-        secrets = []
-    for secret in _list(secrets):
+    secrets = _items_or_report(
+        _get(props, "configuration", "secrets"),
+        report,
+        f"job `{name}` has secrets that are not known during preview, so it cannot be verified that none holds "
+        "its value in the job configuration. Fix: write the secrets in the stack file.",
+    )
+    for secret in secrets:
         secret_name = _get(secret, "name")
         shown = secret_name if isinstance(secret_name, str) else "(name not known during preview)"
         if _get(secret, "keyVaultUrl"):
