@@ -29,6 +29,10 @@ from components.config_problems import collect_problems, format_problems
 from components.job_kinds import StackConfig
 from components.stack_file import StackFileError, load_stack_yaml
 
+# The provider's keys the program reads (its region, its cloud, its subscription): every other `azure-native:` key is
+# the provider's alone and passes untouched.
+PROVIDER_KEYS = (LOCATION_KEY, CLOUD_KEY, SUBSCRIPTION_KEY)
+
 # The offline preview runs a config file that may not be named Pulumi.<stack>.yaml; it says which here.
 STACK_FILE_ENV = "ACA_JOBS_STACK_FILE"
 
@@ -54,7 +58,7 @@ def misplaced_key_problem(key: str) -> str | None:
     """Why a config key outside this project's namespace is probably one of ours (with the fix), or None for
     another provider's key, which passes untouched."""
     namespace, _, name = key.rpartition(":")
-    if namespace == PROJECT or key in (LOCATION_KEY, CLOUD_KEY):
+    if namespace == PROJECT or key in PROVIDER_KEYS:
         return None
     close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75) if namespace else []
     if close or (not namespace and name in PROJECT_KEYS):
@@ -111,7 +115,7 @@ def raw_stack_config() -> dict[str, Any]:
             raise StackConfigError(f"{stack_file_name()}: {key}: {problem}")
         if key.startswith(f"{PROJECT}:"):
             raw[key] = decode_config_value(value)
-        elif key in (LOCATION_KEY, CLOUD_KEY, SUBSCRIPTION_KEY):
+        elif key in PROVIDER_KEYS:
             raw[key] = value
     return raw
 

@@ -4,11 +4,12 @@ fix; each accepted case is one that text matching or case-sensitive comparison r
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, assert_rule_broken, config_error
+from conftest import EXPORTS_CONTAINER_ID, FULL_CONFIG, KEY_VAULT_ID, assert_rule_broken, config_error
 
 from components.stack_config import load_stack_config
 
@@ -258,3 +259,25 @@ def test_every_broken_rule_of_a_job_and_of_the_stack_in_one_run(full_config: dic
         "aca-jobs:manualJobs.job-orders-backfill.workloadProfile",
     ):
         assert f"Pulumi.test.yaml: {key}: " in message, (key, message)
+
+
+def test_the_previews_check_reads_the_stacks_cloud_as_the_program_does(tmp_path) -> None:
+    """The offline preview validates the stack file before the program runs; it passed the program only the location
+    and the subscription, so a China-cloud stack's `.vault.azure.cn` secret was refused there and accepted by the
+    program."""
+    import yaml
+
+    from tools.preview import read_stack
+
+    config = copy.deepcopy(FULL_CONFIG)
+    config["azure-native:environment"] = "china"
+    config["aca-jobs:platform"]["registry"]["server"] = "acrsharedprod.azurecr.cn"
+    for kind in ("aca-jobs:manualJobs", "aca-jobs:eventJobs", "aca-jobs:scheduledJobs"):
+        for job in config[kind].values():
+            job["image"] = job["image"].replace("azurecr.io", "azurecr.cn")
+    nightly(config)["secrets"]["db-password"]["keyVaultSecretUrl"] = (
+        "https://kv-aca-test.vault.azure.cn/secrets/orders-db-password"
+    )
+    stack_file = tmp_path / "Pulumi.china.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    assert read_stack("china", stack_file).check().cloud == "china"

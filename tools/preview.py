@@ -36,14 +36,18 @@ import grpc
 
 from components.config import (
     BUDGET_KEY,
-    LOCATION_KEY,
     PLATFORM_STACK_KEY,
     ROLE_ASSIGNMENTS_PER_SUBSCRIPTION,
-    SUBSCRIPTION_KEY,
     StackConfigBase,
 )
 from components.platform_contract import PLATFORM_OUTPUT, ContractError, contract_from_output
-from components.stack_config import StackConfigError, account_for_keys, decode_config_value, load_stack_config
+from components.stack_config import (
+    PROVIDER_KEYS,
+    StackConfigError,
+    account_for_keys,
+    decode_config_value,
+    load_stack_config,
+)
 from components.stack_file import StackFileError, load_stack_yaml
 from tools.compare import compare
 from tools.compare import render as render_comparison
@@ -150,7 +154,7 @@ class StackInput:
             for key, value in self.config.items()
             if key.startswith(f"{self.project}:")
         }
-        for provider_key in (LOCATION_KEY, SUBSCRIPTION_KEY):
+        for provider_key in PROVIDER_KEYS:
             if provider_key in self.config:
                 program_keys[provider_key] = self.config[provider_key]
         return load_stack_config(program_keys, stack_file=self.path.name)
