@@ -29,6 +29,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,12 @@ class StackInput:
 
     def check(self) -> StackConfigBase:
         """The config contract, as the program applies it: raises `StackConfigError`. Run before the policy pack
-        starts, so that a broken stack file is reported at once."""
+        starts, so that a broken stack file is reported at once; validated once per stack input (the preview and the
+        platform-outputs lookup both ask)."""
+        return self._checked
+
+    @cached_property
+    def _checked(self) -> StackConfigBase:
         program_keys = {
             key: decode_config_value(value if isinstance(value, str) else json.dumps(value))
             for key, value in self.config.items()
