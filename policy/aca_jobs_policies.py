@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
+from aca_facts.arm_id import RESOURCE, ArmId, ArmIdError, same_id
 from aca_facts.clouds import CLOUDS
 from aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from aca_facts.cron import CronError, parse_cron
@@ -216,15 +216,9 @@ def _tag(props: Mapping[str, Any], tag: str) -> bool:
     return str(_get(props, "tags", tag) or "").lower() == "true"
 
 
-def _same_id(left: Any, right: Any) -> bool:
+def _same_principal(left: Any, right: Any) -> bool:
     """Principal ids (GUIDs) compare case-insensitively; an unknown id matches nothing."""
     return isinstance(left, str) and isinstance(right, str) and left.lower() == right.lower()
-
-
-def _same_arm_id(left: Any, right: Any) -> bool:
-    """ARM ids compare parsed (`ArmId`: case-insensitive, per level); an unknown or unparsable id matches nothing."""
-    first, second = ArmId.try_parse(left), ArmId.try_parse(right)
-    return first is not None and second is not None and first == second
 
 
 def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool | None, Any]:
@@ -238,7 +232,7 @@ def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool | No
         entry = _get(setting, "identity")
         if not known(entry):
             undecided = True
-        elif _same_arm_id(entry, identity_id):
+        elif same_id(entry, identity_id):
             lifecycle = _get(setting, "lifecycle")
             return True, "All" if lifecycle is None else lifecycle
     return (None if undecided else False), None
@@ -939,7 +933,9 @@ def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) ->
     if not isinstance(principal, str):
         return None
     for resource in resources:
-        if resource.resource_type == IDENTITY and _same_id(_get(plain(resource.props), "principalId"), principal):
+        if resource.resource_type == IDENTITY and _same_principal(
+            _get(plain(resource.props), "principalId"), principal
+        ):
             return resource
     return None
 
@@ -983,7 +979,7 @@ def _check_owner_unreachable(
             )
         return
     # Assigned: listed by id, or (the list or an item of it not known) used according to the graph.
-    assigns = any(_same_arm_id(i, identity_id) for i in ids) or (
+    assigns = any(same_id(i, identity_id) for i in ids) or (
         in_graph and (not known(assigned) or any(not known(i) for i in ids))
     )
     listed, lifecycle = _lifecycle_of(props, identity_id)
