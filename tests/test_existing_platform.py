@@ -47,7 +47,9 @@ def test_referenced_pieces_are_never_registered(existing_run) -> None:
 
 
 def test_jobs_run_in_the_existing_environment(existing_run) -> None:
-    for job in existing_run.by_type(JOB):
+    jobs = existing_run.by_type(JOB)
+    assert len(jobs) == 3
+    for job in jobs:
         assert job.wire_inputs["environmentId"] == ENVIRONMENT_ID
 
 
@@ -61,7 +63,9 @@ def test_queues_are_created_in_the_existing_namespace_and_granted_there(existing
 
 
 def test_alerts_query_the_existing_workspace(existing_run) -> None:
-    for rule in existing_run.by_type(RULE):
+    rules = existing_run.by_type(RULE)
+    assert len(rules) == 3  # one failed-execution rule per job
+    for rule in rules:
         assert rule.wire_inputs["scopes"] == [WORKSPACE_ID]
     # The workspace's customer id is read (an invoke runs in a preview too): known in a first preview.
     assert existing_run.outputs["workspaceCustomerId"] not in (None, "04da6b54-80e4-46f7-96ec-b56ff0331ba9")

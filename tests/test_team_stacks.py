@@ -84,10 +84,14 @@ def test_a_team_stack_creates_no_platform_piece(team_run: ProgramRun) -> None:
 
 def test_team_jobs_run_in_the_platforms_environment_from_the_teams_group(team_run: ProgramRun) -> None:
     environment_id = platform_outputs()["platform"]["environment"]["resourceId"]
-    for job in team_run.by_type("azure-native:app:Job"):
+    jobs = team_run.by_type("azure-native:app:Job")
+    assert len(jobs) == 3
+    for job in jobs:
         assert job.wire_inputs["environmentId"] == environment_id
         assert job.wire_inputs["resourceGroupName"] == "rg-team-orders"
-    for identity in team_run.by_type("azure-native:managedidentity:UserAssignedIdentity"):
+    identities = team_run.by_type("azure-native:managedidentity:UserAssignedIdentity")
+    assert identities
+    for identity in identities:
         assert identity.wire_inputs["resourceGroupName"] == "rg-team-orders"
 
 
@@ -103,7 +107,9 @@ def test_team_queues_go_into_the_platforms_namespace_and_are_granted_there(team_
 
 def test_team_alerts_notify_the_platforms_action_group(team_run: ProgramRun) -> None:
     action_group = platform_outputs()["platform"]["actionGroupId"]
-    for rule in team_run.by_type("azure-native:monitor:ScheduledQueryRule"):
+    rules = team_run.by_type("azure-native:monitor:ScheduledQueryRule")
+    assert len(rules) == 3  # one failed-execution rule per job
+    for rule in rules:
         assert rule.wire_inputs["actions"]["actionGroups"] == [action_group]
         assert rule.wire_inputs["resourceGroupName"] == "rg-team-orders"
 
