@@ -28,13 +28,14 @@ if config.platform is not None:
             location=config.location,
             service_bus_local_auth=config.service_bus_local_auth,
             subscription_id=config.subscription_id,
+            cloud=config.cloud,
         ),
     )
 else:
     platform = TeamPlatform("platform", config)
 
 jobs = {
-    name: kind.component(name, JobArgs(config=job, platform=platform.refs))
+    name: kind.component_for(job)(name, JobArgs(config=job, platform=platform.refs))
     for kind in JOB_KINDS
     for name, job in getattr(config, kind.field_name).items()
 }

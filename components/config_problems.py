@@ -81,8 +81,27 @@ def _held_model(annotation: Any) -> tuple[str, type[BaseModel]] | None:
 
 
 def _fields(model: type[BaseModel]) -> dict[str, Any]:
-    """Key as written in YAML -> annotation, for each field of `model`."""
-    return {field.alias or name: field.annotation for name, field in model.model_fields.items()}
+    """Key as written in YAML -> annotation, for each field of `model` (of each of its variants)."""
+    return {
+        field.alias or name: field.annotation
+        for variant in _variants(model)
+        for name, field in variant.model_fields.items()
+    }
+
+
+# A model that validates its data as one of several (an event job, as the model of its source block: `components/
+# event_sources/__init__.py` `event_job_config`) names them in `SOURCE_MODELS`, each by the key that chooses it
+# (`SOURCE_KEY`). Its data is read with the model it chooses; data that chooses none (or several) with all of them.
+
+
+def _variants(model: type[BaseModel]) -> list[type[BaseModel]]:
+    return list(getattr(model, "SOURCE_MODELS", {}).values()) or [model]
+
+
+def _chosen(model: type[BaseModel], data: Any) -> type[BaseModel]:
+    variants = getattr(model, "SOURCE_MODELS", {})
+    chosen = [variant for key, variant in variants.items() if isinstance(data, dict) and key in data]
+    return chosen[0] if len(chosen) == 1 else model
 
 
 def _bare(key: str) -> str:
@@ -108,9 +127,18 @@ class _Home:
 def key_homes(model: type[BaseModel], parent: str = "") -> dict[str, list[_Home]]:
     """Every key of the config tree under `model`, by its name without namespace in lower case."""
     homes: dict[str, list[_Home]] = {}
-    for key, annotation in _fields(model).items():
+    # The keys every variant shares are read by `model` itself; each variant's own keys by the variant.
+    shared = {field.alias or name: field.annotation for name, field in model.model_fields.items()}
+    fields = [(model, key, annotation) for key, annotation in shared.items()] + [
+        (variant, field.alias or name, field.annotation)
+        for variant in _variants(model)
+        if variant is not model
+        for name, field in variant.model_fields.items()
+        if (field.alias or name) not in shared
+    ]
+    for reader, key, annotation in fields:
         held = _held_model(annotation)
-        home = _Home(parent, key, model, held is not None and held[0] != "list")
+        home = _Home(parent, key, reader, held is not None and held[0] != "list")
         homes.setdefault(_bare(key).lower(), []).append(home)
         if held is None:
             continue
@@ -133,12 +161,19 @@ def unknown_key_fix(
     named, or all of them when none has."""
     name = _bare(key)
     named = homes.get(name.lower(), [])
-    if any(home.model is model and home.key.lower() == key.lower() for home in named):
-        meant = next(home.key for home in named if home.model is model)
+    if any(_reads(home.model, model) and home.key.lower() == key.lower() for home in named):
+        meant = next(home.key for home in named if _reads(home.model, model))
         return f"did you mean `{meant}`? Keys are case-sensitive", meant
     shaped = [home for home in named if home.holds_map == isinstance(value, dict)] or named
-    here = [home for home in shaped if home.model is model]
-    elsewhere = [home for home in shaped if home.model is not model]
+    here = [home for home in shaped if _reads(home.model, model)]
+    elsewhere = [home for home in shaped if not _reads(home.model, model)]
+    sibling = [home for home in elsewhere if _is_sibling_variant(model, home.model)]
+    if sibling and not here:
+        other, this = sibling[0].model.SOURCE_KEY, model.SOURCE_KEY  # type: ignore[attr-defined]
+        return (
+            f"`{sibling[0].key}` is a key of event jobs with `{other}`, and this job has `{this}`: remove it, or make "
+            f"this a `{other}` job"
+        ), None
     if here and not elsewhere:
         return f"did you mean `{here[0].key}`? Rename it", here[0].key
     if elsewhere:
@@ -148,10 +183,20 @@ def unknown_key_fix(
     if close:
         return f"did you mean `{fields[close[0]]}`? Rename it, or remove it", fields[close[0]]
     close = difflib.get_close_matches(name.lower(), list(homes), n=1, cutoff=0.8)
-    meant = [home for home in homes[close[0]] if home.model is not model] if close else []
+    meant = [home for home in homes[close[0]] if not _reads(home.model, model)] if close else []
     if meant:
         return f"did you mean `{meant[0].key}`? " + _belongs_elsewhere(model, meant[0].key, path, meant), None
     return "remove it; allowed keys here: " + ", ".join(f"`{known}`" for known in sorted(fields.values())), None
+
+
+def _reads(reader: type[BaseModel], model: type[BaseModel]) -> bool:
+    """Whether `model` reads the keys `reader` reads: it is `reader`, or one of its variants."""
+    return reader is model or model in _variants(reader)
+
+
+def _is_sibling_variant(model: type[BaseModel], other: type[BaseModel]) -> bool:
+    """Two variants of one model (event jobs of two sources): each is chosen by its own key."""
+    return model is not other and all(isinstance(getattr(m, "SOURCE_KEY", None), str) for m in (model, other))
 
 
 def _belongs_elsewhere(model: type[BaseModel], name: str, path: list[str], homes: list[_Home]) -> str:
@@ -184,6 +229,7 @@ class _UnknownKeys:
         """`data` without the keys `model` does not read (each reported), at every level below."""
         if not isinstance(data, dict):
             return data
+        model = _chosen(model, data)
         fields = _fields(model)
         kept: dict[Any, Any] = {}
         for key, value in data.items():

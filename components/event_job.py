@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 
 from pulumi_azure_native import app
 
-from components.event_sources import EventSource
-from components.event_sources.service_bus import EventJobConfig, ServiceBusQueueSource
+from components.event_sources import EventJobSettings, EventSource
+from components.event_sources.event_hub import EventHubSource
+from components.event_sources.service_bus import ServiceBusQueueSource
+from components.event_sources.storage_queue import StorageQueueSource
 from components.job_identity import JobIdentity, RoleGrant
 from components.job_template import JobComponent
 from components.platform import PlatformRefs
@@ -30,7 +32,7 @@ class EventJob(JobComponent):
     source: EventSource
     scaler_identity: JobIdentity
 
-    def build(self, name: str, config: EventJobConfig, platform: PlatformRefs) -> dict[str, Any]:
+    def build(self, name: str, config: EventJobSettings, platform: PlatformRefs) -> dict[str, Any]:
         self.source = self.SOURCE(self, name, config, platform)
         self.source.create()
         outputs = super().build(name, config, platform)
@@ -44,11 +46,11 @@ class EventJob(JobComponent):
         return self.source.code_grants()
 
     @classmethod
-    def scaler_grant_count(cls, config: EventJobConfig) -> int:
+    def scaler_grant_count(cls, config: EventJobSettings) -> int:
         return cls.SOURCE.scaler_grant_count(config)
 
     @classmethod
-    def code_grant_count(cls, config: EventJobConfig) -> int:
+    def code_grant_count(cls, config: EventJobSettings) -> int:
         return cls.SOURCE.code_grant_count(config)
 
     def code_env(self) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class EventJob(JobComponent):
     def secrets(self) -> list[app.SecretArgs]:
         return self.source.secrets()
 
-    def trigger_settings(self, config: EventJobConfig) -> dict[str, Any]:
+    def trigger_settings(self, config: EventJobSettings) -> dict[str, Any]:
         return {
             "scale": app.JobScaleArgs(
                 min_executions=config.min_executions,
@@ -67,7 +69,7 @@ class EventJob(JobComponent):
             )
         }
 
-    def kind_outputs(self, config: EventJobConfig) -> dict[str, Any]:
+    def kind_outputs(self, config: EventJobSettings) -> dict[str, Any]:
         alerts = self.source.platform.alerts
         return {**({} if alerts is None else self.source.alerts(alerts)), **self.source.outputs()}
 
@@ -76,3 +78,13 @@ class ServiceBusEventJob(EventJob):
     # Released: every event job's URNs hold this token, so it never changes.
     TYPE: ClassVar[str] = "aca-jobs:index:ServiceBusEventJob"
     SOURCE: ClassVar[type[EventSource]] = ServiceBusQueueSource
+
+
+class StorageQueueEventJob(EventJob):
+    TYPE: ClassVar[str] = "aca-jobs:index:StorageQueueEventJob"
+    SOURCE: ClassVar[type[EventSource]] = StorageQueueSource
+
+
+class EventHubEventJob(EventJob):
+    TYPE: ClassVar[str] = "aca-jobs:index:EventHubEventJob"
+    SOURCE: ClassVar[type[EventSource]] = EventHubSource

@@ -30,6 +30,8 @@ class JobsPlatformArgs:
     service_bus_local_auth: bool = False
     # `azure-native:subscriptionId`, when the stack file sets it.
     subscription_id: str | None = None
+    # `azure-native:environment`.
+    cloud: str = "public"
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class JobsPlatform(pulumi.ComponentResource):
             tags=tags,
             protect=config.protect,
             configured_subscription_id=args.subscription_id,
+            cloud=args.cloud,
         )
         alert_refs = None
         if config.active_alerts is not None:

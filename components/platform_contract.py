@@ -205,3 +205,5 @@ class JobPlacement:
     # The subscription the stack file names (`azure-native:subscriptionId`), when it does: plain text, for an id that
     # must be known before anything runs (the import id of an adopted job).
     configured_subscription_id: str | None = None
+    # The stack's cloud (`azure-native:environment`): event sources tell their scaler which cloud's hosts to read.
+    cloud: str = "public"

@@ -20,7 +20,7 @@ def stack_footprint(config: StackConfigBase) -> Footprint:
     total = Footprint()
     for kind in JOB_KINDS:
         for job in getattr(config, kind.field_name).values():
-            total += kind.component.footprint(job)
+            total += kind.component_for(job).footprint(job)
     return total
 
 

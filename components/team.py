@@ -99,6 +99,7 @@ class TeamPlatform(pulumi.ComponentResource):
             tags=dict(team.tags),
             protect=team.protect,
             configured_subscription_id=config.subscription_id,
+            cloud=config.cloud,
         )
         alerts = None
         if self.contract.action_group_id and self.contract.workspace_id:

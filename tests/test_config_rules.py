@@ -324,7 +324,9 @@ MISPLACED: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "queue-under-platform",
         lambda c: platform(c).update(queue="orders"),
         "aca-jobs:platform.queue",
-        "`queue` belongs under `aca-jobs:eventJobs.<job>`: move it there (`aca-jobs:eventJobs.<job>.queue`)",
+        # A Service Bus queue's key, and a storage queue block's.
+        "`queue` belongs under `aca-jobs:eventJobs.<job>` or `aca-jobs:eventJobs.<job>.storageQueue`: move it there "
+        "(`aca-jobs:eventJobs.<job>.queue`, `aca-jobs:eventJobs.<job>.storageQueue.queue`)",
     ),
     (
         "cron-on-a-manual-job",

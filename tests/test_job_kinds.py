@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.job_kinds import JOB_CONFIG_KEYS, JOB_KINDS, StackConfig
+from components.job_kinds import EVENT_SOURCES, JOB_CONFIG_KEYS, JOB_KINDS, StackConfig
 from tools import promote
 
 
@@ -26,6 +26,20 @@ def test_promotion_reads_images_from_every_kind() -> None:
     assert set(JOB_CONFIG_KEYS) == {f"aca-jobs:{kind.key}" for kind in JOB_KINDS}
 
 
-def test_each_kind_has_its_own_trigger_and_type_token() -> None:
+def test_each_kind_has_its_own_trigger_and_each_component_its_own_type_token() -> None:
     assert len({kind.trigger_type for kind in JOB_KINDS}) == len(JOB_KINDS)
-    assert len({kind.component.TYPE for kind in JOB_KINDS}) == len(JOB_KINDS)
+    components = [component for kind in JOB_KINDS for component in kind.components.values()]
+    assert len({component.TYPE for component in components}) == len(components) == 5
+    # Released tokens never change: every deployed job's URNs hold them.
+    assert {component.TYPE for component in components} >= {
+        "aca-jobs:index:ManualJob",
+        "aca-jobs:index:ScheduledJob",
+        "aca-jobs:index:ServiceBusEventJob",
+    }
+
+
+def test_each_event_source_is_one_entry_with_its_block_model_and_component() -> None:
+    event_kind = next(kind for kind in JOB_KINDS if kind.key == "eventJobs")
+    assert {source.model.SOURCE_KEY for source in EVENT_SOURCES} == {"queue", "storageQueue", "eventHub"}
+    assert event_kind.components == {source.model: source.component for source in EVENT_SOURCES}
+    assert dict(event_kind.model.SOURCE_MODELS) == {source.model.SOURCE_KEY: source.model for source in EVENT_SOURCES}

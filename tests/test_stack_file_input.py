@@ -16,7 +16,7 @@ from conftest import EVENT_SEED_CONFIG, PROJECT_DIR, assert_rule_broken, find
 
 from components import stack_file
 from components.config import consumption_pairs
-from components.event_sources.service_bus import EventJobConfig
+from components.event_sources.service_bus import ServiceBusJobConfig
 from components.stack_config import StackConfigError, load_stack_config
 from tools import preview
 from tools.offline import run_program
@@ -405,7 +405,7 @@ def test_every_problem_of_the_stack_file_is_reported_in_one_run(tmp_path, capsys
         f'    - Pulumi.dev.yaml: {queue}.idempotent: must be true or false, got "true". Fix: write `idempotent: '
         "true` without quotes.",
         f"    - Pulumi.dev.yaml: {queue}.imagePullPolicy: unknown key. Fix: remove it; allowed keys here: "
-        + ", ".join(f"`{key}`" for key in sorted(field.alias for field in EventJobConfig.model_fields.values()))
+        + ", ".join(f"`{key}`" for key in sorted(field.alias for field in ServiceBusJobConfig.model_fields.values()))
         + ".",
     ]
 

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components.job_kinds import JOB_KINDS
+from components.job_kinds import JOB_COMPONENT_TYPES
 from components.naming import role_assignment_name
 from policy.aca_facts.arm_id import ArmId
 from policy.aca_facts.roles import DATA_PLANE_ROLES_BY_GUID, BuiltInRole, role_guid_of
@@ -66,7 +66,7 @@ WORD_START, WORD_END = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
 
 JOB = "azure-native:app:Job"
 MONITOR = "azure-native:monitor:"
-JOB_COMPONENTS = tuple(kind.component.TYPE for kind in JOB_KINDS)
+JOB_COMPONENTS = JOB_COMPONENT_TYPES
 BY_DESIGN = "each stack's own names, subscription and the values derived from them"
 KEY_VAULT_SECRET = "Microsoft.KeyVault/vaults/secrets"
 

@@ -104,6 +104,20 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights", [("actionGroups", "actionGroupName")]),
     "azure-native:monitor:ScheduledQueryRule": ("Microsoft.Insights", [("scheduledQueryRules", "ruleName")]),
     "azure-native:monitor:MetricAlert": ("Microsoft.Insights", [("metricAlerts", "ruleName")]),
+    # Storage and Event Hubs entities of event sources. A `=` names a literal segment: a storage account has one queue
+    # and one blob service, `default` (Microsoft Learn "Assign an Azure role for access to queue data").
+    "azure-native:storage:Queue": (
+        "Microsoft.Storage",
+        [("storageAccounts", "accountName"), ("queueServices", "=default"), ("queues", "queueName")],
+    ),
+    "azure-native:storage:BlobContainer": (
+        "Microsoft.Storage",
+        [("storageAccounts", "accountName"), ("blobServices", "=default"), ("containers", "containerName")],
+    ),
+    "azure-native:eventhub:ConsumerGroup": (
+        "Microsoft.EventHub",
+        [("namespaces", "namespaceName"), ("eventhubs", "eventHubName"), ("consumergroups", "consumerGroupName")],
+    ),
     "azure-native:servicebus:QueueAuthorizationRule": (
         "Microsoft.ServiceBus",
         [
@@ -160,7 +174,7 @@ class AzureMocks(mocks.Mocks):
         if type_ not in ARM_PATHS:
             raise KeyError(f"no ARM path for {type_}: add it to tools/offline.py ARM_PATHS")
         namespace, segments = ARM_PATHS[type_]
-        path = "/".join(f"{segment}/{inputs[key]}" for segment, key in segments)
+        path = "/".join(f"{segment}/{key[1:] if key.startswith('=') else inputs[key]}" for segment, key in segments)
         return (
             f"/subscriptions/{self.subscription_id}/resourceGroups/{inputs['resourceGroupName']}"
             f"/providers/{namespace}/{path}"

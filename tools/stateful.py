@@ -38,7 +38,7 @@ HOLDS: dict[str, str] = {
     NAMESPACE: "with every queue in it and their messages",
     WORKSPACE: "with its logs",
     ENVIRONMENT: "(it holds no data of its own; its jobs' logs are in the workspace)",
-    **{type_: holds for source in EVENT_SOURCES for type_, holds in source.HOLDS.items()},
+    **{type_: holds for kind in EVENT_SOURCES for type_, holds in kind.source.HOLDS.items()},
 }
 
 
@@ -48,8 +48,8 @@ HOLDS: dict[str, str] = {
 # resources). A stack has one of each.
 def _containers() -> dict[str, frozenset[str]]:
     contains: dict[str, frozenset[str]] = {RESOURCE_GROUP: frozenset(HOLDS) - {RESOURCE_GROUP}}
-    for source in EVENT_SOURCES:
-        for entity, container in source.CONTAINED_IN.items():
+    for kind in EVENT_SOURCES:
+        for entity, container in kind.source.CONTAINED_IN.items():
             contains[container] = contains.get(container, frozenset()) | {entity}
     return contains
 
@@ -57,7 +57,10 @@ def _containers() -> dict[str, frozenset[str]]:
 CONTAINS: dict[str, frozenset[str]] = _containers()
 # The setting that deleted a source's entity with its job, by type token.
 DELETE_WITH_JOB: dict[str, str] = {
-    type_: source.DELETE_WITH_JOB for source in EVENT_SOURCES if source.DELETE_WITH_JOB for type_ in source.HOLDS
+    type_: kind.source.DELETE_WITH_JOB
+    for kind in EVENT_SOURCES
+    if kind.source.DELETE_WITH_JOB
+    for type_ in kind.source.HOLDS
 }
 # The options a snapshot row records after the physical name, in this order.
 PROTECT = "protect"

@@ -29,8 +29,8 @@ from pydantic_core import PydanticCustomError
 
 from components.alerts import metric_alert, rule_name
 from components.arm import known_after, resource_id
-from components.config import PLATFORM_KEY, JobSettings, PlatformFacts, duration_seconds, raise_all, rule_error
-from components.event_sources import EventSource
+from components.config import PLATFORM_KEY, PlatformFacts, duration_seconds, raise_all, rule_error
+from components.event_sources import EventJobSettings, EventSource
 from components.job_identity import RoleGrant
 from components.naming import SERVICE_BUS_DATA_OWNER, SERVICE_BUS_DATA_RECEIVER
 from components.platform_contract import ServiceBusContract
@@ -67,16 +67,11 @@ def check_queue_name(name: str) -> str:
     return name.lower()
 
 
-class EventJobConfig(JobSettings):
+class ServiceBusJobConfig(EventJobSettings):
     """A job whose executions a KEDA `azure-servicebus` scale rule starts as the queue backlog grows."""
 
+    SOURCE_KEY: ClassVar[str] = "queue"
     queue: Annotated[str, AfterValidator(check_queue_name)]
-    # Messages per execution: the scaler starts ceil(activeMessages / messageCount) executions.
-    message_count: Annotated[int, Field(ge=1)]
-    activation_message_count: Annotated[int, Field(ge=0)] = 0
-    polling_interval: Annotated[int, Field(ge=1)] = 30
-    min_executions: Annotated[int, Field(ge=0)] = 0
-    max_executions: Annotated[int, Field(ge=1)] = 10
     # `connectionString` is the visible, weaker fallback: a SAS rule and a secret instead of an identity.
     auth: Literal["managedIdentity", "connectionString"] = "managedIdentity"
     max_delivery_count: Annotated[int, Field(ge=1)] = 10
@@ -88,14 +83,6 @@ class EventJobConfig(JobSettings):
 
     def rule_problems(self) -> list[PydanticCustomError]:
         problems = super().rule_problems()
-        if self.min_executions > self.max_executions:
-            problems.append(
-                rule_error(
-                    f"minExecutions {self.min_executions} is above maxExecutions {self.max_executions}",
-                    f"lower minExecutions to at most {self.max_executions}, or raise maxExecutions",
-                    key="minExecutions",
-                )
-            )
         lock = duration_seconds(self.lock_duration)
         if lock is None or not 0 < lock <= LOCK_DURATION_MAX_SECONDS:
             problems.append(
@@ -161,11 +148,6 @@ class EventJobConfig(JobSettings):
                     )
                 )
         return problems
-
-    def peak_cores(self) -> tuple[float, str, str]:
-        cores = self.max_executions * self.parallelism * self.cpu
-        how = f"maxExecutions {self.max_executions} x parallelism {self.parallelism} x cpu {self.cpu}"
-        return cores, how, "maxExecutions"
 
     @classmethod
     def check_in_stack(cls, jobs: Mapping[str, Self], platform: PlatformFacts, key: str) -> None:
@@ -344,12 +326,12 @@ class ServiceBusQueueSource(EventSource):
     # A namespace's queues are its child resources.
     CONTAINED_IN: ClassVar[Mapping[str, str]] = {QUEUE: "azure-native:servicebus:Namespace"}
     DELETE_WITH_JOB: ClassVar[str | None] = "deleteQueueWithJob: true"
-    config: EventJobConfig
+    config: ServiceBusJobConfig
     queue: servicebus.Queue
     queue_id: pulumi.Output[str]
     scaler_rule: servicebus.QueueAuthorizationRule | None
 
-    def __init__(self, parent: pulumi.Resource, job_name: str, config: EventJobConfig, platform: PlatformRefs):
+    def __init__(self, parent: pulumi.Resource, job_name: str, config: ServiceBusJobConfig, platform: PlatformRefs):
         super().__init__(parent, job_name, config, platform)
         bus = platform.contract.service_bus
         if bus is None:  # guaranteed by StackConfig; a programming error otherwise
@@ -408,11 +390,11 @@ class ServiceBusQueueSource(EventSource):
         return [RoleGrant(SERVICE_BUS_DATA_RECEIVER, self.queue_id)]
 
     @classmethod
-    def scaler_grant_count(cls, config: EventJobConfig) -> int:
+    def scaler_grant_count(cls, config: ServiceBusJobConfig) -> int:
         return 1 if config.auth == "managedIdentity" else 0
 
     @classmethod
-    def code_grant_count(cls, config: EventJobConfig) -> int:
+    def code_grant_count(cls, config: ServiceBusJobConfig) -> int:
         return 1
 
     def scale_rule_metadata(self) -> dict[str, str]:
@@ -431,7 +413,7 @@ class ServiceBusQueueSource(EventSource):
         return app.JobScaleRuleArgs(
             name=self.SCALE_RULE_NAME,
             type=self.SCALE_RULE_TYPE,
-            metadata=self.scale_rule_metadata(),
+            metadata=self.metadata(),
             auth=[
                 app.ScaleRuleAuthArgs(secret_ref=CONNECTION_SECRET, trigger_parameter=SERVICE_BUS.connection_parameter)
             ],

@@ -20,14 +20,33 @@ class Cloud:
     key_vault_suffix: str
     service_bus_suffix: str
     registry_suffix: str
+    # Storage endpoints are `<account>.<service>.<suffix>` (queue, blob).
+    storage_suffix: str
+    # KEDA's `cloud` trigger metadata (kedacore/keda v2.20.2 `pkg/scalers/azure/cloud_config.go` `environments`,
+    # matched case-insensitively); None for the public cloud, KEDA's default.
+    keda_cloud: str | None
 
 
 CLOUDS: dict[str, Cloud] = {
     cloud.name: cloud
     for cloud in (
-        Cloud("public", ".vault.azure.net", ".servicebus.windows.net", ".azurecr.io"),
-        Cloud("usgovernment", ".vault.usgovcloudapi.net", ".servicebus.usgovcloudapi.net", ".azurecr.us"),
-        Cloud("china", ".vault.azure.cn", ".servicebus.chinacloudapi.cn", ".azurecr.cn"),
+        Cloud("public", ".vault.azure.net", ".servicebus.windows.net", ".azurecr.io", "core.windows.net", None),
+        Cloud(
+            "usgovernment",
+            ".vault.usgovcloudapi.net",
+            ".servicebus.usgovcloudapi.net",
+            ".azurecr.us",
+            "core.usgovcloudapi.net",
+            "AzureUSGovernmentCloud",
+        ),
+        Cloud(
+            "china",
+            ".vault.azure.cn",
+            ".servicebus.chinacloudapi.cn",
+            ".azurecr.cn",
+            "core.chinacloudapi.cn",
+            "AzureChinaCloud",
+        ),
     )
 }
 DEFAULT_CLOUD = "public"

@@ -38,25 +38,36 @@ KEY_VAULT_SECRETS_USER = BuiltInRole(
     "Key Vault Secrets User", "kv-secrets-user", "4633458b-17de-408a-b874-0445c86b69e6", "Microsoft.KeyVault"
 )
 
+STORAGE_BLOB_DATA_READER = BuiltInRole(
+    "Storage Blob Data Reader", "blob-reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "Microsoft.Storage"
+)
+STORAGE_BLOB_DATA_CONTRIBUTOR = BuiltInRole(
+    "Storage Blob Data Contributor", "blob-contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Microsoft.Storage"
+)
+STORAGE_QUEUE_DATA_READER = BuiltInRole(
+    "Storage Queue Data Reader", "queue-reader", "19e7f393-937e-4f77-808e-94535e297925", "Microsoft.Storage"
+)
+STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR = BuiltInRole(
+    "Storage Queue Data Message Processor",
+    "queue-processor",
+    "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+    "Microsoft.Storage",
+)
+STORAGE_QUEUE_DATA_MESSAGE_SENDER = BuiltInRole(
+    "Storage Queue Data Message Sender", "queue-sender", "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", "Microsoft.Storage"
+)
+EVENT_HUBS_DATA_RECEIVER = BuiltInRole(
+    "Azure Event Hubs Data Receiver", "eh-data-receiver", "a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "Microsoft.EventHub"
+)
+
 # The roles `azureAccess` may grant a job's code: built-in *data-plane* roles only (they act on data, never on
 # the resource or its access control).
 DATA_PLANE_ROLES: tuple[BuiltInRole, ...] = (
-    BuiltInRole("Storage Blob Data Reader", "blob-reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "Microsoft.Storage"),
-    BuiltInRole(
-        "Storage Blob Data Contributor", "blob-contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Microsoft.Storage"
-    ),
-    BuiltInRole(
-        "Storage Queue Data Reader", "queue-reader", "19e7f393-937e-4f77-808e-94535e297925", "Microsoft.Storage"
-    ),
-    BuiltInRole(
-        "Storage Queue Data Message Processor",
-        "queue-processor",
-        "8a0f0c08-91a1-4084-bc3d-661d67233fed",
-        "Microsoft.Storage",
-    ),
-    BuiltInRole(
-        "Storage Queue Data Message Sender", "queue-sender", "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", "Microsoft.Storage"
-    ),
+    STORAGE_BLOB_DATA_READER,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_QUEUE_DATA_READER,
+    STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR,
+    STORAGE_QUEUE_DATA_MESSAGE_SENDER,
     BuiltInRole(
         "Storage Queue Data Contributor",
         "queue-contributor",
@@ -77,12 +88,7 @@ DATA_PLANE_ROLES: tuple[BuiltInRole, ...] = (
     BuiltInRole(
         "Azure Event Hubs Data Sender", "eh-data-sender", "2b629674-e913-4c01-ae53-ef4638d8f975", "Microsoft.EventHub"
     ),
-    BuiltInRole(
-        "Azure Event Hubs Data Receiver",
-        "eh-data-receiver",
-        "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
-        "Microsoft.EventHub",
-    ),
+    EVENT_HUBS_DATA_RECEIVER,
     KEY_VAULT_SECRETS_USER,
 )
 DATA_PLANE_ROLES_BY_NAME = {role.display_name: role for role in DATA_PLANE_ROLES}

@@ -23,3 +23,12 @@ class Scaler:
 # kedacore/keda `pkg/scalers/azure_servicebus_scaler.go`: the connection from `connection` (auth params) and, with a
 # pod identity, the bare `namespace` to which KEDA appends the cloud's Service Bus suffix.
 SERVICE_BUS = Scaler(type="azure-servicebus", connection_parameter="connection", host_metadata_key="namespace")
+# kedacore/keda v2.20.2 `pkg/scalers/azure_queue_scaler.go` (`azureQueueMetadata`): the connection from `connection`,
+# and with an identity the storage account's bare name `accountName`, to which KEDA adds the cloud's queue suffix.
+STORAGE_QUEUE = Scaler(type="azure-queue", connection_parameter="connection", host_metadata_key="accountName")
+# kedacore/keda v2.20.2 `pkg/scalers/azure/azure_eventhub.go` (`EventHubInfo`): the hub's connection from
+# `connection`, the checkpoint account's from `storageConnection`; with an identity the bare `eventHubNamespace`, to
+# which KEDA adds the cloud's Service Bus suffix.
+EVENT_HUB = Scaler(type="azure-eventhub", connection_parameter="connection", host_metadata_key="eventHubNamespace")
+# Every source's scaler, by rule type: what the policy pack reads a scale rule with.
+SCALERS: dict[str, Scaler] = {scaler.type: scaler for scaler in (SERVICE_BUS, STORAGE_QUEUE, EVENT_HUB)}
