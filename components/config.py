@@ -1310,6 +1310,11 @@ class JobSettings(ConfigModel):
         """Whether this job needs the namespace's SAS (local) auth left on."""
         return False
 
+    def created_in(self) -> dict[str, str]:
+        """Existing resources the stack creates this job's entities in (a storage queue in its account), by their
+        key below the job: the provider creates them in its own subscription, which must be theirs."""
+        return {}
+
 
 _DURATION = re.compile(
     r"^P(?:(?P<d>[0-9]{1,6})D)?(?:T(?:(?P<h>[0-9]{1,6})H)?(?:(?P<m>[0-9]{1,6})M)?(?:(?P<s>[0-9]{1,6}(?:\.[0-9]{1,6})?)S)?)?$"
@@ -1458,6 +1463,7 @@ class StackConfigBase(ConfigModel):
             # A team stack's jobs are checked against the platform stack's contract when the program reads it.
             problems.extend(self.problems_on(PlatformFacts.of_platform(self.platform)))
         problems.extend(self._adoption_problems())
+        problems.extend(self._subscription_problems())
         raise_all(type(self).__name__, problems)
         return self
 
@@ -1561,6 +1567,30 @@ class StackConfigBase(ConfigModel):
             ]
         return []
 
+    def _subscription_problems(self) -> list[PydanticCustomError]:
+        """pulumi-azure-native creates a resource in the subscription it deploys to (`azure-native:subscriptionId`,
+        or the logged-in one): an entity the stack creates inside an existing resource of another subscription
+        would be created in a same-named resource of the wrong subscription, or fail. Checked when the stack file
+        names its subscription; otherwise it is known only at deployment (README, event sources)."""
+        if self.subscription_id is None or not GUID.fullmatch(self.subscription_id):
+            return []
+        problems = []
+        for key, name, job in self.jobs():
+            for where, text in job.created_in().items():
+                existing = ArmId.try_parse(text)
+                if existing is not None and (existing.subscription or "").lower() != self.subscription_id.lower():
+                    problems.append(
+                        rule_error(
+                            f"`{text}` is in subscription `{existing.subscription}`, but the stack deploys to "
+                            f"`{self.subscription_id}` (`{SUBSCRIPTION_KEY}`), where it would create the job's "
+                            "entities in it",
+                            "use a resource of the stack's subscription, or deploy the job from a stack of that "
+                            "subscription",
+                            key=f"{key}.{name}.{where}",
+                        )
+                    )
+        return problems
+
     def _job_on_platform_problems(
         self, key: str, name: str, job: JobSettings, platform: PlatformFacts
     ) -> list[PydanticCustomError]:
@@ -1661,6 +1691,8 @@ class StackConfigBase(ConfigModel):
         for key, name, job in self.jobs():
             for index, grant in enumerate(job.azure_access):
                 ids[f"{key}.{name}.azureAccess.{index}.scope"] = grant.scope
+            for where, text in job.created_in().items():
+                ids[f"{key}.{name}.{where}"] = text
         return [key for key, value in ids.items() if PLACEHOLDER_SUBSCRIPTION in value]
 
     def warnings(self) -> list[str]:

@@ -354,3 +354,21 @@ def test_the_program_exits_2_and_registers_nothing_for_a_broken_source(tmp_path,
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump({"config": sources_config}))
     assert preview_main(["--stack", "dev", "--config-file", str(path)]) == 2
+
+
+def test_an_entity_is_created_only_in_the_stacks_own_subscription_when_the_file_names_it(sources_config) -> None:
+    other = "11111111-2222-3333-4444-555555555555"
+    sources_config["azure-native:subscriptionId"] = other
+    message = config_error(sources_config)
+    for key in ("storageQueue.accountId", "eventHub.namespaceId", "eventHub.checkpoint.accountId"):
+        job = SQ_JOB if key.startswith("storageQueue") else EH_JOB
+        assert f"{EVENT_JOBS}.{job}.{key}: `/subscriptions/{SUB}/" in message
+    assert f"but the stack deploys to `{other}`" in message
+
+
+def test_placeholder_ids_of_source_blocks_are_named_in_the_warning(sources_config) -> None:
+    from components.stack_config import load_stack_config
+
+    placeholders = load_stack_config(sources_config, stack_file="Pulumi.test.yaml").placeholder_ids()
+    assert f"{EVENT_JOBS}.{SQ_JOB}.storageQueue.accountId" in placeholders
+    assert f"{EVENT_JOBS}.{EH_JOB}.eventHub.checkpoint.accountId" in placeholders

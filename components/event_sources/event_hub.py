@@ -211,6 +211,12 @@ class EventHubJobConfig(EventJobSettings):
                 )
         return problems
 
+    def created_in(self) -> dict[str, str]:
+        return {
+            "eventHub.namespaceId": self.event_hub.namespace_id,
+            "eventHub.checkpoint.accountId": self.event_hub.checkpoint.account_id,
+        }
+
     def source_grants(self) -> list[tuple[BuiltInRole, str]]:
         hub = self.event_hub
         return [(EVENT_HUBS_DATA_RECEIVER, hub.hub_id), (STORAGE_BLOB_DATA_CONTRIBUTOR, hub.checkpoint.container_id)]

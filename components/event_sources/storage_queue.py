@@ -145,6 +145,9 @@ class StorageQueueJobConfig(EventJobSettings):
                 )
         return problems
 
+    def created_in(self) -> dict[str, str]:
+        return {"storageQueue.accountId": self.storage_queue.account_id}
+
     def source_grants(self) -> list[tuple[BuiltInRole, str]]:
         block = self.storage_queue
         return [
