@@ -1578,10 +1578,12 @@ class StackConfigBase(ConfigModel):
         for key, name, job in self.jobs():
             for where, text in job.created_in().items():
                 existing = ArmId.try_parse(text)
-                if existing is not None and (existing.subscription or "").lower() != self.subscription_id.lower():
+                subscription = (existing.subscription or "").lower() if existing is not None else ""
+                # The placeholder of the committed files is named by the placeholder warning instead.
+                if subscription not in ("", self.subscription_id.lower(), PLACEHOLDER_SUBSCRIPTION):
                     problems.append(
                         rule_error(
-                            f"`{text}` is in subscription `{existing.subscription}`, but the stack deploys to "
+                            f"`{text}` is in subscription `{subscription}`, but the stack deploys to "
                             f"`{self.subscription_id}` (`{SUBSCRIPTION_KEY}`), where it would create the job's "
                             "entities in it",
                             "use a resource of the stack's subscription, or deploy the job from a stack of that "

@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 from conftest import EVENT_SEED_CONFIG, arm_id, assert_rule_broken, config_error, find
 
 from policy.aca_facts.arm_id import ArmId
@@ -348,8 +349,6 @@ def test_two_jobs_on_one_queue_or_one_consumer_group_are_refused(sources_config)
 
 
 def test_the_program_exits_2_and_registers_nothing_for_a_broken_source(tmp_path, preview_main, sources_config) -> None:
-    import yaml
-
     sources_config[EVENT_JOBS][EH_JOB]["eventHub"]["name"] = "Telemetry"
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump({"config": sources_config}))
@@ -359,10 +358,15 @@ def test_the_program_exits_2_and_registers_nothing_for_a_broken_source(tmp_path,
 def test_an_entity_is_created_only_in_the_stacks_own_subscription_when_the_file_names_it(sources_config) -> None:
     other = "11111111-2222-3333-4444-555555555555"
     sources_config["azure-native:subscriptionId"] = other
+    real = "22222222-2222-2222-2222-222222222222"
+    for job in (SQ_JOB, EH_JOB):
+        block = sources_config[EVENT_JOBS][job]
+        text = yaml.safe_dump(block).replace(SUB, real)
+        sources_config[EVENT_JOBS][job] = yaml.safe_load(text)
     message = config_error(sources_config)
     for key in ("storageQueue.accountId", "eventHub.namespaceId", "eventHub.checkpoint.accountId"):
         job = SQ_JOB if key.startswith("storageQueue") else EH_JOB
-        assert f"{EVENT_JOBS}.{job}.{key}: `/subscriptions/{SUB}/" in message
+        assert f"{EVENT_JOBS}.{job}.{key}: `/subscriptions/{real}/" in message
     assert f"but the stack deploys to `{other}`" in message
 
 

@@ -25,6 +25,21 @@ EVENT_JOB_OUTPUTS = JOB_OUTPUTS | {
 }
 
 
+# The operator outputs of each event source, by the block that names it.
+SOURCE_OUTPUTS = {
+    "queue": EVENT_JOB_OUTPUTS,
+    "storageQueue": JOB_OUTPUTS
+    | {"workloadIdentityClientId", "queueId", "queueName", "poisonQueueName", "sendTestMessageCommand", "peekCommand"},
+    "eventHub": JOB_OUTPUTS
+    | {"workloadIdentityClientId", "eventHubId", "consumerGroupName", "checkpointContainerId", "sendTestEventCommand"},
+}
+
+
+def event_outputs(job: dict) -> set[str]:
+    (source,) = set(job) & set(SOURCE_OUTPUTS)
+    return SOURCE_OUTPUTS[source]
+
+
 def test_the_three_promotion_stacks_are_committed() -> None:
     assert {"dev", "staging", "prod"} <= set(STACKS)
 
@@ -46,7 +61,7 @@ def test_committed_stack_builds_every_configured_job(stack: str) -> None:
     assert {r.name for r in run.by_type("azure-native:app:Job")} == set(jobs)
     assert set(run.outputs["jobs"]) == set(jobs)
     for name, outputs in run.outputs["jobs"].items():
-        assert set(outputs) >= (EVENT_JOB_OUTPUTS if name in event else JOB_OUTPUTS)
+        assert set(outputs) >= (event_outputs(event[name]) if name in event else JOB_OUTPUTS)
         job = find(run, "azure-native:app:Job", name)
         assert outputs["resourceId"] == arm_id(job)  # known in a first preview
         resource_group = config["aca-jobs:platform"]["resourceGroup"]

@@ -86,7 +86,9 @@ def test_an_image_without_digest_is_refused_where_the_target_requires_digests(pr
 
 def test_digest_is_not_required_where_the_target_does_not_ask(project: Path) -> None:
     assert run(project, "--from", "staging", "--to", "dev") == 0
-    assert images(project / "Pulumi.dev.yaml") == images(project / "Pulumi.staging.yaml")
+    staging, dev = images(project / "Pulumi.staging.yaml"), images(project / "Pulumi.dev.yaml")
+    # Dev also has jobs new there (not yet in staging): they keep their images.
+    assert {job: dev[job] for job in staging} == staging and set(dev) - set(staging)
 
 
 def test_a_job_missing_from_the_target_is_reported_or_refused(project: Path, capsys) -> None:
@@ -161,12 +163,20 @@ def test_compare_exits_1_on_unexpected_drift_with_a_readable_title(monkeypatch, 
 def test_compare_json_marks_by_design_differences(capsys) -> None:
     import json
 
-    assert preview.main(["--compare", "dev", "prod", "--json"]) == 0
+    # Dev has two jobs not yet promoted (a Storage Queue and an Event Hubs job): each resource of theirs is a
+    # difference (exit 1), listed as only in dev.
+    assert preview.main(["--compare", "dev", "prod", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     by_path = {(d["resource"].rsplit("::", 1)[-1], d["path"]): d for d in document["inputDifferences"]}
     assert by_path[("resource-group", "resourceGroupName")]["byDesign"] is True
     assert by_path[("workspace", "retentionInDays")]["byDesign"] is False
-    assert document["onlyIn_dev"] == []
+    assert {urn.rsplit("::", 1)[-1] for urn in document["onlyIn_dev"] if "Job::" in urn} == {
+        "job-invoices-storage",
+        "job-telemetry-hub",
+    }
+    assert all(":StorageQueueEventJob" in urn or ":EventHubEventJob" in urn for urn in document["onlyIn_dev"]), (
+        document["onlyIn_dev"]
+    )
     # Prod alerts (an action group, a failed-execution rule per job, two queue rules per event job); dev does not.
     assert sorted(urn.rsplit("::", 1)[-1] for urn in document["onlyIn_prod"]) == [
         "action-group",

@@ -86,13 +86,18 @@ def test_the_deployers_condition_lists_exactly_the_roles_the_stacks_grant() -> N
 
     stacks = sorted(path.name.split(".")[1] for path in PROJECT_DIR.glob("Pulumi.*.yaml"))
     roles = rbac_condition.granted_roles(stacks)
-    # The committed stacks: pull, the scaler's and the code's queue roles, Key Vault secrets, one azureAccess role.
+    # The committed stacks: pull, each source's scaler and code roles, Key Vault secrets, one azureAccess role.
     assert [role.display_name for role in roles] == [
         "AcrPull",
+        "Azure Event Hubs Data Receiver",
         "Azure Service Bus Data Owner",
         "Azure Service Bus Data Receiver",
         "Key Vault Secrets User",
         "Storage Blob Data Contributor",
+        "Storage Blob Data Reader",
+        "Storage Queue Data Message Processor",
+        "Storage Queue Data Message Sender",
+        "Storage Queue Data Reader",
     ]
     condition = rbac_condition.condition(roles)
     guids = ", ".join(role.guid for role in roles)

@@ -40,6 +40,11 @@ def changed_run(stack: str, change) -> Any:
 
 
 def without_event_job(config: dict) -> None:
+    """Without the Service Bus event job (the other sources' jobs stay)."""
+    del config["aca-jobs:eventJobs"]["job-orders-queue"]
+
+
+def without_event_jobs(config: dict) -> None:
     del config["aca-jobs:eventJobs"]
 
 
@@ -114,6 +119,19 @@ def test_removing_the_namespace_keeps_it_and_its_queues() -> None:
     }
 
 
+def test_removed_storage_queue_and_event_hub_jobs_keep_their_queues_and_checkpoints() -> None:
+    found = leaving(committed_rows("dev"), changed_run("dev", without_event_jobs))
+    assert by_name(found) == {
+        "orders": "kept",
+        "invoices": "kept",
+        "invoices-poison": "kept",
+        "telemetry-checkpoints": "kept",
+    }
+    checkpoints = next(entry for entry in found if entry.row.physical_name == "telemetry-checkpoints")
+    assert "with the job's checkpoints" in checkpoints.describe()
+    assert "deleteCheckpointsWithJob: true" in checkpoints.describe() or "retainOnDelete" in checkpoints.describe()
+
+
 def test_a_renamed_resource_group_takes_everything_in_it_retained_or_not() -> None:
     def rename(config: dict) -> None:
         config["aca-jobs:platform"]["resourceGroup"] = "rg-aca-dev-2"
@@ -125,6 +143,7 @@ def test_a_renamed_resource_group_takes_everything_in_it_retained_or_not() -> No
         "log-aca-env-dev": "deleted",
         "sb-aca-dev": "deleted",
         "orders": "deleted",
+        # The storage queues and the checkpoint container are in the referenced accounts' group, not the stack's.
     }
     group = next(entry for entry in found if entry.row.physical_name == "rg-aca-dev")
     assert (group.change, group.new_name) == ("replaced", "rg-aca-dev-2")

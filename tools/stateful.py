@@ -46,8 +46,16 @@ HOLDS: dict[str, str] = {
 # (Microsoft Learn, REST "Resource Groups - Delete": "When you delete a resource group, all of its resources are
 # also deleted"), and an event source's entities live in a platform resource (a namespace's queues are its child
 # resources). A stack has one of each.
+# An entity the stack creates inside a resource it only references (a storage queue in an existing account) is in
+# that resource's group, not the stack's: renaming the stack's group does not touch it.
 def _containers() -> dict[str, frozenset[str]]:
-    contains: dict[str, frozenset[str]] = {RESOURCE_GROUP: frozenset(HOLDS) - {RESOURCE_GROUP}}
+    elsewhere = {
+        entity
+        for kind in EVENT_SOURCES
+        for entity, container in kind.source.CONTAINED_IN.items()
+        if container not in HOLDS
+    }
+    contains: dict[str, frozenset[str]] = {RESOURCE_GROUP: frozenset(HOLDS) - {RESOURCE_GROUP} - elsewhere}
     for kind in EVENT_SOURCES:
         for entity, container in kind.source.CONTAINED_IN.items():
             contains[container] = contains.get(container, frozenset()) | {entity}
