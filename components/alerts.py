@@ -9,8 +9,9 @@ examples/createOrUpdateScheduledQueryRule.json`: `operator: GreaterThan`, `timeA
 - **Failed executions**: a log search alert over the environment's workspace on the system-log reasons that mean a
   replica failed (`operations.failed_events_query`, the same filter the evidence query counts with). Metric alerts
   on `Microsoft.App/jobs` `Executions` are disputed (microsoft/azure-container-apps issue 1352), the logs are not.
-- **An event source's alerts** (`metric_alert`): the Service Bus queue's dead letters and stuck backlog
-  (`components/event_sources/service_bus.py`).
+- **An event source's alerts** (`metric_alert`), each in its source's module under `components/event_sources/`:
+  the Service Bus queue's dead letters and stuck backlog, the storage account's queue backlog, the event hub's
+  incoming events that no consumer reads.
 
 Every rule is scoped to the workspace or the source's one resource only, and sends to the stack's action group.
 """
@@ -105,14 +106,15 @@ def metric_alert(
     logical_name: str,
     physical_name: str,
     description: str,
-    criteria: monitor.MetricCriteriaArgs,
+    criteria: monitor.MetricCriteriaArgs | list[monitor.MetricCriteriaArgs],
     frequency: str,
     window: str,
     severity: int,
     scope: pulumi.Input[str],
     alerts: AlertRefs,
 ) -> pulumi.Output[str]:
-    """A metric alert rule on the one resource `scope` (an event source's metrics); returns the rule's id."""
+    """A metric alert rule on the one resource `scope` (an event source's metrics), firing when every criterion is
+    met; returns the rule's id."""
     rule = monitor.MetricAlert(
         logical_name,
         rule_name=physical_name,
@@ -122,7 +124,7 @@ def metric_alert(
         description=description,
         scopes=[scope],
         criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-            odata_type=SINGLE_RESOURCE_CRITERIA, all_of=[criteria]
+            odata_type=SINGLE_RESOURCE_CRITERIA, all_of=criteria if isinstance(criteria, list) else [criteria]
         ),
         evaluation_frequency=frequency,
         window_size=window,
@@ -134,6 +136,11 @@ def metric_alert(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return alerts.known_id("metricAlerts", physical_name, rule)
+
+
+def window_of(minutes: int) -> str:
+    """A metric alert window (`stuckBacklog.minutes`, one of `METRIC_ALERT_WINDOW_MINUTES`) as ISO-8601."""
+    return f"PT{minutes}M" if minutes < 60 else f"PT{minutes // 60}H"
 
 
 def stack_alerts(

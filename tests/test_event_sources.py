@@ -376,3 +376,54 @@ def test_placeholder_ids_of_source_blocks_are_named_in_the_warning(sources_confi
     placeholders = load_stack_config(sources_config, stack_file="Pulumi.test.yaml").placeholder_ids()
     assert f"{EVENT_JOBS}.{SQ_JOB}.storageQueue.accountId" in placeholders
     assert f"{EVENT_JOBS}.{EH_JOB}.eventHub.checkpoint.accountId" in placeholders
+
+
+# --- alerts (when the stack alerts), from what Azure Monitor offers for each source ----------------------------
+
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
+
+
+@pytest.fixture(scope="module")
+def alerting_run() -> ProgramRun:
+    config = with_new_sources(copy.deepcopy(EVENT_SEED_CONFIG))
+    config["aca-jobs:platform"]["alerts"] = {"emails": ["oncall@example.com"]}
+    return run_program(config, "test", stack_file="Pulumi.test.yaml")
+
+
+def test_event_hub_alert_is_incoming_without_outgoing_on_its_hub_only(alerting_run) -> None:
+    rule = find(alerting_run, METRIC_ALERT, f"{EH_JOB}-incoming-unread").inputs
+    assert rule["scopes"] == [NAMESPACE]
+    criteria = rule["criteria"]
+    assert criteria["odataType"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+    hub_only = [{"name": "EntityName", "operator": "Include", "values": ["telemetry"]}]
+    assert [
+        (c["metricNamespace"], c["metricName"], c["operator"], c["threshold"], c["timeAggregation"], c["dimensions"])
+        for c in criteria["allOf"]
+    ] == [
+        ("Microsoft.EventHub/namespaces", "IncomingMessages", "GreaterThan", 0, "Total", hub_only),
+        ("Microsoft.EventHub/namespaces", "OutgoingMessages", "LessThanOrEqual", 0, "Total", hub_only),
+    ]
+    # The stuck-backlog window (default 30 minutes), evaluated every 5 minutes.
+    assert (rule["windowSize"], rule["evaluationFrequency"]) == ("PT30M", "PT5M")
+    assert find(alerting_run, JOB, EH_JOB) and alerting_run.outputs["jobs"][EH_JOB]["incomingUnreadAlertId"]
+
+
+def test_storage_queue_alert_is_the_accounts_hourly_message_count(alerting_run) -> None:
+    rule = find(alerting_run, METRIC_ALERT, f"{SQ_JOB}-account-backlog").inputs
+    # No per-queue metric exists: the queue service of the account is the narrowest scope Azure Monitor offers.
+    assert rule["scopes"] == [f"{ACCOUNT}/queueServices/default"]
+    (criterion,) = rule["criteria"]["allOf"]
+    assert (
+        criterion["metricNamespace"],
+        criterion["metricName"],
+        criterion["operator"],
+        criterion["threshold"],
+        criterion["timeAggregation"],
+    ) == ("Microsoft.Storage/storageAccounts/queueServices", "QueueMessageCount", "GreaterThan", 100, "Average")
+    assert "dimensions" not in criterion or not criterion["dimensions"]
+    assert (rule["windowSize"], rule["evaluationFrequency"]) == ("PT6H", "PT1H")  # a PT1H metric
+    assert "Account-wide" in rule["description"]
+
+
+def test_without_stack_alerts_the_sources_make_no_alert_rule(sources_run) -> None:
+    assert not sources_run.by_type(METRIC_ALERT)

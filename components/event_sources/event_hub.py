@@ -16,6 +16,16 @@ Two identities, because the scaler and the code need different rights:
 - the **workload identity** (lifecycle `Main`) holds **Azure Event Hubs Data Receiver** on this hub and **Storage Blob
   Data Contributor** on the checkpoint container: it writes checkpoints after processing.
 
+Alerts (when the stack alerts). Azure Monitor has **no consumer-group lag metric**: the namespace's metrics
+(`Microsoft.EventHub/namespaces`, Microsoft Learn "Supported metrics for Microsoft.EventHub/namespaces") split by
+`EntityName` (the hub) only, and the service never sees blob checkpoints (Azure-Samples/eventhub-custom-metrics-emitter
+README: lag "is not available in event hub standard metrics"). What exists is offered as what it is:
+- **Incoming without processing**: one rule on the namespace with two criteria on this hub, both to be met
+  (`SingleResourceMultipleMetricCriteria` `allOf`, Azure/azure-rest-api-specs `metricAlert_API.json` 2018-03-01):
+  `IncomingMessages` above 0 and `OutgoingMessages` at most 0 over `stuckBacklog.minutes`. `OutgoingMessages` counts
+  every consumer group's reads, so another reader of the hub hides a stalled job; `checkpointsCommand` shows this
+  group's own progress.
+
 No connection-string fallback: both the hub and the checkpoint account accept the identity, and a fallback would need
 the hub's SAS keys and the storage account's shared keys enabled.
 """
@@ -27,10 +37,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 import pulumi
-from pulumi_azure_native import eventhub, storage
+from pulumi_azure_native import eventhub, monitor, storage
 from pydantic import AfterValidator, model_validator
 from pydantic_core import PydanticCustomError
 
+from components.alerts import metric_alert, rule_name, window_of
 from components.arm import known_after
 from components.config import ConfigModel, PlatformFacts, parse_id_of_type, raise_all, rule_error
 from components.event_sources import EventJobSettings, EventSource
@@ -64,6 +75,8 @@ _CONSUMER_GROUP = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$
 # every '-' between a letter or digit.
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 DEFAULT_CONSUMER_GROUP = "$Default"
+EVENT_HUB_METRICS = "Microsoft.EventHub/namespaces"
+INCOMING_FREQUENCY = "PT5M"
 LOWER_CASE_REASON = (
     "the checkpoint blob's path holds it, the Azure SDKs' checkpoint store writes that path in lower case and KEDA "
     "reads it as written here, so any upper case makes the scaler see no checkpoint and count every event again"
@@ -356,7 +369,39 @@ class EventHubSource(EventSource):
         }
 
     def alerts(self, alerts: AlertRefs) -> dict[str, Any]:
-        return {}
+        hub, backlog = self.config.event_hub, alerts.settings.stuck_backlog
+
+        def on_this_hub(name: str, metric: str, operator: str) -> monitor.MetricCriteriaArgs:
+            return monitor.MetricCriteriaArgs(
+                criterion_type="StaticThresholdCriterion",
+                name=name,
+                metric_namespace=EVENT_HUB_METRICS,
+                metric_name=metric,
+                # Each criterion names the same one hub (no `*` with several criteria).
+                dimensions=[monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[hub.name])],
+                operator=operator,
+                threshold=0,
+                time_aggregation="Total",
+            )
+
+        unread = metric_alert(
+            self.parent,
+            f"{self.job_name}-incoming-unread",
+            rule_name(self.job_name, "incoming-unread"),
+            f"Event hub {hub.name} (job {self.job_name}) received events for {backlog.minutes} minutes and no "
+            "consumer read any: is the scaler authorized, do executions start? See docs/event-sources.md, "
+            "Event Hubs, Alerts.",
+            [
+                on_this_hub("incoming-events", "IncomingMessages", "GreaterThan"),
+                on_this_hub("no-outgoing-events", "OutgoingMessages", "LessThanOrEqual"),
+            ],
+            INCOMING_FREQUENCY if backlog.minutes >= 5 else "PT1M",
+            window_of(backlog.minutes),
+            backlog.severity,
+            hub.namespace_id,
+            alerts,
+        )
+        return {"incomingUnreadAlertId": unread}
 
     def outputs(self) -> dict[str, Any]:
         hub = self.config.event_hub

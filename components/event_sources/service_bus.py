@@ -27,7 +27,7 @@ from pulumi_azure_native import app, monitor, servicebus
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from components.alerts import metric_alert, rule_name
+from components.alerts import metric_alert, rule_name, window_of
 from components.arm import known_after, resource_id
 from components.config import PLATFORM_KEY, PlatformFacts, duration_seconds, raise_all, rule_error
 from components.event_sources import EventJobSettings, EventSource
@@ -311,7 +311,7 @@ def queue_alerts(
             time_aggregation="Minimum",
         ),
         BACKLOG_FREQUENCY,
-        f"PT{backlog.minutes}M" if backlog.minutes < 60 else f"PT{backlog.minutes // 60}H",
+        window_of(backlog.minutes),
         backlog.severity,
         namespace_id,
         alerts,

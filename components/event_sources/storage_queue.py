@@ -18,6 +18,17 @@ Storage queues have no dead-letter queue. The established convention (Azure Func
 message to once its `dequeueCount` passes a limit (`maxDequeueCount`, 5 by default there). The stack creates that
 queue beside the job's queue and tells the code its name and the limit (env), so a message the code cannot handle is
 kept, never deleted nor retried forever.
+
+Alerts (when the stack alerts). Azure Monitor has **no per-queue metric** for storage queues: `QueueMessageCount` of
+`Microsoft.Storage/storageAccounts/queueServices` counts every queue of the account, has no dimension, a PT1H grain
+and is refreshed up to daily (Microsoft Learn "Supported metrics for Microsoft.Storage/storageAccounts/
+queueServices"; "Monitor message counts in each queue" in `storage/queues/queues-storage-monitoring-scenarios.md`
+points to Get Queue Metadata for one queue). What exists is offered as what it is:
+- **Account backlog** (slow backstop): `QueueMessageCount` of the account above `stuckBacklog.threshold` on
+  average over six hours, evaluated hourly. Account-wide (another queue's backlog fires it too) and hours late; it
+  catches a scaler that never starts an execution, not a short stall. `peekCommand` shows the job's own queue.
+- **Poison messages**: no metric either; a log search alert would need the account's resource logs
+  (`StorageQueueLogs`, a diagnostic setting on an account the stack does not own). `poisonPeekCommand` shows them.
 """
 
 from __future__ import annotations
@@ -27,10 +38,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 import pulumi
-from pulumi_azure_native import storage
+from pulumi_azure_native import monitor, storage
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from components.alerts import metric_alert, rule_name
 from components.arm import known_after
 from components.config import ConfigModel, PlatformFacts, parse_id_of_type, raise_all, rule_error
 from components.event_sources import EventJobSettings, EventSource
@@ -58,6 +70,9 @@ _QUEUE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 # Storage account names: 3-24 lower-case letters and digits (the spec's `accountName` description).
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 POISON_SUFFIX = "-poison"
+QUEUE_SERVICE_METRICS = "Microsoft.Storage/storageAccounts/queueServices"
+# `QueueMessageCount` has a PT1H grain: hourly evaluation over six hours of it.
+ACCOUNT_BACKLOG_FREQUENCY, ACCOUNT_BACKLOG_WINDOW = "PT1H", "PT6H"
 # Azure Functions' default `maxDequeueCount` (host.json `queues.maxDequeueCount`).
 DEFAULT_MAX_DEQUEUE_COUNT = 5
 # Environment variables the job sets for its code; a user value would silently override them.
@@ -255,7 +270,31 @@ class StorageQueueSource(EventSource):
         }
 
     def alerts(self, alerts: AlertRefs) -> dict[str, Any]:
-        return {}
+        block, backlog = self.config.storage_queue, alerts.settings.stuck_backlog
+        account_backlog = metric_alert(
+            self.parent,
+            f"{self.job_name}-account-backlog",
+            rule_name(self.job_name, "account-backlog"),
+            f"Storage account {block.account_name} (job {self.job_name}, queue {block.queue}) held more than "
+            f"{backlog.threshold} messages in its queues for 6 hours. Account-wide and refreshed up to daily: check "
+            "the job's queue with its peekCommand output. See docs/event-sources.md, Storage Queue, Alerts.",
+            monitor.MetricCriteriaArgs(
+                criterion_type="StaticThresholdCriterion",
+                name="queue-message-count",
+                metric_namespace=QUEUE_SERVICE_METRICS,
+                metric_name="QueueMessageCount",
+                operator="GreaterThan",
+                threshold=backlog.threshold,
+                # The metric's only aggregation: the mean of the window's hourly values.
+                time_aggregation="Average",
+            ),
+            ACCOUNT_BACKLOG_FREQUENCY,
+            ACCOUNT_BACKLOG_WINDOW,
+            backlog.severity,
+            str(block.account.child("queueServices", "default")),
+            alerts,
+        )
+        return {"accountBacklogAlertId": account_backlog}
 
     def outputs(self) -> dict[str, Any]:
         block = self.config.storage_queue
