@@ -108,6 +108,14 @@ def test_in_a_protected_stack_the_engine_stops_and_the_report_says_how_to_go_on(
     assert "it is kept in Azure" in queue.describe()
 
 
+def test_a_protected_resource_that_would_be_deleted_says_so_in_capitals() -> None:
+    rows = committed_rows("prod")
+    urn = QUEUE_URN.format(stack="prod")
+    rows[urn] = SnapshotRow(urn, "orders", protect=True)
+    [queue] = leaving(rows, changed_run("prod", without_event_job))
+    assert "it is DELETED with its messages and dead letters" in queue.describe()
+
+
 def test_removing_the_namespace_keeps_it_and_its_queues() -> None:
     def without_service_bus(config: dict) -> None:
         without_event_job(config)

@@ -184,8 +184,8 @@ class Leaving:
             outcome = (
                 "protected: `pulumi preview` and `pulumi up` stop, the engine neither deletes nor replaces a "
                 f"protected resource. After `pulumi state unprotect '{self.row.urn}'` it is "
-                + outcome[0].lower()
-                + outcome[1:]
+                # "kept ..." reads on in lower case; "DELETED ..." keeps its capitals.
+                + (outcome if outcome.startswith("DELETED") else outcome[0].lower() + outcome[1:])
             )
         return f"{what}: {outcome}"
 
