@@ -30,7 +30,7 @@ from aca_facts.roles import (
     SERVICE_BUS_DATA_ROLES,
     role_guid_of,
 )
-from aca_facts.scalers import SERVICE_BUS
+from aca_facts.scalers import SCALERS, SERVICE_BUS, Scaler
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -637,6 +637,14 @@ connection_string_fallback = ResourceValidationPolicy(
 
 
 # --- scale rules ------------------------------------------------------------------------------------------
+#
+# Every scale rule is read with its source's facts (`aca_facts.scalers.SCALERS`, by rule type), the table the program
+# writes the rules from. A rule whose type is not in it is reported, never skipped: Container Apps takes a managed
+# identity on a job scale rule only for the Service Bus, Azure Queue Storage and Event Hubs scalers (maintainer
+# comment of 2026-07-24 on microsoft/azure-container-apps issue 1786), so any other scaler reads its source with a
+# secret the review has not seen.
+
+SUPPORTED_SCALERS = ", ".join(f"`{rule_type}`" for rule_type in SCALERS)
 
 
 def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -655,46 +663,86 @@ def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> N
         if not known(rule) or not known(rule_type):
             report(
                 f"job `{name}` scale rule `{rule_name}` has a type that is not known during preview, so it cannot be "
-                "verified whether it is an azure-servicebus rule and how it authenticates. Fix: write the rule type "
-                "in the stack file."
+                "verified which source it reads and how it authenticates. Fix: write the rule type in the stack file."
             )
             continue
-        if rule_type != SERVICE_BUS.type:
-            continue
-        identity, auth = _get(rule, "identity"), _get(rule, "auth")
-        if not identity and not auth:
+        scaler = SCALERS.get(rule_type) if isinstance(rule_type, str) else None
+        if scaler is None:
             report(
-                f"job `{name}` scale rule `{rule_name}` has no identity. Fix: set the rule's `identity` to the "
-                "job's scaler identity (Data Owner on the queue)."
+                f"job `{name}` scale rule `{rule_name}` has type `{rule_type}`, which is not an event source this "
+                f"review knows ({SUPPORTED_SCALERS}): Container Apps takes a managed identity on a job scale rule only "
+                "for those (on any other scaler an identity wipes the rule's metadata), so how this rule reads its "
+                "source cannot be reviewed. Fix: use an aca-jobs event source (`queue`, `storageQueue` or `eventHub` "
+                "under aca-jobs:eventJobs)."
             )
-        if identity:
-            namespace = _get(rule, "metadata", SERVICE_BUS.host_metadata_key)
-            if not isinstance(namespace, str):
-                report(
-                    f"job `{name}` scale rule `{rule_name}` has a namespace that is not known during preview, so it "
-                    "cannot be verified to be the bare name. Fix: write the namespace name in the stack file."
-                )
-            elif "." in namespace:
-                bare = namespace.split(".", 1)[0]
-                report(
-                    f"job `{name}` scale rule `{rule_name}` has namespace `{namespace}`; with an identity KEDA "
-                    "appends `.servicebus.windows.net` itself and would never see a message. Fix: use the bare "
-                    f"name `{bare}`."
-                )
-            # The scaler's identity holds Data Owner (Manage): only the platform may use it.
-            if identity != "system":
-                _check_platform_only(props, identity, f"scale rule `{rule_name}`", name, report)
+            continue
+        _check_scale_rule(props, name, rule, rule_name, scaler, report)
+
+
+def _check_scale_rule(
+    props: Mapping[str, Any], name: str, rule: Any, rule_name: str, scaler: Scaler, report: ReportViolation
+) -> None:
+    """One rule of a known source: its identity (or, for Service Bus only, the visible fallback) and its host."""
+    where = f"job `{name}` scale rule `{rule_name}` (`{scaler.type}`)"
+    identity, auth = _get(rule, "identity"), _get(rule, "auth")
+    if not scaler.connection_fallback:
+        # The program never writes `auth` on these rules: a connection string here is not the opt-in fallback
+        # (Service Bus only, reported by `job-connection-string-fallback`), it is a credential nobody chose.
+        if not known(auth) or any(not known(entry) for entry in _list(auth)):
+            report(
+                f"{where} has authentication (`auth`) that is not known during preview, so it cannot be verified that "
+                f"it reads {scaler.source} without a connection string. Fix: write the scale rule in the stack file."
+            )
+        elif _list(auth):
+            report(
+                f"{where} authenticates with a secret (`auth`); {scaler.source} scale rules always use the job's "
+                "scaler identity: aca-jobs has no connection-string fallback for them (it would need shared keys "
+                "or SAS keys enabled on the source, and a secret in the job). Fix: remove `auth` and set the rule's "
+                "`identity` to the job's scaler identity (listed with lifecycle `None`)."
+            )
+    if not identity and not (scaler.connection_fallback and auth):
+        report(
+            f"{where} has no identity. Fix: set the rule's `identity` to the job's scaler identity (a user-assigned "
+            "identity listed with lifecycle `None`, holding its read role at the one entity)."
+        )
+    if not identity:
+        return
+    host = _get(rule, "metadata", scaler.host_metadata_key)
+    if not isinstance(host, str):
+        report(
+            f"{where} has a `{scaler.host_metadata_key}` that is not known during preview, so it cannot be verified "
+            f"to be the bare name. Fix: write the name in the stack file."
+        )
+    elif "." in host:
+        bare = host.split(".", 1)[0]
+        report(
+            f"{where} has {scaler.host_metadata_key} `{host}`; with an identity KEDA appends the cloud's suffix "
+            f"itself and would read a host that does not exist. Fix: use the bare name `{bare}`."
+        )
+    if isinstance(identity, str) and identity.lower() == "system":
+        # Container Apps' spelling of the system-assigned identity: its principal exists only once the job does,
+        # so no grant can be in place before the scaler first reads (nor tied to it in a first preview).
+        report(
+            f"{where} authenticates with the job's system-assigned identity. Fix: set `identity` to a user-assigned "
+            "scaler identity listed with lifecycle `None` in identitySettings (aca-jobs creates one per job)."
+        )
+    else:
+        # The scaler's identity holds the source's read role (Service Bus: Data Owner): only the platform may use it.
+        _check_platform_only(props, identity, f"scale rule `{rule_name}`", name, report)
 
 
 scaler_identity = ResourceValidationPolicy(
-    name="servicebus-scaler-identity",
+    name="scale-rule-identity",
     description=(
-        "azure-servicebus scale rules authenticate with an identity no container can use, and name the bare namespace."
+        "Every scale rule reads an event source aca-jobs knows ("
+        + ", ".join(SCALERS)
+        + ") with a user-assigned identity that the job lists with lifecycle `None`, naming the bare host; only "
+        "azure-servicebus rules may use the visible connection-string fallback instead."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Set the scale rule's `identity` to the job's scaler identity (lifecycle `None`) and its "
-    "`namespace` to the bare namespace name.",
+    remediation_steps="Set each scale rule's `identity` to the job's scaler identity (lifecycle `None`), remove "
+    "`auth` from azure-queue and azure-eventhub rules, and write the host metadata as the bare name.",
     validate=_scaler_identity,
 )
 

@@ -362,14 +362,14 @@ def test_scale_rule_with_host_name_namespace_is_flagged(pack, compliant) -> None
     rule = props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]
     rule["metadata"]["namespace"] = "sb-aca-test.servicebus.windows.net"
     found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
-    assert "use the bare name `sb-aca-test`" in found["servicebus-scaler-identity"][0]
+    assert "use the bare name `sb-aca-test`" in found["scale-rule-identity"][0]
 
 
 def test_scale_rule_without_identity_or_auth_is_flagged(pack, compliant) -> None:
     props = job_props(compliant)
     del props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["identity"]
     found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
-    assert "has no identity" in found["servicebus-scaler-identity"][0]
+    assert "has no identity" in found["scale-rule-identity"][0]
 
 
 # --- retries, timeouts, completion --------------------------------------------------------------------------
@@ -559,13 +559,13 @@ UNKNOWN_READS: list[tuple[str, str, Edit, str]] = [
     ),
     (
         "job-orders-queue",
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         lambda p: p["configuration"]["eventTriggerConfig"]["scale"].update(rules=UNKNOWN),
         "has scale rules that are not known during preview",
     ),
     (
         "job-orders-queue",
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         lambda p: rules(p)[0].update(type=UNKNOWN),
         "scale rule `queue-backlog` has a type that is not known during preview",
     ),
