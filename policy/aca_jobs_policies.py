@@ -20,14 +20,18 @@ from aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from aca_facts.cron import CronError, parse_cron
 from aca_facts.roles import (
     ACR_PULL,
+    CONTAINER_SCOPE_TYPE,
     DATA_PLANE_ROLES_BY_GUID,
+    HUB_SCOPE_TYPE,
     KEY_VAULT_MANAGING_ROLES,
     KEY_VAULT_SECRETS_USER,
     MANAGEMENT_ROLES,
     NARROWEST_SCOPE_TYPES,
+    QUEUE_SCOPE_TYPE,
     ROLES_THAT_GRANT_ROLES,
     SERVICE_BUS_DATA_OWNER,
     SERVICE_BUS_DATA_ROLES,
+    SOURCE_ENTITY_TYPES,
     role_guid_of,
 )
 from aca_facts.scalers import SCALERS, SERVICE_BUS, Scaler
@@ -1093,9 +1097,109 @@ def _role_name(guid: str) -> str:
     return FLAGGED_AT_ANY_SCOPE.get(guid) or KEY_VAULT_MANAGING_ROLES.get(guid) or f"role `{guid}`"
 
 
+# An event source's data roles (`SOURCE_ENTITY_TYPES`: the Storage queue and blob roles, the Event Hubs roles) granted
+# to an identity only the platform uses (a scale rule's identity, or one a job lists with lifecycle `None`) must be
+# scoped to exactly the one entity: the queue, the checkpoint container, the hub; never the account or namespace
+# above it, which would let the scaler read every queue, container or hub there.
+#
+# The code's identity (lifecycle `Main`) is not held to that here, by choice: `azureAccess` may grant it a data role on
+# any one resource of the role's provider, a storage account or an Event Hubs namespace included
+# (components/config.py `AzureAccessGrant`), and the pack cannot tell such a grant from the source grants the program
+# makes to the same identity (both are role assignments to it). So for the code's identity this policy keeps the
+# rules above (one resource, of the role's provider, never a resource group, subscription or management group), and
+# the program's own source grants at the entity are shown on the registered resources (tests/test_event_sources.py).
+_ENTITY_FORMS = {
+    QUEUE_SCOPE_TYPE: "the one queue (`<account id>/queueServices/default/queues/<queue>`)",
+    CONTAINER_SCOPE_TYPE: "the one container (`<account id>/blobServices/default/containers/<container>`)",
+    HUB_SCOPE_TYPE: "the one event hub (`<namespace id>/eventhubs/<hub>`)",
+}
+
+
+class _PlatformIdentities:
+    """The identities of the stack that only the platform uses, by parsed id, with why (read once per review): a
+    job's scale rule authenticates with it, or a job lists it with lifecycle `None`. `unknown` names what a preview
+    leaves unknown that could make an identity one of them."""
+
+    def __init__(self, jobs: list[tuple[PolicyResource, Mapping[str, Any]]]) -> None:
+        self.why: dict[ArmId, str] = {}
+        self.unknown: dict[str, set[str]] = {}  # job name -> what of it is not known
+        for job, props in jobs:
+            name = _job_name(props, job.name)
+            settings = _get(props, "configuration", "identitySettings")
+            for setting in _list(settings):
+                entry, lifecycle = _get(setting, "identity"), _get(setting, "lifecycle")
+                if not known(setting) or not known(entry) or not known(lifecycle):
+                    self.unknown.setdefault(name, set()).add("identitySettings")
+                elif lifecycle == "None":
+                    self._add(entry, f"job `{name}` lists it with lifecycle `None`")
+            # A job of another trigger type reads no scale rule (Azure acts on the block `triggerType` names), so
+            # what a first preview leaves unknown in its event block cannot make an identity a scaler's.
+            trigger = _get(props, "configuration", "triggerType")
+            event = not known(trigger) or trigger == "Event"
+            for rule in _list(_get(props, "configuration", "eventTriggerConfig", "scale", "rules")):
+                identity, rule_name = _get(rule, "identity"), _get(rule, "name")
+                if not known(rule) or not known(identity):
+                    if event:
+                        self.unknown.setdefault(name, set()).add("scale rules")
+                elif isinstance(identity, str):
+                    self._add(identity, f"job `{name}` scale rule `{rule_name}` authenticates with it")
+
+    def _add(self, identity_id: str, why: str) -> None:
+        parsed = ArmId.try_parse(identity_id)
+        if parsed is not None:
+            self.why.setdefault(parsed, why)
+
+    def problem(self, identity: PolicyResource | None) -> tuple[bool, str]:
+        """(True, why) for an identity only the platform uses; (False, "") for one a container may use; (True, what
+        is not known) when it cannot be told, so a wide grant is reported rather than passed."""
+        if identity is None:
+            return True, "to a principal that is not a user-assigned identity of this stack, which may be a scaler's"
+        parsed = ArmId.try_parse(_identity_id(identity))
+        if parsed is None:
+            return True, (
+                f"to identity `{identity.name}`, whose id is not known during preview, so it cannot be verified that "
+                "no scale rule uses it"
+            )
+        if parsed in self.why:
+            return True, f"to identity `{identity.name}`, which only the platform uses ({self.why[parsed]})"
+        if self.unknown:
+            unknown = "; ".join(
+                f"the {' and '.join(sorted(parts))} of job `{job}`" for job, parts in sorted(self.unknown.items())
+            )
+            return True, (
+                f"to identity `{identity.name}`, and {unknown} are not known during preview, so it cannot be verified "
+                "that only the job's code uses it"
+            )
+        return False, ""
+
+
+def _check_source_entity(
+    assignment: PolicyResource,
+    guid: str,
+    scope: ArmId,
+    resources: list[PolicyResource],
+    platform: _PlatformIdentities,
+    report: ReportViolation,
+) -> None:
+    """A source data role at a scope wider than its one entity: a violation when the grantee is (or may be) an
+    identity only the platform uses."""
+    entity = SOURCE_ENTITY_TYPES[guid]
+    if scope.is_type(entity):
+        return
+    flagged, why = platform.problem(_identity_of(assignment, resources))
+    if flagged:
+        report(
+            f"role assignment `{assignment.name}` grants {_role_name(guid)} on `{scope}`, a `{scope.resource_type}`, "
+            f"{why}: a scaler reads one entity, and this scope reaches every one below it. Fix: scope it to "
+            f"{_ENTITY_FORMS[entity]}.",
+            assignment.urn,
+        )
+
+
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     # Each job's props are read once: every Data Owner grant is checked against every job.
     jobs = [(r, plain(r.props)) for r in args.resources if r.resource_type == JOB]
+    platform: _PlatformIdentities | None = None  # read on the first source grant
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
         role_definition, scope_text = _get(props, "roleDefinitionId"), _get(props, "scope")
@@ -1144,6 +1248,10 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
+        if guid in SOURCE_ENTITY_TYPES:
+            platform = platform or _PlatformIdentities(jobs)
+            _check_source_entity(assignment, guid, scope, args.resources, platform, report)
+            continue
         if guid != SERVICE_BUS_DATA_OWNER.guid:
             continue
         identity = _identity_of(assignment, args.resources)
@@ -1164,8 +1272,10 @@ least_privilege = StackValidationPolicy(
     description=(
         "Every scope is a parsed ARM id of one resource (never a management group, subscription or resource group); "
         "data-plane roles only on a resource of their own provider, Service Bus data roles only on one queue or "
-        "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Data Owner only for identities "
-        "no container can use; at any scope, no role that can grant roles ("
+        "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Storage queue and blob roles "
+        "and Event Hubs data roles, granted to an identity only the platform uses (a scale rule's, or one listed "
+        "with lifecycle `None`), only on one queue, container or event hub; Data Owner only for identities no "
+        "container can use; at any scope, no role that can grant roles ("
         + ", ".join(ROLES_THAT_GRANT_ROLES.values())
         + "), no "
         + ", ".join(MANAGEMENT_ROLES.values())

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, FULL_CONFIG, PROJECT_DIR, find
+from conftest import EVENT_SEED_CONFIG, FULL_CONFIG, INVOICES_ACCOUNT_ID, PROJECT_DIR, SOURCES_CONFIG, find
 from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2
 
@@ -757,6 +757,56 @@ def test_an_env_value_computed_from_another_resource_is_reported(pack, full) -> 
 def test_registry_server_compares_case_insensitively_with_the_login_server(pack, full) -> None:
     upper = {NIGHTLY_JOB: lambda p: p["configuration"]["registries"][0].update(server="ACRSharedProd.azurecr.io")}
     assert "job-registry-pull-granted" not in analyze_stack(pack, full, upper)
+
+
+@pytest.fixture(scope="module", params=MODES)
+def sources(request: pytest.FixtureRequest) -> ProgramRun:
+    """A Service Bus, a Storage Queue and an Event Hubs job, in each preview mode."""
+    return run_program(copy.deepcopy(SOURCES_CONFIG), "test", stack_file="Pulumi.test.yaml", mode=request.param)
+
+
+INVOICES_JOB = (JOB, "job-invoices")
+SCALER_READER = (ROLE_ASSIGNMENT, "job-invoices-scaler-queue-reader")
+CODE_PROCESSOR = (ROLE_ASSIGNMENT, "job-invoices-workload-queue-processor")
+
+
+def on_the_account(props: dict[str, Any]) -> None:
+    props["scope"] = INVOICES_ACCOUNT_ID
+
+
+def test_the_codes_source_role_on_the_account_is_left_to_the_provider_rule(pack, sources) -> None:
+    # The choice written in the pack: `azureAccess` may give the code a data role on a whole storage account, and the
+    # pack cannot tell such a grant from the source's own, so only an identity the platform uses is held to the entity.
+    assert "least-privilege-role-assignments" not in analyze_stack(pack, sources, {CODE_PROCESSOR: on_the_account})
+
+
+def test_a_wide_source_grant_to_an_identity_not_known_to_be_the_codes_is_reported(pack, sources) -> None:
+    def unknown_identities(props: dict[str, Any]) -> None:
+        props["configuration"]["identitySettings"] = UNKNOWN
+        props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["identity"] = UNKNOWN
+
+    found = analyze_stack(pack, sources, {SCALER_READER: on_the_account, INVOICES_JOB: unknown_identities})
+    [message] = found["least-privilege-role-assignments"]
+    assert message.endswith(
+        "role assignment `job-invoices-scaler-queue-reader` grants Storage Queue Data Reader on "
+        f"`{INVOICES_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to identity `job-invoices-scaler`, and the "
+        "identitySettings and scale rules of job `job-invoices` are not known during preview, so it cannot be verified "
+        "that only the job's code uses it: a scaler reads one entity, and this scope reaches every one below it. Fix: "
+        "scope it to the one queue (`<account id>/queueServices/default/queues/<queue>`)."
+    )
+
+
+def test_a_wide_source_grant_to_a_principal_outside_the_stack_is_reported(pack, sources) -> None:
+    def outside(props: dict[str, Any]) -> None:
+        on_the_account(props)
+        props["principalId"] = "55555555-5555-5555-5555-555555555555"
+
+    found = analyze_stack(pack, sources, {SCALER_READER: outside}, without_dependencies=(*SCALER_READER, "principalId"))
+    assert len(found["least-privilege-role-assignments"]) == 1
+    assert (
+        "to a principal that is not a user-assigned identity of this stack"
+        in found["least-privilege-role-assignments"][0]
+    )
 
 
 # --- protection, names, tags --------------------------------------------------------------------------------

@@ -23,10 +23,13 @@ from conftest import (
     EVENT_SEED_CONFIG,
     EXPORTS_CONTAINER_ID,
     FULL_CONFIG,
+    INVOICES_ACCOUNT_ID,
     KEY_VAULT_ID,
     PROJECT_DIR,
     REGISTRY_ID,
     SOURCES_CONFIG,
+    TELEMETRY_ACCOUNT_ID,
+    TELEMETRY_NAMESPACE_ID,
     find,
 )
 
@@ -821,6 +824,41 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "scale-rule-identity",
         "scale rule `storage-queue-backlog` has type `azure-blob`, which is not an event source this review knows "
         "(`azure-servicebus`, `azure-queue`, `azure-eventhub`)",
+    ),
+    (
+        "storage-queue-reader-on-the-account",
+        None,
+        regrant(f"{INVOICES}-scaler-queue-reader", scope=INVOICES_ACCOUNT_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Storage Queue Data Reader on `{INVOICES_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to "
+        f"identity `{INVOICES}-scaler`, which only the platform uses",
+    ),
+    (
+        "storage-queue-reader-on-the-queue-service",
+        None,
+        regrant(f"{INVOICES}-scaler-queue-reader", scope=f"{INVOICES_ACCOUNT_ID}/queueServices/default"),
+        {},
+        "least-privilege-role-assignments",
+        "a `Microsoft.Storage/storageAccounts/queueServices`, to identity `job-invoices-scaler`",
+    ),
+    (
+        "event-hubs-receiver-on-the-namespace",
+        None,
+        regrant(f"{TELEMETRY}-scaler-eh-data-receiver", scope=TELEMETRY_NAMESPACE_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Azure Event Hubs Data Receiver on `{TELEMETRY_NAMESPACE_ID}`, a `Microsoft.EventHub/namespaces`, to "
+        f"identity `{TELEMETRY}-scaler`, which only the platform uses",
+    ),
+    (
+        "checkpoint-reader-on-the-account",
+        None,
+        regrant(f"{TELEMETRY}-scaler-blob-reader", scope=TELEMETRY_ACCOUNT_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Storage Blob Data Reader on `{TELEMETRY_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to "
+        f"identity `{TELEMETRY}-scaler`",
     ),
 ]
 
