@@ -55,11 +55,17 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
+# What the event sources create that holds data: a storage queue (and its poison queue) with its messages, an Event
+# Hubs job's checkpoint container (components/event_sources/storage_queue.py, event_hub.py `HOLDS`).
+STORAGE_QUEUE = "azure-native:storage:Queue"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
 FAILURE_REASONS = ("Failed", "BackoffLimitExceeded", "DeadlineExceeded")
 STATEFUL_TYPES = (
     SB_NAMESPACE,
     SB_QUEUE,
+    STORAGE_QUEUE,
+    BLOB_CONTAINER,
     "azure-native:operationalinsights:Workspace",
     "azure-native:app:ManagedEnvironment",
 )
@@ -1584,7 +1590,10 @@ def _stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -
 
 stateful_protected = ResourceValidationPolicy(
     name="stateful-resources-protected",
-    description="Stateful resources (namespace, queues, workspace, environment) are protected where required.",
+    description=(
+        "Stateful resources (Service Bus namespace and queues, storage queues, checkpoint containers, workspace, "
+        "environment) are protected where required."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     remediation_steps="Set `protect: true` under aca-jobs:platform.",

@@ -16,7 +16,10 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from components import config as program_config
 from components import job_template
+from components.event_sources import event_hub, storage_queue
+from components.job_kinds import EVENT_SOURCES
 from policy import aca_jobs_policies as policies
+from policy.aca_facts import roles, scalers
 from tools.offline import MODES, UNKNOWN, ProgramRun, Registration, run_program
 from tools.policy_runner import (
     LEVEL_NAMES,
@@ -812,12 +815,23 @@ def test_a_wide_source_grant_to_a_principal_outside_the_stack_is_reported(pack, 
 # --- protection, names, tags --------------------------------------------------------------------------------
 
 
-def test_stateful_resources_must_be_protected_where_required(pack, compliant) -> None:
-    queue = find(compliant, "azure-native:servicebus:Queue")
+STATEFUL = [
+    ("azure-native:servicebus:Queue", "queue-orders"),
+    ("azure-native:storage:Queue", "storage-queue-stinvoicesdev-invoices"),
+    ("azure-native:storage:Queue", "storage-queue-stinvoicesdev-invoices-poison"),
+    ("azure-native:storage:BlobContainer", "checkpoint-container-sttelemetrydev-telemetry-checkpoints"),
+]
+
+
+@pytest.mark.parametrize(("type_", "name"), STATEFUL, ids=[name for _, name in STATEFUL])
+def test_stateful_resources_must_be_protected_where_required(pack, sources, type_: str, name: str) -> None:
+    resource = find(sources, type_, name)
     required = {"stateful-resources-protected": {"requireProtection": True}}
-    assert analyze(pack, queue, protect=True, config=required) == {}
-    assert "is not protected" in analyze(pack, queue, protect=False, config=required)["stateful-resources-protected"][0]
-    assert analyze(pack, queue, protect=False) == {}  # not required by default
+    assert resource.protect  # the program protects it where the stack says `protect: true`
+    assert analyze(pack, resource, protect=True, config=required) == {}
+    found = analyze(pack, resource, protect=False, config=required)["stateful-resources-protected"]
+    assert found == [next(m for m in found if f"`{name}` holds data but is not protected" in m)]
+    assert analyze(pack, resource, protect=False) == {}  # not required by default
 
 
 def test_job_name_format(pack, compliant) -> None:
@@ -888,6 +902,19 @@ def test_every_policy_has_a_description_and_committed_configs_are_valid(pack) ->
     assert all(p.description for p in info.policies)
     for stack in ("dev", "staging", "prod"):
         reconcile_config(info, read_policy_config(PROJECT_DIR / "policy" / f"{stack}.json"))
+
+
+def test_the_pack_knows_every_event_source_the_program_has() -> None:
+    # Each source's scale rule is read with its facts, and what it creates that holds data is a stateful type.
+    for kind in EVENT_SOURCES:
+        assert kind.source.SCALE_RULE_TYPE in scalers.SCALERS
+        assert set(kind.source.HOLDS) <= set(policies.STATEFUL_TYPES)
+    # The one entity the pack holds a scaler's grants to is the type the program scopes them to.
+    assert (roles.QUEUE_SCOPE_TYPE, roles.CONTAINER_SCOPE_TYPE, roles.HUB_SCOPE_TYPE) == (
+        storage_queue.QUEUE_TYPE,
+        event_hub.CONTAINER_TYPE,
+        event_hub.HUB_TYPE,
+    )
 
 
 def test_shared_constants_match_the_program() -> None:
