@@ -35,6 +35,7 @@ from tools.policy_runner import (
 
 JOB = "azure-native:app:Job"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 DIGEST = "@sha256:" + "a" * 64
 
 
@@ -762,10 +763,11 @@ def test_registry_server_compares_case_insensitively_with_the_login_server(pack,
     assert "job-registry-pull-granted" not in analyze_stack(pack, full, upper)
 
 
-@pytest.fixture(scope="module", params=MODES)
-def sources(request: pytest.FixtureRequest) -> ProgramRun:
-    """A Service Bus, a Storage Queue and an Event Hubs job, in each preview mode."""
-    return run_program(copy.deepcopy(SOURCES_CONFIG), "test", stack_file="Pulumi.test.yaml", mode=request.param)
+@pytest.fixture(scope="module")
+def sources() -> ProgramRun:
+    """A Service Bus, a Storage Queue and an Event Hubs job, as a first preview sees them (the planted violations of
+    each source in both modes: test_policy_review.py)."""
+    return run_program(copy.deepcopy(SOURCES_CONFIG), "test", stack_file="Pulumi.test.yaml")
 
 
 INVOICES_JOB = (JOB, "job-invoices")
@@ -812,26 +814,75 @@ def test_a_wide_source_grant_to_a_principal_outside_the_stack_is_reported(pack, 
     )
 
 
-# --- protection, names, tags --------------------------------------------------------------------------------
+def test_a_source_role_on_the_queue_service_is_not_the_queue(pack, sources) -> None:
+    # The scope's parsed type decides, not a prefix of the queue's id: the queue service holds every queue.
+    on_the_service = {SCALER_READER: lambda p: p.update(scope=f"{INVOICES_ACCOUNT_ID}/queueServices/default")}
+    [message] = analyze_stack(pack, sources, on_the_service)["least-privilege-role-assignments"]
+    assert "a `Microsoft.Storage/storageAccounts/queueServices`, to identity `job-invoices-scaler`" in message
 
 
-STATEFUL = [
-    ("azure-native:servicebus:Queue", "queue-orders"),
-    ("azure-native:storage:Queue", "storage-queue-stinvoicesdev-invoices"),
-    ("azure-native:storage:Queue", "storage-queue-stinvoicesdev-invoices-poison"),
-    ("azure-native:storage:BlobContainer", "checkpoint-container-sttelemetrydev-telemetry-checkpoints"),
+CONNECTION = {"triggerParameter": "connection", "secretRef": "source-connection"}
+# (job, change of its inputs, words; None: passes): each source's scale rule, read with its own facts.
+SOURCE_RULES: list[tuple[str, Edit, str | None]] = [
+    (
+        "job-telemetry",
+        lambda p: rules(p)[0].update(auth=[CONNECTION]),
+        "(`azure-eventhub`) authenticates with a secret (`auth`); Event Hubs scale rules always use the job's scaler "
+        "identity",
+    ),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=[]), None),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=UNKNOWN), "has authentication (`auth`) that is not known"),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=[UNKNOWN]), "has authentication (`auth`) that is not known"),
+    ("job-invoices", lambda p: rules(p)[0].pop("identity"), "(`azure-queue`) has no identity"),
+    ("job-invoices", lambda p: rules(p)[0].update(identity="system"), "with the job's system-assigned identity"),
+    (
+        "job-invoices",
+        lambda p: rules(p)[0]["metadata"].update(accountName="stinvoicesdev.queue.core.windows.net"),
+        "has accountName `stinvoicesdev.queue.core.windows.net`; with an identity KEDA appends the cloud's suffix "
+        "itself and would read a host that does not exist. Fix: use the bare name `stinvoicesdev`",
+    ),
+    (
+        "job-telemetry",
+        lambda p: rules(p)[0]["metadata"].update(eventHubNamespace="evh-telemetry-dev.servicebus.windows.net"),
+        "Fix: use the bare name `evh-telemetry-dev`",
+    ),
+    (
+        "job-invoices",
+        lambda p: rules(p)[0].update(type="azure-blob"),
+        "scale rule `storage-queue-backlog` has type `azure-blob`, which is not an event source this review knows "
+        "(`azure-servicebus`, `azure-queue`, `azure-eventhub`)",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("type_", "name"), STATEFUL, ids=[name for _, name in STATEFUL])
-def test_stateful_resources_must_be_protected_where_required(pack, sources, type_: str, name: str) -> None:
-    resource = find(sources, type_, name)
+@pytest.mark.parametrize(("job", "change", "words"), SOURCE_RULES, ids=[str(i) for i in range(len(SOURCE_RULES))])
+def test_each_sources_scale_rule(pack, sources, job: str, change: Edit, words: str | None) -> None:
+    props = job_props(sources, job)
+    change(props)
+    found = analyze(pack, find(sources, JOB, job), props).get("scale-rule-identity", [])
+    assert (len(found) == 1 and words in found[0] and f"job `{job}`" in found[0]) if words else found == [], found
+
+
+# --- protection, names, tags --------------------------------------------------------------------------------
+
+
+def test_stateful_resources_must_be_protected_where_required(pack, compliant) -> None:
+    queue = find(compliant, "azure-native:servicebus:Queue")
     required = {"stateful-resources-protected": {"requireProtection": True}}
-    assert resource.protect  # the program protects it where the stack says `protect: true`
-    assert analyze(pack, resource, protect=True, config=required) == {}
-    found = analyze(pack, resource, protect=False, config=required)["stateful-resources-protected"]
-    assert found == [next(m for m in found if f"`{name}` holds data but is not protected" in m)]
-    assert analyze(pack, resource, protect=False) == {}  # not required by default
+    assert analyze(pack, queue, protect=True, config=required) == {}
+    assert "is not protected" in analyze(pack, queue, protect=False, config=required)["stateful-resources-protected"][0]
+    assert analyze(pack, queue, protect=False) == {}  # not required by default
+
+
+def test_storage_queues_and_checkpoint_containers_are_stateful(pack, sources) -> None:
+    required = {"stateful-resources-protected": {"requireProtection": True}}
+    created = [r for r in sources.resources if r.type in ("azure-native:storage:Queue", BLOB_CONTAINER)]
+    assert len(created) == 3  # the queue, its poison queue, the checkpoint container
+    for resource in created:
+        assert resource.protect  # the program protects them where the stack says `protect: true`
+        assert analyze(pack, resource, config=required) == {}
+        found = analyze(pack, resource, protect=False, config=required)["stateful-resources-protected"]
+        assert len(found) == 1 and f"`{resource.name}` holds data but is not protected" in found[0]
 
 
 def test_job_name_format(pack, compliant) -> None:
