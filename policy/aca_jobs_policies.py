@@ -20,17 +20,21 @@ from aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from aca_facts.cron import CronError, parse_cron
 from aca_facts.roles import (
     ACR_PULL,
+    CONTAINER_SCOPE_TYPE,
     DATA_PLANE_ROLES_BY_GUID,
+    HUB_SCOPE_TYPE,
     KEY_VAULT_MANAGING_ROLES,
     KEY_VAULT_SECRETS_USER,
     MANAGEMENT_ROLES,
     NARROWEST_SCOPE_TYPES,
+    QUEUE_SCOPE_TYPE,
     ROLES_THAT_GRANT_ROLES,
     SERVICE_BUS_DATA_OWNER,
     SERVICE_BUS_DATA_ROLES,
+    SOURCE_ENTITY_TYPES,
     role_guid_of,
 )
-from aca_facts.scalers import SERVICE_BUS
+from aca_facts.scalers import SCALERS, SERVICE_BUS, Scaler
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -51,11 +55,17 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
+# What the event sources create that holds data: a storage queue (and its poison queue) with its messages, an Event
+# Hubs job's checkpoint container (components/event_sources/storage_queue.py, event_hub.py `HOLDS`).
+STORAGE_QUEUE = "azure-native:storage:Queue"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
 FAILURE_REASONS = ("Failed", "BackoffLimitExceeded", "DeadlineExceeded")
 STATEFUL_TYPES = (
     SB_NAMESPACE,
     SB_QUEUE,
+    STORAGE_QUEUE,
+    BLOB_CONTAINER,
     "azure-native:operationalinsights:Workspace",
     "azure-native:app:ManagedEnvironment",
 )
@@ -637,6 +647,14 @@ connection_string_fallback = ResourceValidationPolicy(
 
 
 # --- scale rules ------------------------------------------------------------------------------------------
+#
+# Every scale rule is read with its source's facts (`aca_facts.scalers.SCALERS`, by rule type), the table the program
+# writes the rules from. A rule whose type is not in it is reported, never skipped: Container Apps takes a managed
+# identity on a job scale rule only for the Service Bus, Azure Queue Storage and Event Hubs scalers (maintainer
+# comment of 2026-07-24 on microsoft/azure-container-apps issue 1786), so any other scaler reads its source with a
+# secret the review has not seen.
+
+SUPPORTED_SCALERS = ", ".join(f"`{rule_type}`" for rule_type in SCALERS)
 
 
 def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -655,46 +673,86 @@ def _scaler_identity(args: ResourceValidationArgs, report: ReportViolation) -> N
         if not known(rule) or not known(rule_type):
             report(
                 f"job `{name}` scale rule `{rule_name}` has a type that is not known during preview, so it cannot be "
-                "verified whether it is an azure-servicebus rule and how it authenticates. Fix: write the rule type "
-                "in the stack file."
+                "verified which source it reads and how it authenticates. Fix: write the rule type in the stack file."
             )
             continue
-        if rule_type != SERVICE_BUS.type:
-            continue
-        identity, auth = _get(rule, "identity"), _get(rule, "auth")
-        if not identity and not auth:
+        scaler = SCALERS.get(rule_type) if isinstance(rule_type, str) else None
+        if scaler is None:
             report(
-                f"job `{name}` scale rule `{rule_name}` has no identity. Fix: set the rule's `identity` to the "
-                "job's scaler identity (Data Owner on the queue)."
+                f"job `{name}` scale rule `{rule_name}` has type `{rule_type}`, which is not an event source this "
+                f"review knows ({SUPPORTED_SCALERS}): Container Apps takes a managed identity on a job scale rule only "
+                "for those (on any other scaler an identity wipes the rule's metadata), so how this rule reads its "
+                "source cannot be reviewed. Fix: use an aca-jobs event source (`queue`, `storageQueue` or `eventHub` "
+                "under aca-jobs:eventJobs)."
             )
-        if identity:
-            namespace = _get(rule, "metadata", SERVICE_BUS.host_metadata_key)
-            if not isinstance(namespace, str):
-                report(
-                    f"job `{name}` scale rule `{rule_name}` has a namespace that is not known during preview, so it "
-                    "cannot be verified to be the bare name. Fix: write the namespace name in the stack file."
-                )
-            elif "." in namespace:
-                bare = namespace.split(".", 1)[0]
-                report(
-                    f"job `{name}` scale rule `{rule_name}` has namespace `{namespace}`; with an identity KEDA "
-                    "appends `.servicebus.windows.net` itself and would never see a message. Fix: use the bare "
-                    f"name `{bare}`."
-                )
-            # The scaler's identity holds Data Owner (Manage): only the platform may use it.
-            if identity != "system":
-                _check_platform_only(props, identity, f"scale rule `{rule_name}`", name, report)
+            continue
+        _check_scale_rule(props, name, rule, rule_name, scaler, report)
+
+
+def _check_scale_rule(
+    props: Mapping[str, Any], name: str, rule: Any, rule_name: str, scaler: Scaler, report: ReportViolation
+) -> None:
+    """One rule of a known source: its identity (or, for Service Bus only, the visible fallback) and its host."""
+    where = f"job `{name}` scale rule `{rule_name}` (`{scaler.type}`)"
+    identity, auth = _get(rule, "identity"), _get(rule, "auth")
+    if not scaler.connection_fallback:
+        # The program never writes `auth` on these rules: a connection string here is not the opt-in fallback
+        # (Service Bus only, reported by `job-connection-string-fallback`), it is a credential nobody chose.
+        if not known(auth) or any(not known(entry) for entry in _list(auth)):
+            report(
+                f"{where} has authentication (`auth`) that is not known during preview, so it cannot be verified that "
+                f"it reads {scaler.source} without a connection string. Fix: write the scale rule in the stack file."
+            )
+        elif _list(auth):
+            report(
+                f"{where} authenticates with a secret (`auth`); {scaler.source} scale rules always use the job's "
+                "scaler identity: aca-jobs has no connection-string fallback for them (it would need shared keys "
+                "or SAS keys enabled on the source, and a secret in the job). Fix: remove `auth` and set the rule's "
+                "`identity` to the job's scaler identity (listed with lifecycle `None`)."
+            )
+    if not identity and not (scaler.connection_fallback and auth):
+        report(
+            f"{where} has no identity. Fix: set the rule's `identity` to the job's scaler identity (a user-assigned "
+            "identity listed with lifecycle `None`, holding its read role at the one entity)."
+        )
+    if not identity:
+        return
+    host = _get(rule, "metadata", scaler.host_metadata_key)
+    if not isinstance(host, str):
+        report(
+            f"{where} has a `{scaler.host_metadata_key}` that is not known during preview, so it cannot be verified "
+            f"to be the bare name. Fix: write the name in the stack file."
+        )
+    elif "." in host:
+        bare = host.split(".", 1)[0]
+        report(
+            f"{where} has {scaler.host_metadata_key} `{host}`; with an identity KEDA appends the cloud's suffix "
+            f"itself and would read a host that does not exist. Fix: use the bare name `{bare}`."
+        )
+    if isinstance(identity, str) and identity.lower() == "system":
+        # Container Apps' spelling of the system-assigned identity: its principal exists only once the job does,
+        # so no grant can be in place before the scaler first reads (nor tied to it in a first preview).
+        report(
+            f"{where} authenticates with the job's system-assigned identity. Fix: set `identity` to a user-assigned "
+            "scaler identity listed with lifecycle `None` in identitySettings (aca-jobs creates one per job)."
+        )
+    else:
+        # The scaler's identity holds the source's read role (Service Bus: Data Owner): only the platform may use it.
+        _check_platform_only(props, identity, f"scale rule `{rule_name}`", name, report)
 
 
 scaler_identity = ResourceValidationPolicy(
-    name="servicebus-scaler-identity",
+    name="scale-rule-identity",
     description=(
-        "azure-servicebus scale rules authenticate with an identity no container can use, and name the bare namespace."
+        "Every scale rule reads an event source aca-jobs knows ("
+        + ", ".join(SCALERS)
+        + ") with a user-assigned identity that the job lists with lifecycle `None`, naming the bare host; only "
+        "azure-servicebus rules may use the visible connection-string fallback instead."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Set the scale rule's `identity` to the job's scaler identity (lifecycle `None`) and its "
-    "`namespace` to the bare namespace name.",
+    remediation_steps="Set each scale rule's `identity` to the job's scaler identity (lifecycle `None`), remove "
+    "`auth` from azure-queue and azure-eventhub rules, and write the host metadata as the bare name.",
     validate=_scaler_identity,
 )
 
@@ -1045,9 +1103,109 @@ def _role_name(guid: str) -> str:
     return FLAGGED_AT_ANY_SCOPE.get(guid) or KEY_VAULT_MANAGING_ROLES.get(guid) or f"role `{guid}`"
 
 
+# An event source's data roles (`SOURCE_ENTITY_TYPES`: the Storage queue and blob roles, the Event Hubs roles) granted
+# to an identity only the platform uses (a scale rule's identity, or one a job lists with lifecycle `None`) must be
+# scoped to exactly the one entity: the queue, the checkpoint container, the hub; never the account or namespace
+# above it, which would let the scaler read every queue, container or hub there.
+#
+# The code's identity (lifecycle `Main`) is not held to that here, by choice: `azureAccess` may grant it a data role on
+# any one resource of the role's provider, a storage account or an Event Hubs namespace included
+# (components/config.py `AzureAccessGrant`), and the pack cannot tell such a grant from the source grants the program
+# makes to the same identity (both are role assignments to it). So for the code's identity this policy keeps the
+# rules above (one resource, of the role's provider, never a resource group, subscription or management group), and
+# the program's own source grants at the entity are shown on the registered resources (tests/test_event_sources.py).
+_ENTITY_FORMS = {
+    QUEUE_SCOPE_TYPE: "the one queue (`<account id>/queueServices/default/queues/<queue>`)",
+    CONTAINER_SCOPE_TYPE: "the one container (`<account id>/blobServices/default/containers/<container>`)",
+    HUB_SCOPE_TYPE: "the one event hub (`<namespace id>/eventhubs/<hub>`)",
+}
+
+
+class _PlatformIdentities:
+    """The identities of the stack that only the platform uses, by parsed id, with why (read once per review): a
+    job's scale rule authenticates with it, or a job lists it with lifecycle `None`. `unknown` names what a preview
+    leaves unknown that could make an identity one of them."""
+
+    def __init__(self, jobs: list[tuple[PolicyResource, Mapping[str, Any]]]) -> None:
+        self.why: dict[ArmId, str] = {}
+        self.unknown: dict[str, set[str]] = {}  # job name -> what of it is not known
+        for job, props in jobs:
+            name = _job_name(props, job.name)
+            settings = _get(props, "configuration", "identitySettings")
+            for setting in _list(settings):
+                entry, lifecycle = _get(setting, "identity"), _get(setting, "lifecycle")
+                if not known(setting) or not known(entry) or not known(lifecycle):
+                    self.unknown.setdefault(name, set()).add("identitySettings")
+                elif lifecycle == "None":
+                    self._add(entry, f"job `{name}` lists it with lifecycle `None`")
+            # A job of another trigger type reads no scale rule (Azure acts on the block `triggerType` names), so
+            # what a first preview leaves unknown in its event block cannot make an identity a scaler's.
+            trigger = _get(props, "configuration", "triggerType")
+            event = not known(trigger) or trigger == "Event"
+            for rule in _list(_get(props, "configuration", "eventTriggerConfig", "scale", "rules")):
+                identity, rule_name = _get(rule, "identity"), _get(rule, "name")
+                if not known(rule) or not known(identity):
+                    if event:
+                        self.unknown.setdefault(name, set()).add("scale rules")
+                elif isinstance(identity, str):
+                    self._add(identity, f"job `{name}` scale rule `{rule_name}` authenticates with it")
+
+    def _add(self, identity_id: str, why: str) -> None:
+        parsed = ArmId.try_parse(identity_id)
+        if parsed is not None:
+            self.why.setdefault(parsed, why)
+
+    def problem(self, identity: PolicyResource | None) -> tuple[bool, str]:
+        """(True, why) for an identity only the platform uses; (False, "") for one a container may use; (True, what
+        is not known) when it cannot be told, so a wide grant is reported rather than passed."""
+        if identity is None:
+            return True, "to a principal that is not a user-assigned identity of this stack, which may be a scaler's"
+        parsed = ArmId.try_parse(_identity_id(identity))
+        if parsed is None:
+            return True, (
+                f"to identity `{identity.name}`, whose id is not known during preview, so it cannot be verified that "
+                "no scale rule uses it"
+            )
+        if parsed in self.why:
+            return True, f"to identity `{identity.name}`, which only the platform uses ({self.why[parsed]})"
+        if self.unknown:
+            unknown = "; ".join(
+                f"the {' and '.join(sorted(parts))} of job `{job}`" for job, parts in sorted(self.unknown.items())
+            )
+            return True, (
+                f"to identity `{identity.name}`, and {unknown} are not known during preview, so it cannot be verified "
+                "that only the job's code uses it"
+            )
+        return False, ""
+
+
+def _check_source_entity(
+    assignment: PolicyResource,
+    guid: str,
+    scope: ArmId,
+    resources: list[PolicyResource],
+    platform: _PlatformIdentities,
+    report: ReportViolation,
+) -> None:
+    """A source data role at a scope wider than its one entity: a violation when the grantee is (or may be) an
+    identity only the platform uses."""
+    entity = SOURCE_ENTITY_TYPES[guid]
+    if scope.is_type(entity):
+        return
+    flagged, why = platform.problem(_identity_of(assignment, resources))
+    if flagged:
+        report(
+            f"role assignment `{assignment.name}` grants {_role_name(guid)} on `{scope}`, a `{scope.resource_type}`, "
+            f"{why}: a scaler reads one entity, and this scope reaches every one below it. Fix: scope it to "
+            f"{_ENTITY_FORMS[entity]}.",
+            assignment.urn,
+        )
+
+
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     # Each job's props are read once: every Data Owner grant is checked against every job.
     jobs = [(r, plain(r.props)) for r in args.resources if r.resource_type == JOB]
+    platform: _PlatformIdentities | None = None  # read on the first source grant
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
         role_definition, scope_text = _get(props, "roleDefinitionId"), _get(props, "scope")
@@ -1096,6 +1254,10 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
+        if guid in SOURCE_ENTITY_TYPES:
+            platform = platform or _PlatformIdentities(jobs)
+            _check_source_entity(assignment, guid, scope, args.resources, platform, report)
+            continue
         if guid != SERVICE_BUS_DATA_OWNER.guid:
             continue
         identity = _identity_of(assignment, args.resources)
@@ -1116,8 +1278,10 @@ least_privilege = StackValidationPolicy(
     description=(
         "Every scope is a parsed ARM id of one resource (never a management group, subscription or resource group); "
         "data-plane roles only on a resource of their own provider, Service Bus data roles only on one queue or "
-        "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Data Owner only for identities "
-        "no container can use; at any scope, no role that can grant roles ("
+        "topic, Key Vault Secrets User only on one secret, AcrPull only on a registry; Storage queue and blob roles "
+        "and Event Hubs data roles, granted to an identity only the platform uses (a scale rule's, or one listed "
+        "with lifecycle `None`), only on one queue, container or event hub; Data Owner only for identities no "
+        "container can use; at any scope, no role that can grant roles ("
         + ", ".join(ROLES_THAT_GRANT_ROLES.values())
         + "), no "
         + ", ".join(MANAGEMENT_ROLES.values())
@@ -1426,7 +1590,10 @@ def _stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -
 
 stateful_protected = ResourceValidationPolicy(
     name="stateful-resources-protected",
-    description="Stateful resources (namespace, queues, workspace, environment) are protected where required.",
+    description=(
+        "Stateful resources (Service Bus namespace and queues, storage queues, checkpoint containers, workspace, "
+        "environment) are protected where required."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     remediation_steps="Set `protect: true` under aca-jobs:platform.",

@@ -105,6 +105,31 @@ FULL_CONFIG: dict[str, Any] = {
 FULL_CONFIG["aca-jobs:platform"]["keyVault"] = {"resourceId": KEY_VAULT_ID}
 FULL_CONFIG["aca-jobs:platform"]["alerts"] = {"emails": ["oncall@example.com"]}
 
+_DATA = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data-dev/providers"
+INVOICES_ACCOUNT_ID = f"{_DATA}/Microsoft.Storage/storageAccounts/stinvoicesdev"
+TELEMETRY_ACCOUNT_ID = f"{_DATA}/Microsoft.Storage/storageAccounts/sttelemetrydev"
+TELEMETRY_NAMESPACE_ID = f"{_DATA}/Microsoft.EventHub/namespaces/evh-telemetry-dev"
+# Every event source, alerted: the event seed (Service Bus) with one Storage Queue job and one Event Hubs job.
+SOURCES_CONFIG: dict[str, Any] = copy.deepcopy(EVENT_SEED_CONFIG)
+SOURCES_CONFIG["aca-jobs:platform"]["alerts"] = {"emails": ["oncall@example.com"]}
+SOURCES_CONFIG["aca-jobs:eventJobs"] |= {
+    "job-invoices": {
+        "image": "acrsharedprod.azurecr.io/jobs/x:v1.0.0",
+        "storageQueue": {"accountId": INVOICES_ACCOUNT_ID, "queue": "invoices"},
+        "messageCount": 5,
+    },
+    "job-telemetry": {
+        "image": "acrsharedprod.azurecr.io/jobs/x:v1.0.0",
+        "eventHub": {
+            "namespaceId": TELEMETRY_NAMESPACE_ID,
+            "name": "telemetry",
+            "consumerGroup": "job-telemetry",
+            "checkpoint": {"accountId": TELEMETRY_ACCOUNT_ID, "container": "telemetry-checkpoints"},
+        },
+        "messageCount": 500,
+    },
+}
+
 
 @pytest.fixture
 def full_config() -> dict[str, Any]:

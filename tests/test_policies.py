@@ -10,13 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, FULL_CONFIG, PROJECT_DIR, find
+from conftest import EVENT_SEED_CONFIG, FULL_CONFIG, INVOICES_ACCOUNT_ID, PROJECT_DIR, SOURCES_CONFIG, find
 from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2
 
 from components import config as program_config
 from components import job_template
+from components.event_sources import event_hub, storage_queue
+from components.job_kinds import EVENT_SOURCES
 from policy import aca_jobs_policies as policies
+from policy.aca_facts import roles, scalers
 from tools.offline import MODES, UNKNOWN, ProgramRun, Registration, run_program
 from tools.policy_runner import (
     LEVEL_NAMES,
@@ -32,6 +35,7 @@ from tools.policy_runner import (
 
 JOB = "azure-native:app:Job"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 DIGEST = "@sha256:" + "a" * 64
 
 
@@ -362,14 +366,14 @@ def test_scale_rule_with_host_name_namespace_is_flagged(pack, compliant) -> None
     rule = props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]
     rule["metadata"]["namespace"] = "sb-aca-test.servicebus.windows.net"
     found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
-    assert "use the bare name `sb-aca-test`" in found["servicebus-scaler-identity"][0]
+    assert "use the bare name `sb-aca-test`" in found["scale-rule-identity"][0]
 
 
 def test_scale_rule_without_identity_or_auth_is_flagged(pack, compliant) -> None:
     props = job_props(compliant)
     del props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["identity"]
     found = analyze(pack, find(compliant, JOB, "job-orders-queue"), props)
-    assert "has no identity" in found["servicebus-scaler-identity"][0]
+    assert "has no identity" in found["scale-rule-identity"][0]
 
 
 # --- retries, timeouts, completion --------------------------------------------------------------------------
@@ -559,13 +563,13 @@ UNKNOWN_READS: list[tuple[str, str, Edit, str]] = [
     ),
     (
         "job-orders-queue",
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         lambda p: p["configuration"]["eventTriggerConfig"]["scale"].update(rules=UNKNOWN),
         "has scale rules that are not known during preview",
     ),
     (
         "job-orders-queue",
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         lambda p: rules(p)[0].update(type=UNKNOWN),
         "scale rule `queue-backlog` has a type that is not known during preview",
     ),
@@ -759,6 +763,106 @@ def test_registry_server_compares_case_insensitively_with_the_login_server(pack,
     assert "job-registry-pull-granted" not in analyze_stack(pack, full, upper)
 
 
+@pytest.fixture(scope="module")
+def sources() -> ProgramRun:
+    """A Service Bus, a Storage Queue and an Event Hubs job, as a first preview sees them (the planted violations of
+    each source in both modes: test_policy_review.py)."""
+    return run_program(copy.deepcopy(SOURCES_CONFIG), "test", stack_file="Pulumi.test.yaml")
+
+
+INVOICES_JOB = (JOB, "job-invoices")
+SCALER_READER = (ROLE_ASSIGNMENT, "job-invoices-scaler-queue-reader")
+CODE_PROCESSOR = (ROLE_ASSIGNMENT, "job-invoices-workload-queue-processor")
+
+
+def on_the_account(props: dict[str, Any]) -> None:
+    props["scope"] = INVOICES_ACCOUNT_ID
+
+
+def test_the_codes_source_role_on_the_account_is_left_to_the_provider_rule(pack, sources) -> None:
+    # The choice written in the pack: `azureAccess` may give the code a data role on a whole storage account, and the
+    # pack cannot tell such a grant from the source's own, so only an identity the platform uses is held to the entity.
+    assert "least-privilege-role-assignments" not in analyze_stack(pack, sources, {CODE_PROCESSOR: on_the_account})
+
+
+def test_a_wide_source_grant_to_an_identity_not_known_to_be_the_codes_is_reported(pack, sources) -> None:
+    def unknown_identities(props: dict[str, Any]) -> None:
+        props["configuration"]["identitySettings"] = UNKNOWN
+        props["configuration"]["eventTriggerConfig"]["scale"]["rules"][0]["identity"] = UNKNOWN
+
+    found = analyze_stack(pack, sources, {SCALER_READER: on_the_account, INVOICES_JOB: unknown_identities})
+    [message] = found["least-privilege-role-assignments"]
+    assert message.endswith(
+        "role assignment `job-invoices-scaler-queue-reader` grants Storage Queue Data Reader on "
+        f"`{INVOICES_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to identity `job-invoices-scaler`, and the "
+        "identitySettings and scale rules of job `job-invoices` are not known during preview, so it cannot be verified "
+        "that only the job's code uses it: a scaler reads one entity, and this scope reaches every one below it. Fix: "
+        "scope it to the one queue (`<account id>/queueServices/default/queues/<queue>`)."
+    )
+
+
+def test_a_wide_source_grant_to_a_principal_outside_the_stack_is_reported(pack, sources) -> None:
+    def outside(props: dict[str, Any]) -> None:
+        on_the_account(props)
+        props["principalId"] = "55555555-5555-5555-5555-555555555555"
+
+    found = analyze_stack(pack, sources, {SCALER_READER: outside}, without_dependencies=(*SCALER_READER, "principalId"))
+    assert len(found["least-privilege-role-assignments"]) == 1
+    assert (
+        "to a principal that is not a user-assigned identity of this stack"
+        in found["least-privilege-role-assignments"][0]
+    )
+
+
+def test_a_source_role_on_the_queue_service_is_not_the_queue(pack, sources) -> None:
+    # The scope's parsed type decides, not a prefix of the queue's id: the queue service holds every queue.
+    on_the_service = {SCALER_READER: lambda p: p.update(scope=f"{INVOICES_ACCOUNT_ID}/queueServices/default")}
+    [message] = analyze_stack(pack, sources, on_the_service)["least-privilege-role-assignments"]
+    assert "a `Microsoft.Storage/storageAccounts/queueServices`, to identity `job-invoices-scaler`" in message
+
+
+CONNECTION = {"triggerParameter": "connection", "secretRef": "source-connection"}
+# (job, change of its inputs, words; None: passes): each source's scale rule, read with its own facts.
+SOURCE_RULES: list[tuple[str, Edit, str | None]] = [
+    (
+        "job-telemetry",
+        lambda p: rules(p)[0].update(auth=[CONNECTION]),
+        "(`azure-eventhub`) authenticates with a secret (`auth`); Event Hubs scale rules always use the job's scaler "
+        "identity",
+    ),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=[]), None),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=UNKNOWN), "has authentication (`auth`) that is not known"),
+    ("job-invoices", lambda p: rules(p)[0].update(auth=[UNKNOWN]), "has authentication (`auth`) that is not known"),
+    ("job-invoices", lambda p: rules(p)[0].pop("identity"), "(`azure-queue`) has no identity"),
+    ("job-invoices", lambda p: rules(p)[0].update(identity="system"), "with the job's system-assigned identity"),
+    (
+        "job-invoices",
+        lambda p: rules(p)[0]["metadata"].update(accountName="stinvoicesdev.queue.core.windows.net"),
+        "has accountName `stinvoicesdev.queue.core.windows.net`; with an identity KEDA appends the cloud's suffix "
+        "itself and would read a host that does not exist. Fix: use the bare name `stinvoicesdev`",
+    ),
+    (
+        "job-telemetry",
+        lambda p: rules(p)[0]["metadata"].update(eventHubNamespace="evh-telemetry-dev.servicebus.windows.net"),
+        "Fix: use the bare name `evh-telemetry-dev`",
+    ),
+    (
+        "job-invoices",
+        lambda p: rules(p)[0].update(type="azure-blob"),
+        "scale rule `storage-queue-backlog` has type `azure-blob`, which is not an event source this review knows "
+        "(`azure-servicebus`, `azure-queue`, `azure-eventhub`)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("job", "change", "words"), SOURCE_RULES, ids=[str(i) for i in range(len(SOURCE_RULES))])
+def test_each_sources_scale_rule(pack, sources, job: str, change: Edit, words: str | None) -> None:
+    props = job_props(sources, job)
+    change(props)
+    found = analyze(pack, find(sources, JOB, job), props).get("scale-rule-identity", [])
+    assert (len(found) == 1 and words in found[0] and f"job `{job}`" in found[0]) if words else found == [], found
+
+
 # --- protection, names, tags --------------------------------------------------------------------------------
 
 
@@ -768,6 +872,17 @@ def test_stateful_resources_must_be_protected_where_required(pack, compliant) ->
     assert analyze(pack, queue, protect=True, config=required) == {}
     assert "is not protected" in analyze(pack, queue, protect=False, config=required)["stateful-resources-protected"][0]
     assert analyze(pack, queue, protect=False) == {}  # not required by default
+
+
+def test_storage_queues_and_checkpoint_containers_are_stateful(pack, sources) -> None:
+    required = {"stateful-resources-protected": {"requireProtection": True}}
+    created = [r for r in sources.resources if r.type in ("azure-native:storage:Queue", BLOB_CONTAINER)]
+    assert len(created) == 3  # the queue, its poison queue, the checkpoint container
+    for resource in created:
+        assert resource.protect  # the program protects them where the stack says `protect: true`
+        assert analyze(pack, resource, config=required) == {}
+        found = analyze(pack, resource, protect=False, config=required)["stateful-resources-protected"]
+        assert len(found) == 1 and f"`{resource.name}` holds data but is not protected" in found[0]
 
 
 def test_job_name_format(pack, compliant) -> None:
@@ -838,6 +953,19 @@ def test_every_policy_has_a_description_and_committed_configs_are_valid(pack) ->
     assert all(p.description for p in info.policies)
     for stack in ("dev", "staging", "prod"):
         reconcile_config(info, read_policy_config(PROJECT_DIR / "policy" / f"{stack}.json"))
+
+
+def test_the_pack_knows_every_event_source_the_program_has() -> None:
+    # Each source's scale rule is read with its facts, and what it creates that holds data is a stateful type.
+    for kind in EVENT_SOURCES:
+        assert kind.source.SCALE_RULE_TYPE in scalers.SCALERS
+        assert set(kind.source.HOLDS) <= set(policies.STATEFUL_TYPES)
+    # The one entity the pack holds a scaler's grants to is the type the program scopes them to.
+    assert (roles.QUEUE_SCOPE_TYPE, roles.CONTAINER_SCOPE_TYPE, roles.HUB_SCOPE_TYPE) == (
+        storage_queue.QUEUE_TYPE,
+        event_hub.CONTAINER_TYPE,
+        event_hub.HUB_TYPE,
+    )
 
 
 def test_shared_constants_match_the_program() -> None:

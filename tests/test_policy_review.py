@@ -19,7 +19,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EVENT_SEED_CONFIG, EXPORTS_CONTAINER_ID, FULL_CONFIG, KEY_VAULT_ID, PROJECT_DIR, REGISTRY_ID, find
+from conftest import (
+    EVENT_SEED_CONFIG,
+    EXPORTS_CONTAINER_ID,
+    FULL_CONFIG,
+    INVOICES_ACCOUNT_ID,
+    KEY_VAULT_ID,
+    PROJECT_DIR,
+    REGISTRY_ID,
+    SOURCES_CONFIG,
+    TELEMETRY_ACCOUNT_ID,
+    TELEMETRY_NAMESPACE_ID,
+    find,
+)
 
 from tools.offline import MODES, PLACEHOLDER_SUBSCRIPTION, UNKNOWN, AzureMocks, ProgramRun, run_program
 from tools.policy_runner import PolicyViolation, read_policy_config, review, stack_resources
@@ -50,6 +62,12 @@ NAMESPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aca-test/providers/"
     "Microsoft.ServiceBus/namespaces/sb-aca-test"
 )
+# The Storage Queue and Event Hubs jobs of SOURCES_CONFIG, and their scaler identities' ids (composed from config,
+# known in a first preview).
+INVOICES, TELEMETRY = "job-invoices", "job-telemetry"
+IDENTITIES = f"{SUBSCRIPTION}/resourceGroups/rg-aca-test/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+# The config each plant runs on: the smaller event seed unless the plant needs the full config or the new sources.
+BASES = {"seed": EVENT_SEED_CONFIG, "full": FULL_CONFIG, "sources": SOURCES_CONFIG}
 
 
 def on(
@@ -64,7 +82,13 @@ def on(
         return wire
 
     plant.target = name  # type: ignore[attr-defined]
-    plant.full = full or name.startswith("job-orders-nightly")  # type: ignore[attr-defined]
+    plant.base = (  # type: ignore[attr-defined]
+        "full"
+        if full or name.startswith("job-orders-nightly")
+        else "sources"
+        if name.startswith((INVOICES, TELEMETRY))
+        else "seed"
+    )
     return plant
 
 
@@ -129,6 +153,14 @@ def event_job(**settings: Any) -> Callable[[dict[str, Any]], None]:
         config["aca-jobs:eventJobs"]["job-orders-queue"].update(settings)
 
     return change
+
+
+def rules_of(wire: dict[str, Any]) -> list[dict[str, Any]]:
+    return wire["configuration"]["eventTriggerConfig"]["scale"]["rules"]
+
+
+# A secret-based connection on a scale rule, as the Service Bus fallback writes it.
+CONNECTION_AUTH = {"triggerParameter": "connection", "secretRef": "source-connection"}
 
 
 def unprotected(config: dict[str, Any]) -> None:
@@ -260,7 +292,7 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
             )
         ),
         {},
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         "use the bare name `sb-aca-test`",
     ),
     (
@@ -268,7 +300,7 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         None,
         consumer(set_lifecycles("Main")),
         {},
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         "has lifecycle `Main`",
     ),
     (
@@ -276,7 +308,7 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         None,
         consumer(lambda w: w["configuration"]["eventTriggerConfig"]["scale"]["rules"][0].pop("identity")),
         {},
-        "servicebus-scaler-identity",
+        "scale-rule-identity",
         "has no identity",
     ),
     (
@@ -710,14 +742,77 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         "job-failure-alerted",
         "its action group `action-group` is disabled",
     ),
+    # --- every event source: the scaler identity, no connection string, grants at the one entity (issue 18; the
+    # other cases of each rule, read once: test_policies.py) ---
+    (
+        "storage-queue-scaler-identity-with-lifecycle-main",
+        None,
+        on(JOB, INVOICES, set_lifecycles("Main")),
+        {},
+        "scale-rule-identity",
+        f"job `{INVOICES}` scale rule `storage-queue-backlog` identity `{IDENTITIES}/id-{INVOICES}-scaler` has "
+        "lifecycle `Main`",
+    ),
+    (
+        "event-hubs-scaler-identity-with-lifecycle-all",
+        None,
+        on(JOB, TELEMETRY, set_lifecycles("All")),
+        {},
+        "scale-rule-identity",
+        f"job `{TELEMETRY}` scale rule `unprocessed-events` identity `{IDENTITIES}/id-{TELEMETRY}-scaler` has "
+        "lifecycle `All`",
+    ),
+    (
+        "event-hubs-scaler-identity-not-known-during-preview",
+        None,
+        on(JOB, TELEMETRY, lambda w: rules_of(w)[0].update(identity=UNKNOWN)),
+        {},
+        "scale-rule-identity",
+        f"job `{TELEMETRY}` scale rule `unprocessed-events` identity is not known during preview",
+    ),
+    (
+        "storage-queue-connection-string",
+        None,
+        on(JOB, INVOICES, lambda w: rules_of(w)[0].update(auth=[CONNECTION_AUTH])),
+        {},
+        "scale-rule-identity",
+        f"job `{INVOICES}` scale rule `storage-queue-backlog` (`azure-queue`) authenticates with a secret (`auth`); "
+        "Storage Queue scale rules always use the job's scaler identity",
+    ),
+    (
+        "storage-queue-reader-on-the-account",
+        None,
+        regrant(f"{INVOICES}-scaler-queue-reader", scope=INVOICES_ACCOUNT_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Storage Queue Data Reader on `{INVOICES_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to "
+        f"identity `{INVOICES}-scaler`, which only the platform uses",
+    ),
+    (
+        "event-hubs-receiver-on-the-namespace",
+        None,
+        regrant(f"{TELEMETRY}-scaler-eh-data-receiver", scope=TELEMETRY_NAMESPACE_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Azure Event Hubs Data Receiver on `{TELEMETRY_NAMESPACE_ID}`, a `Microsoft.EventHub/namespaces`, to "
+        f"identity `{TELEMETRY}-scaler`, which only the platform uses",
+    ),
+    (
+        "checkpoint-reader-on-the-account",
+        None,
+        regrant(f"{TELEMETRY}-scaler-blob-reader", scope=TELEMETRY_ACCOUNT_ID),
+        {},
+        "least-privilege-role-assignments",
+        f"grants Storage Blob Data Reader on `{TELEMETRY_ACCOUNT_ID}`, a `Microsoft.Storage/storageAccounts`, to "
+        f"identity `{TELEMETRY}-scaler`",
+    ),
 ]
 
 
 @functools.cache
-def _unplanted(mode: str, full: bool) -> ProgramRun:
+def _unplanted(mode: str, base: str) -> ProgramRun:
     """One run of a config per mode and test session; plants are applied to copies (`replanted`)."""
-    config = copy.deepcopy(FULL_CONFIG if full else EVENT_SEED_CONFIG)
-    return run_program(config, "test", stack_file="Pulumi.test.yaml", mode=mode)
+    return run_program(copy.deepcopy(BASES[base]), "test", stack_file="Pulumi.test.yaml", mode=mode)
 
 
 def replanted(run: ProgramRun, plant: Any) -> ProgramRun | None:
@@ -743,15 +838,15 @@ def replanted(run: ProgramRun, plant: Any) -> ProgramRun | None:
 
 
 def planted_run(mode: str, change_config: Any, plant: Any) -> ProgramRun:
-    # The full config only where a plant needs it: every other plant runs the smaller event seed (faster).
-    full = plant is None or getattr(plant, "full", False)
+    # The full config only where a plant needs it: every other plant runs a smaller one (faster).
+    base = "full" if plant is None else plant.base
     if change_config is None:
-        run = _unplanted(mode, full)
+        run = _unplanted(mode, base)
         if plant is None:
             return run
         if (quick := replanted(run, plant)) is not None:
             return quick
-    config = copy.deepcopy(FULL_CONFIG if full else EVENT_SEED_CONFIG)
+    config = copy.deepcopy(BASES[base])
     if change_config is not None:
         change_config(config)
     return run_program(config, "test", stack_file="Pulumi.test.yaml", mode=mode, plant=plant)
@@ -761,13 +856,13 @@ def test_a_replanted_run_is_what_the_program_registers_with_the_plant() -> None:
     """The shortcut the planted cases take is the engine's record of a run with the plant, resource for resource."""
     plant = regrant(SECRET_GRANT, scope=KEY_VAULT_ID)
     for mode in MODES:
-        quick = replanted(_unplanted(mode, True), plant)
+        quick = replanted(_unplanted(mode, "full"), plant)
         slow = run_program(copy.deepcopy(FULL_CONFIG), "test", stack_file="Pulumi.test.yaml", mode=mode, plant=plant)
         assert quick is not None
         assert [(r.urn, r.wire_inputs, r.wire_outputs, r.id) for r in quick.resources] == [
             (r.urn, r.wire_inputs, r.wire_outputs, r.id) for r in slow.resources
         ]
-    assert replanted(_unplanted(MODES[0], True), on(NAMESPACE, "service-bus", lambda w: w.update(sku={}))) is None
+    assert replanted(_unplanted(MODES[0], "full"), on(NAMESPACE, "service-bus", lambda w: w.update(sku={}))) is None
 
 
 def cannot_run(violations: list[PolicyViolation]) -> list[str]:
@@ -828,6 +923,16 @@ def test_every_mandatory_policy_has_a_planted_violation() -> None:
 def test_the_seed_is_clean_in_both_modes(pack, mode: str) -> None:
     # Every policy mandatory, at its default settings: nothing to report, and nothing left unverified.
     violations = review(pack, planted_run(mode, None, None), {"all": "mandatory"})
+    assert [(v.policy_name, v.message) for v in violations] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_event_source_is_clean_in_both_modes(pack, mode: str) -> None:
+    # A Service Bus, a Storage Queue and an Event Hubs job, every policy mandatory and protection required: the
+    # program's scaler identities, grants at the one entity and protected queues and container pass, unverified
+    # nothing.
+    config = {"all": "mandatory", "stateful-resources-protected": {"requireProtection": True}}
+    violations = review(pack, _unplanted(mode, "sources"), config)
     assert [(v.policy_name, v.message) for v in violations] == []
 
 

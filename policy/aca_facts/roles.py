@@ -108,6 +108,31 @@ NARROWEST_SCOPE_TYPES: dict[str, tuple[str, ...]] = {
     },
 }
 
+# The one entity an event source's data roles reach when they are granted to an identity only the platform uses
+# (the scaler's): one queue, one blob container, one event hub, as the parsed scope's type. The account or namespace
+# above it reaches every queue, container or hub in it. Scope forms: Microsoft Learn "Assign an Azure role for access
+# to queue data" (`<account id>/queueServices/default/queues/<queue>`), "... to blob data" (`<account
+# id>/blobServices/default/containers/<container>`), and "Authorize access to Event Hubs resources using Microsoft
+# Entra ID", resource scope "Event hub" (`<namespace id>/eventhubs/<hub>`).
+QUEUE_SCOPE_TYPE = "Microsoft.Storage/storageAccounts/queueServices/queues"
+CONTAINER_SCOPE_TYPE = "Microsoft.Storage/storageAccounts/blobServices/containers"
+HUB_SCOPE_TYPE = "Microsoft.EventHub/namespaces/eventhubs"
+SOURCE_ENTITY_TYPES: dict[str, str] = {
+    **{
+        DATA_PLANE_ROLES_BY_NAME[name].guid: QUEUE_SCOPE_TYPE
+        for name in (
+            STORAGE_QUEUE_DATA_READER.display_name,
+            STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR.display_name,
+            STORAGE_QUEUE_DATA_MESSAGE_SENDER.display_name,
+            "Storage Queue Data Contributor",
+        )
+    },
+    STORAGE_BLOB_DATA_READER.guid: CONTAINER_SCOPE_TYPE,
+    STORAGE_BLOB_DATA_CONTRIBUTOR.guid: CONTAINER_SCOPE_TYPE,
+    EVENT_HUBS_DATA_RECEIVER.guid: HUB_SCOPE_TYPE,
+    DATA_PLANE_ROLES_BY_NAME["Azure Event Hubs Data Sender"].guid: HUB_SCOPE_TYPE,
+}
+
 # Roles that can grant roles: their definitions include `Microsoft.Authorization/roleAssignments/write` (directly or
 # through `*` / `Microsoft.Authorization/*`), so a holder can grant roles within their scope. Flagged at any scope.
 # Read from the role definitions themselves: the daily `az role definition list` dump easimon/azure-builtin-roles
