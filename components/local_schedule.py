@@ -133,11 +133,16 @@ def _zone_fix(key: str, names: frozenset[str]) -> str:
     by_case = {name.lower(): name for name in names}
     if key.lower() in by_case:
         return f"write `{by_case[key.lower()]}` (zone names are case-sensitive)"
-    close = difflib.get_close_matches(key, sorted(names), n=3, cutoff=0.6)
+    # Only names of the Area/Location form get suggestions: an abbreviation (`KST`) is close to others (`MST`) by
+    # spelling alone.
+    close = difflib.get_close_matches(key, sorted(names), n=3, cutoff=0.6) if "/" in key else []
     if close:
         others = f" (other close names: {', '.join(f'`{name}`' for name in close[1:])})" if close[1:] else ""
         return f"did you mean `{close[0]}`?{others} Write the zone's IANA name"
-    return "use an Area/Location name from the IANA time-zone database, e.g. `Europe/Berlin` or `America/New_York`"
+    return (
+        "use an Area/Location name from the IANA time-zone database, e.g. `Asia/Seoul` or `America/New_York` "
+        "(an abbreviation such as KST or EDT names no zone: it does not say when daylight saving starts)"
+    )
 
 
 # --- offsets ------------------------------------------------------------------------------------------------
