@@ -41,13 +41,22 @@ def check_cron(expression: str) -> str:
         raise rule_error(error.problem, error.fix) from None
 
 
+def check_zone(name: str) -> str:
+    """A zone the pinned database holds (checked on its own, so that it is reported beside a broken cron)."""
+    try:
+        load_zone(name)
+    except ZoneError as error:
+        raise rule_error(error.problem, error.fix) from None
+    return name
+
+
 class ScheduledJobConfig(JobSettings):
     """A job Azure starts on a cron schedule, evaluated in UTC; with `timeZone`, the schedule is local time there and
     converted to UTC when the program runs."""
 
     cron_expression: Annotated[str, AfterValidator(check_cron)]
     # An IANA time-zone name (`Asia/Seoul`): `cronExpression` is then local time in that zone.
-    time_zone: str | None = None
+    time_zone: Annotated[str, AfterValidator(check_zone)] | None = None
     # The conversion, made once when the config is validated, so that the rules, the registered expression, the
     # outputs and the warnings all use the same "now".
     _local: UtcSchedule | None = PrivateAttr(default=None)
@@ -56,12 +65,7 @@ class ScheduledJobConfig(JobSettings):
         problems = super().rule_problems()
         if self.time_zone is None:
             return problems
-        try:
-            zone = load_zone(self.time_zone)
-        except ZoneError as error:
-            problems.append(rule_error(error.problem, error.fix, key="timeZone"))
-            return problems
-        converted = to_utc(self.cron_expression, zone, clock())
+        converted = to_utc(self.cron_expression, load_zone(self.time_zone), clock())
         if isinstance(converted, Refusal):
             problems.append(rule_error(converted.problem, converted.fix, key="cronExpression"))
         else:

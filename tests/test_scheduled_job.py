@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, REGISTRY_ID, arm_id, assert_rule_broken, find
+from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, REGISTRY_ID, arm_id, assert_rule_broken, config_error, find
 
 from components import scheduled_job
 from components.naming import ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id
@@ -323,3 +323,10 @@ def test_an_unknown_zone_and_a_schedule_utc_cannot_express_name_their_keys(full_
     assert_rule_broken(
         in_zone(full_config, "Asia/Seoul", "30 1 1 * *"), f"{key}.cronExpression", "cron cannot say that"
     )
+
+
+def test_an_unknown_zone_is_reported_beside_a_broken_cron_in_one_run(full_config: dict[str, Any]) -> None:
+    message = config_error(in_zone(full_config, "America/NewYork", "0 2 * * * *"))
+    assert f"aca-jobs:scheduledJobs.{NAME}.timeZone: `America/NewYork`" in message
+    assert "did you mean `America/New_York`?" in message
+    assert f"aca-jobs:scheduledJobs.{NAME}.cronExpression: 6 fields" in message
