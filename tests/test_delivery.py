@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from components import scheduled_job
 from tools import delivery
 
 PLATFORM = """config:
@@ -132,3 +135,104 @@ def test_a_stack_file_of_no_role_is_a_usage_error_naming_it(
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
     assert captured.out == ""  # no partial plan for the workflow to act on
+
+
+# --- applying time-zone schedules again after an offset change (time-zones.yml) ----------------------------
+
+TIMED_SINGLE = """config:
+  aca-jobs:platform:
+    resourceGroup: rg-{name}
+  aca-jobs:scheduledJobs:
+    job-utc:
+      image: acrsharedprod.azurecr.io/jobs/x:v1
+      cronExpression: "0 2 * * *"
+    job-local:
+      image: acrsharedprod.azurecr.io/jobs/x:v1
+      timeZone: {zone}
+      cronExpression: "{cron}"
+"""
+TIMED_TEAM = """config:
+  aca-jobs:platformStack: contoso/aca-jobs/platform-prod
+  aca-jobs:team:
+    resourceGroup: rg-{name}
+    protect: {protect}
+  aca-jobs:scheduledJobs:
+    job-{name}:
+      image: acrsharedprod.azurecr.io/jobs/x:v1
+      timeZone: {zone}
+      cronExpression: "{cron}"
+"""
+NEW_YORK_DST = datetime(2027, 3, 14, 7, 0, tzinfo=UTC)  # New York moves from -05:00 to -04:00
+BERLIN_DST = datetime(2027, 3, 28, 1, 0, tzinfo=UTC)  # Berlin moves from +01:00 to +02:00
+
+
+@pytest.fixture
+def timed_project(tmp_path: Path) -> Path:
+    files = {
+        "dev": TIMED_SINGLE.format(name="dev", zone="America/New_York", cron="30 2 * * 1"),
+        "prod": TIMED_SINGLE.format(name="prod", zone="America/New_York", cron="30 2 * * 1"),
+        "platform-prod": PLATFORM.format(protect="true"),
+        "orders": TIMED_TEAM.format(name="orders", protect="true", zone="Europe/Berlin", cron="0 3 * * *"),
+        # On the hour, every hour: an offset change of whole hours moves no run.
+        "billing": TIMED_TEAM.format(name="billing", protect="false", zone="Europe/Berlin", cron="0 * * * *"),
+        "seoul": TIMED_TEAM.format(name="seoul", protect="false", zone="Asia/Seoul", cron="0 11 * * *"),
+        "sandbox": TEAM.format(name="sandbox", platform="platform-prod", protect="false"),
+    }
+    for name, text in files.items():
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(text)
+    (tmp_path / "Pulumi.yaml").write_text("name: aca-jobs\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        # The next daily run after New York's change: its stacks, prod among those that need reviewers.
+        (NEW_YORK_DST + timedelta(hours=4, minutes=23), {"stacks": ["dev", "prod"], "protected": ["prod"]}),
+        # 25 hours after it: still within 26 hours (a run that started late).
+        (NEW_YORK_DST + timedelta(hours=25), {"stacks": ["dev", "prod"], "protected": ["prod"]}),
+        # The day after: applied already.
+        (NEW_YORK_DST + timedelta(hours=28), {"stacks": [], "protected": []}),
+        # Berlin's change moves the 03:00 job, not the hourly one; Seoul never changes.
+        (BERLIN_DST + timedelta(hours=10), {"stacks": ["orders"], "protected": ["orders"]}),
+        (datetime(2027, 6, 1, 11, 23, tzinfo=UTC), {"stacks": [], "protected": []}),
+    ],
+)
+def test_time_zones_lists_the_stacks_whose_schedules_an_offset_change_moved(
+    timed_project: Path, monkeypatch: pytest.MonkeyPatch, now: datetime, due: dict[str, list[str]]
+) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: now)
+    assert run(timed_project, "time-zones", monkeypatch=monkeypatch) == due
+
+
+def test_time_zones_looks_back_as_far_as_asked(timed_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: NEW_YORK_DST + timedelta(days=3))
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert delivery.main(["time-zones", "--project-dir", str(timed_project), "--since-hours", "96"]) == 0
+    assert 'stacks=["dev", "prod"]' in sys.stdout.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("zone", "cron", "message"),
+    [
+        ("Europe/Berln", "0 3 * * *", "Pulumi.dev.yaml: aca-jobs:scheduledJobs.job-local.timeZone: `Europe/Berln`"),
+        ("Asia/Seoul", "30 1 1 * *", "Pulumi.dev.yaml: aca-jobs:scheduledJobs.job-local.cronExpression: `30 1 1 * *`"),
+        ("Asia/Seoul", "0 2 * * * *", "Pulumi.dev.yaml: aca-jobs:scheduledJobs.job-local.cronExpression: 6 fields"),
+    ],
+)
+def test_a_time_zone_job_the_program_refuses_is_a_usage_error_naming_its_key(
+    timed_project: Path, capsys: pytest.CaptureFixture[str], zone: str, cron: str, message: str
+) -> None:
+    (timed_project / "Pulumi.dev.yaml").write_text(TIMED_SINGLE.format(name="dev", zone=zone, cron=cron))
+    assert delivery.main(["time-zones", "--project-dir", str(timed_project)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Fix: " in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_the_committed_stacks_schedule_in_seoul_so_no_offset_change_applies_them_again() -> None:
+    a_year = timedelta(days=365)  # Seoul has not changed its offset since 1988
+    assert delivery.reapply_due(delivery.stacks_in(), NEW_YORK_DST, a_year) == {
+        "stacks": [],
+        "protected": [],
+    }

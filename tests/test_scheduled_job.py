@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, REGISTRY_ID, arm_id, find
+from conftest import EXPORTS_CONTAINER_ID, KEY_VAULT_ID, REGISTRY_ID, arm_id, assert_rule_broken, config_error, find
 
 from components import scheduled_job
 from components.naming import ACR_PULL, KEY_VAULT_SECRETS_USER, role_definition_id
+from components.stack_config import load_stack_config
 from tools import preview
 from tools.offline import DEPLOYED, NEW_STACK, ProgramRun, run_program
 
@@ -208,6 +209,12 @@ def nightly(config: dict[str, Any]) -> dict[str, Any]:
             f"{NAME}.azureAccess.0.role",
         ),
         ("cpu-above-consumption", lambda c: nightly(c).update(cpu=4.5, memory="9Gi"), f"{NAME}.cpu"),
+        ("unknown-time-zone", lambda c: nightly(c).update(timeZone="Europe/Berln"), f"{NAME}.timeZone"),
+        (
+            "not-one-utc-expression",
+            lambda c: nightly(c).update(timeZone="Asia/Seoul", cronExpression="30 1 1 * *"),
+            f"{NAME}.cronExpression",
+        ),
     ],
 )
 def test_a_mistake_exits_2_naming_the_key(tmp_path, capsys, full_config, case: str, change, key: str) -> None:
@@ -217,3 +224,109 @@ def test_a_mistake_exits_2_naming_the_key(tmp_path, capsys, full_config, case: s
     assert code == 2, err
     assert f"Pulumi.test.yaml: aca-jobs:scheduledJobs.{key}: " in err and "Fix: " in err
     assert "Traceback" not in err
+
+
+# --- schedules in local time (components/local_schedule.py) ------------------------------------------------
+
+JANUARY = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
+JULY = datetime(2027, 7, 15, 12, 0, tzinfo=UTC)
+BEFORE_DST = datetime(2027, 3, 5, 12, 0, tzinfo=UTC)  # New York moves to -04:00 on 2027-03-14 at 07:00 UTC
+LOCAL_OUTPUTS = {"timeZone", "cronExpressionLocal", "utcOffset", "nextRunsLocal", "nextOffsetChange"}
+
+
+def in_zone(config: dict[str, Any], zone: str, expression: str) -> dict[str, Any]:
+    nightly(config).update(timeZone=zone, cronExpression=expression)
+    return config
+
+
+def registered_cron(run_: ProgramRun) -> str:
+    return find(run_, JOB, NAME).wire_inputs["configuration"]["scheduleTriggerConfig"]["cronExpression"]
+
+
+def test_monday_0230_in_seoul_registers_sunday_1730_utc(full_config: dict[str, Any]) -> None:
+    assert registered_cron(run(in_zone(full_config, "Asia/Seoul", "30 2 * * 1"))) == "30 17 * * 0"
+
+
+@pytest.mark.parametrize(("now", "expected"), [(JANUARY, "30 7 * * 1"), (JULY, "30 6 * * 1")])
+def test_new_york_registers_the_expression_for_the_offset_in_force_when_previewed(
+    full_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, now: datetime, expected: str
+) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: now)
+    assert registered_cron(run(in_zone(full_config, "America/New_York", "30 2 * * 1"))) == expected
+
+
+def test_outputs_show_local_and_utc_runs_and_the_next_offset_change(
+    full_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: BEFORE_DST)
+    outputs = run(in_zone(full_config, "America/New_York", "30 2 * * 1")).outputs["jobs"][NAME]
+    assert {key: outputs[key] for key in [*LOCAL_OUTPUTS, "cronExpressionUtc", "nextRunsUtc"]} == {
+        "timeZone": "America/New_York",
+        "cronExpressionLocal": "30 2 * * 1",
+        "cronExpressionUtc": "30 7 * * 1",
+        "utcOffset": "-05:00",
+        # What Azure runs until the schedule is applied again: 07:30 UTC, which is 03:30 once New York is on EDT.
+        "nextRunsUtc": ["2027-03-08T07:30Z", "2027-03-15T07:30Z", "2027-03-22T07:30Z"],
+        "nextRunsLocal": ["2027-03-08T02:30-05:00", "2027-03-15T03:30-04:00", "2027-03-22T03:30-04:00"],
+        "nextOffsetChange": {
+            "atUtc": "2027-03-14T07:00Z",
+            "utcOffset": "-04:00",
+            "cronExpressionUtc": "30 6 * * 1",
+            "reapplyNeeded": True,
+        },
+    }
+
+
+def test_a_zone_without_daylight_saving_has_no_offset_change_and_other_jobs_keep_their_outputs(
+    full_config: dict[str, Any],
+) -> None:
+    outputs = run(in_zone(copy.deepcopy(full_config), "Asia/Seoul", "30 2 * * 1")).outputs["jobs"][NAME]
+    assert outputs["utcOffset"] == "+09:00" and "nextOffsetChange" not in outputs
+    assert not LOCAL_OUTPUTS & set(run(full_config).outputs["jobs"][NAME])  # no timeZone: the outputs as before
+
+
+def reapply_warnings(run_: ProgramRun) -> list[str]:
+    return [warning for warning in run_.warnings if "apply the stack again" in warning]
+
+
+def test_the_preview_warns_when_an_offset_change_that_moves_the_schedule_is_near(
+    full_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: BEFORE_DST)
+    [warning] = reapply_warnings(run(in_zone(full_config, "America/New_York", "30 2 * * 1")))
+    assert f"scheduled job `{NAME}`: America/New_York changes its UTC offset to -04:00 at 2027-03-14T07:00Z" in warning
+    assert "(in 8 days)" in warning and "`30 7 * * 1`" in warning and "register `30 6 * * 1`" in warning
+
+
+@pytest.mark.parametrize(
+    ("now", "expression"),
+    [
+        (datetime(2027, 2, 20, 12, 0, tzinfo=UTC), "30 2 * * 1"),  # the change is 22 days away
+        (BEFORE_DST, "0 * * * *"),  # hourly on the hour: the change moves no run
+    ],
+)
+def test_no_warning_when_the_change_is_far_or_moves_no_run(
+    full_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, now: datetime, expression: str
+) -> None:
+    monkeypatch.setattr(scheduled_job, "clock", lambda: now)
+    # The warnings the program logs (`__main__.py` logs `config.warnings()`), without running the program.
+    config = in_zone(full_config, "America/New_York", expression)
+    warnings = load_stack_config(config, stack_file="Pulumi.test.yaml").warnings()
+    assert [warning for warning in warnings if "apply the stack again" in warning] == []
+
+
+def test_an_unknown_zone_and_a_schedule_utc_cannot_express_name_their_keys(full_config: dict[str, Any]) -> None:
+    key = f"aca-jobs:scheduledJobs.{NAME}"
+    assert_rule_broken(
+        in_zone(copy.deepcopy(full_config), "Asia/Seol", "30 2 * * 1"), f"{key}.timeZone", "did you mean `Asia/Seoul`?"
+    )
+    assert_rule_broken(
+        in_zone(full_config, "Asia/Seoul", "30 1 1 * *"), f"{key}.cronExpression", "cron cannot say that"
+    )
+
+
+def test_an_unknown_zone_is_reported_beside_a_broken_cron_in_one_run(full_config: dict[str, Any]) -> None:
+    message = config_error(in_zone(full_config, "America/NewYork", "0 2 * * * *"))
+    assert f"aca-jobs:scheduledJobs.{NAME}.timeZone: `America/NewYork`" in message
+    assert "did you mean `America/New_York`?" in message
+    assert f"aca-jobs:scheduledJobs.{NAME}.cronExpression: 6 fields" in message

@@ -215,7 +215,7 @@ SYNTAX_ERRORS = [
         "cpu:0.5",
         "`cpu: 0.5`",
     ),
-    ("quote-not-closed", 'Expression: "0 2 * * *"', 'Expression: "0 2 * * *', "cronExpression", "never closed"),
+    ("quote-not-closed", 'Expression: "0 11 * * *"', 'Expression: "0 11 * * *', "cronExpression", "never closed"),
     ("bracket-not-closed", "export]", "export", "command: [python", "the `[` opened here is not closed"),
     ("bracket-not-opened", "--since, 24h]", "--since, 24h]]", "args: [", "`]` closes a bracket that was never opened"),
     (
@@ -236,8 +236,8 @@ SYNTAX_ERRORS = [
     ("reserved-first-character", "owner: platform-team", "owner: @platform", "owner: @", '`"@platform"`'),
     (
         "text-after-quote",
-        'Expression: "0 2 * * *"',
-        'Expression: "0 2 * * *" UTC',
+        'Expression: "0 11 * * *"',
+        'Expression: "0 11 * * *" KST',
         "cronExpression",
         "after the closing",
     ),

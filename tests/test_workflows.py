@@ -4,12 +4,14 @@ single stacks (platform and jobs together) by name, platform and team stacks thr
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import yaml
 from conftest import PROJECT_DIR
 
+from policy.aca_facts.cron import parse_cron
 from tools import delivery
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -244,3 +246,37 @@ def test_promotion_lag_is_reported_without_blocking_pull_requests() -> None:
     job = workflow("pull-request.yml")["jobs"]["promotion-status"]
     assert job["continue-on-error"] is True
     assert any(step.get("run") == "make promotion-check" for step in job["steps"])
+
+
+# --- time zones -----------------------------------------------------------------------------------------------
+
+
+def test_time_zone_stacks_are_applied_again_daily_through_the_one_reusable_workflow() -> None:
+    document = workflow("time-zones.yml")
+    [schedule] = document["on"]["schedule"]
+    # Daily, and each change is seen by at least one run: the look-back is longer than the time between runs.
+    assert parse_cron(schedule["cron"]).shortest_interval() == timedelta(days=1)
+    assert delivery.REAPPLY_WINDOW_HOURS > 24
+    dispatch = document["on"]["workflow_dispatch"]["inputs"]["since-hours"]
+    assert dispatch["default"] == str(delivery.REAPPLY_WINDOW_HOURS)
+    jobs = document["jobs"]
+    plan, reapply = jobs["plan"], jobs["reapply"]
+    [due] = [step for step in plan["steps"] if step.get("id") == "due"]
+    assert due["env"] == {"SINCE_HOURS": f"${{{{ inputs.since-hours || '{delivery.REAPPLY_WINDOW_HOURS}' }}}}"}
+    assert due["run"] == (
+        '.venv/bin/python -m tools.delivery time-zones --since-hours "${SINCE_HOURS}" >> "$GITHUB_OUTPUT"'
+    )
+    assert any(step.get("run") == "make setup" for step in plan["steps"])
+    assert set(plan["outputs"]) == {"stacks", "protected"}
+    # Each due stack deploys as deploy.yml deploys it: its environment, the policy pack, reviewers where required.
+    assert needs(reapply) == ["plan"]
+    assert reapply["if"] == "needs.plan.outputs.stacks != '[]'"
+    assert reapply["uses"] == DEPLOY_STACK and reapply["with"]["stack"] == "${{ matrix.stack }}"
+    assert reapply["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.stacks) }}"
+    assert (
+        reapply["with"]["require-reviewers"] == "${{ contains(fromJSON(needs.plan.outputs.protected), matrix.stack) }}"
+    )
+    assert reapply["secrets"] == "inherit"
+    assert reapply["permissions"] == {"contents": "read", "id-token": "write", "actions": "read"}
+    assert document["permissions"] == {"contents": "read"}
+    assert "time-zones.yml" in (PROJECT_DIR / "docs" / "schedules.md").read_text()
