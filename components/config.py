@@ -54,6 +54,20 @@ def rule_error(problem: str, fix: str, key: str | None = None) -> PydanticCustom
     return PydanticCustomError(RULE_ERROR, "{problem}", {"problem": problem, "fix": fix, "key": key})
 
 
+def below(where: str, problems: list[PydanticCustomError]) -> list[PydanticCustomError]:
+    """`problems` with their keys moved below `where` (e.g. `initContainers.0`); unchanged for ''."""
+    if not where:
+        return problems
+    return [
+        rule_error(
+            problem.message(),
+            problem.context["fix"],
+            key=f"{where}.{problem.context['key']}" if problem.context.get("key") else where,
+        )
+        for problem in problems
+    ]
+
+
 def raise_all(title: str, problems: list[PydanticCustomError]) -> None:
     """Raise every broken rule at once, so that a stack file is fixed in one run: pydantic takes a ValidationError
     raised inside a validator and adds each of its errors at the validated object's location."""
@@ -1192,16 +1206,50 @@ class PlatformFacts:
 # --- jobs -------------------------------------------------------------------------------------------------
 
 
-class JobSettings(ConfigModel):
-    """Settings every job kind shares: image, replicas, retries, timeout, resources, command, environment,
-    secrets and Azure access.
+class ContainerSettings(ConfigModel):
+    """What a container of a job is made of: its image, entrypoint, arguments, environment and size. Each field's own
+    rules (a pinned image, no credential in `command`, `args` or `env`) come with its type; the rules that reach
+    beyond the container (an env `secretRef` names one of the job's secrets, the image comes from the reviewed
+    registry) are checked for every container of the job at once (`JobSettings.containers`), so every container of a
+    job obeys the same rules, written once."""
+
+    image: ImageReference
+    cpu: float = 0.5
+    memory: str = "1Gi"
+    # The container's entrypoint and its arguments (the image's own when unset).
+    command: CommandLine | None = None
+    args: CommandLine | None = None
+    env: EnvironmentVariables = Field(default_factory=dict)
+
+    def container_problems(self, secrets: Mapping[str, KeyVaultSecret]) -> list[PydanticCustomError]:
+        """This container's broken rules against its job's `secrets`, keyed below the container."""
+        return [
+            rule_error(
+                f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
+                f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
+                "secrets/<name>}}` to the job, or fix the name"
+                + (f" (defined: {', '.join(sorted(secrets))})" if secrets else ""),
+                key=f"env.{variable}.secretRef",
+            )
+            for variable, value in self.env.items()
+            if isinstance(value, SecretRef) and value.secret_ref not in secrets
+        ]
+
+    @property
+    def env_secret_refs(self) -> set[str]:
+        """Names of the job's secrets this container's env entries read."""
+        return {value.secret_ref for value in self.env.values() if isinstance(value, SecretRef)}
+
+
+class JobSettings(ContainerSettings):
+    """Settings every job kind shares: its main container (`ContainerSettings`: image, command, environment,
+    resources), replicas, retries, timeout, secrets and Azure access.
 
     The rules here (pinned image, retries only when idempotent, n-of-m only by choice, env secrets defined) apply
     unchanged to every job kind; CPU/memory depend on the workload profile, so the stack checks them
     (`StackConfigBase._job_on_platform_problems`).
     """
 
-    image: ImageReference
     parallelism: Annotated[int, Field(ge=1)] = 1
     replica_completion_count: Annotated[int, Field(ge=1)] = 1
     # Set when fewer successful replicas than `parallelism` is the intended outcome ("n-of-m").
@@ -1210,14 +1258,8 @@ class JobSettings(ConfigModel):
     # Set when re-running a replica cannot duplicate side effects; allows replicaRetryLimit above 1.
     idempotent: bool = False
     replica_timeout: Annotated[int, Field(ge=1)] = 1800
-    cpu: float = 0.5
-    memory: str = "1Gi"
     # `Consumption` (built in) or the name of a dedicated profile under aca-jobs:platform.environment.
     workload_profile: str = CONSUMPTION
-    # The container's entrypoint and its arguments (the image's own when unset).
-    command: CommandLine | None = None
-    args: CommandLine | None = None
-    env: EnvironmentVariables = Field(default_factory=dict)
     # Key Vault secrets the platform reads for the job (with its lifecycle-None identity), used by `env` entries.
     secrets: JobSecrets = Field(default_factory=dict)
     # Data-plane roles for the job's code, through a lifecycle-Main identity (`AZURE_CLIENT_ID`).
@@ -1254,17 +1296,8 @@ class JobSettings(ConfigModel):
                     key="replicaRetryLimit",
                 )
             )
-        for variable, value in self.env.items():
-            if isinstance(value, SecretRef) and value.secret_ref not in self.secrets:
-                problems.append(
-                    rule_error(
-                        f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
-                        f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
-                        "secrets/<name>}}` to the job, or fix the name"
-                        + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
-                        key=f"env.{variable}.secretRef",
-                    )
-                )
+        for where, container in self.containers():
+            problems.extend(below(where, container.container_problems(self.secrets)))
         if self.azure_access and "AZURE_CLIENT_ID" in self.env:
             problems.append(
                 rule_error(
@@ -1275,10 +1308,15 @@ class JobSettings(ConfigModel):
             )
         return problems
 
+    def containers(self) -> list[tuple[str, ContainerSettings]]:
+        """Every container of the job with its key below the job ('' for the main container, whose keys are the
+        job's own): each is held to the same rules."""
+        return [("", self)]
+
     @property
     def secret_refs(self) -> set[str]:
-        """Names of the job's secrets that env entries read."""
-        return {value.secret_ref for value in self.env.values() if isinstance(value, SecretRef)}
+        """Names of the job's secrets that its containers read."""
+        return set().union(*(container.env_secret_refs for _, container in self.containers()))
 
     def peak_cores(self) -> tuple[float, str, str]:
         """Cores this job can hold at once, how that is computed, and the key to lower."""
@@ -1520,18 +1558,19 @@ class StackConfigBase(ConfigModel):
                 )
             )
         for key, name, job in self.jobs():
-            # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
-            host = image_registry(job.image).lower()
-            if host != registry:
-                problems.append(
-                    rule_error(
-                        f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed "
-                        f"registry `{registry}` (the only one they hold a pull grant for; a port or another spelling "
-                        "is another host)",
-                        f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
-                        key=f"{key}.{name}.image",
+            for where, container in job.containers():
+                # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
+                host = image_registry(container.image).lower()
+                if host != registry:
+                    problems.append(
+                        rule_error(
+                            f"job `{name}` pulls `{container.image}` from `{host}`, but jobs pull only from the "
+                            f"reviewed registry `{registry}` (the only one they hold a pull grant for; a port or "
+                            "another spelling is another host)",
+                            f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
+                            key=".".join(part for part in (key, name, where, "image") if part),
+                        )
                     )
-                )
         for key, name, job in self.jobs():
             problems.extend(self._job_on_platform_problems(key, name, job, platform))
         return problems

@@ -13,7 +13,14 @@ import pulumi
 from pulumi_azure_native import app
 
 from components.alerts import failed_executions_alert
-from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, SUBSCRIPTION_KEY, JobSettings, SecretRef
+from components.config import (
+    IDEMPOTENT_TAG,
+    PARTIAL_COMPLETION_TAG,
+    SUBSCRIPTION_KEY,
+    ContainerSettings,
+    JobSettings,
+    SecretRef,
+)
 from components.job_identity import (
     Footprint,
     JobIdentity,
@@ -79,22 +86,25 @@ def environment_variable(name: str, value: pulumi.Input[str] | SecretRef) -> app
     return app.EnvironmentVarArgs(name=name, value=value)
 
 
+def container_fields(
+    container: ContainerSettings, extra_env: Mapping[str, pulumi.Input[str]] | None = None
+) -> dict[str, Any]:
+    """What every container of the job sends, main or init (SPEC CommonDefinitions.json `BaseContainer`: image,
+    command, args, env, resources), from the one config model every container shares."""
+    env = {**container.env, **(extra_env or {})}
+    return {
+        "image": container.image,
+        "command": container.command,
+        "args": container.args,
+        "resources": app.ContainerResourcesArgs(cpu=container.cpu, memory=container.memory),
+        "env": [environment_variable(key, value) for key, value in sorted(env.items())] or None,
+    }
+
+
 def container_template(
     name: str, settings: JobSettings, extra_env: Mapping[str, pulumi.Input[str]]
 ) -> app.JobTemplateArgs:
-    env = {**settings.env, **extra_env}
-    return app.JobTemplateArgs(
-        containers=[
-            app.ContainerArgs(
-                name=name,
-                image=settings.image,
-                command=settings.command,
-                args=settings.args,
-                resources=app.ContainerResourcesArgs(cpu=settings.cpu, memory=settings.memory),
-                env=[environment_variable(key, value) for key, value in sorted(env.items())] or None,
-            )
-        ]
-    )
+    return app.JobTemplateArgs(containers=[app.ContainerArgs(name=name, **container_fields(settings, extra_env))])
 
 
 def key_vault_secrets(settings: JobSettings, pull_identity: JobIdentity) -> list[app.SecretArgs]:
