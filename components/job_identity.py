@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 from pulumi_azure_native import app, authorization, managedidentity
@@ -26,7 +27,9 @@ from components.naming import (
     role_assignment_name,
     role_definition_id,
 )
-from components.platform import PlatformRefs
+
+if TYPE_CHECKING:  # the platform builds identities too (environment_storage.py): no import cycle at run time
+    from components.platform import PlatformRefs
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class JobIdentity(pulumi.ComponentResource):
             ),
             self.identity,
         )
-        self.role_assignments = [self._grant(name, grant) for grant in args.grants]
+        self.role_assignments = [grant_role(self, name, self.identity, grant) for grant in args.grants]
         # The policy pack reads `id` and `lifecycle` here to tie the identity to the job settings that list it
         # when the identity's own outputs are not known yet.
         self.register_outputs(
@@ -106,23 +109,29 @@ class JobIdentity(pulumi.ComponentResource):
             }
         )
 
-    def _grant(self, name: str, grant: RoleGrant) -> authorization.RoleAssignment:
-        scope = pulumi.Output.from_input(grant.scope)
-        return authorization.RoleAssignment(
-            f"{name}-{grant.logical_suffix}",
-            role_assignment_name=pulumi.Output.all(scope, self.identity.principal_id).apply(
-                lambda values: role_assignment_name(values[0], values[1], grant.role)
-            ),
-            scope=scope,
-            role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
-            principal_id=self.identity.principal_id,
-            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            description=f"{grant.role.display_name} for {name} (aca-jobs)",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
     def identity_setting(self) -> app.IdentitySettingsArgs:
         return app.IdentitySettingsArgs(identity=self.id, lifecycle=self.lifecycle)
+
+
+def grant_role(
+    parent: pulumi.Resource, name: str, identity: managedidentity.UserAssignedIdentity, grant: RoleGrant
+) -> authorization.RoleAssignment:
+    """`grant` to `identity`, named `<name>-<role>[-<label>]`: the assignment's Azure name is derived from what it
+    grants (a re-run is idempotent), and `principalType: ServicePrincipal` spares ARM the directory lookup that races
+    a new identity."""
+    scope = pulumi.Output.from_input(grant.scope)
+    return authorization.RoleAssignment(
+        f"{name}-{grant.logical_suffix}",
+        role_assignment_name=pulumi.Output.all(scope, identity.principal_id).apply(
+            lambda values: role_assignment_name(values[0], values[1], grant.role)
+        ),
+        scope=scope,
+        role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
+        principal_id=identity.principal_id,
+        principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+        description=f"{grant.role.display_name} for {name} (aca-jobs)",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def job_identity(
