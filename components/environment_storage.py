@@ -29,8 +29,8 @@ from pulumi_azure_native import app, authorization, managedidentity
 
 from components.arm import known_after, resource_id
 from components.config import PlatformConfig
-from components.job_identity import RoleGrant, grant_role
 from components.naming import KEY_VAULT_SECRETS_USER
+from components.role_grant import RoleGrant, grant_role
 
 # The identity's logical name: part of its URN and its grants' URNs, fixed once released.
 STORAGE_IDENTITY = "environment-storage"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pulumi
 from pulumi_azure_native import app, authorization, managedidentity
@@ -22,26 +21,10 @@ from components.arm import known_after, resource_id
 from components.config import JobSettings
 from components.naming import (
     KEY_VAULT_SECRETS_USER,
-    BuiltInRole,
     identity_name,
-    role_assignment_name,
-    role_definition_id,
 )
-
-if TYPE_CHECKING:  # the platform builds identities too (environment_storage.py): no import cycle at run time
-    from components.platform import PlatformRefs
-
-
-@dataclass(frozen=True)
-class RoleGrant:
-    role: BuiltInRole
-    scope: pulumi.Input[str]
-    # Tells apart grants of one role to one identity at several scopes (part of the logical name, so stable).
-    label: str | None = None
-
-    @property
-    def logical_suffix(self) -> str:
-        return self.role.slug if self.label is None else f"{self.role.slug}-{self.label}"
+from components.platform import PlatformRefs
+from components.role_grant import RoleGrant, grant_role
 
 
 @dataclass(frozen=True)
@@ -111,27 +94,6 @@ class JobIdentity(pulumi.ComponentResource):
 
     def identity_setting(self) -> app.IdentitySettingsArgs:
         return app.IdentitySettingsArgs(identity=self.id, lifecycle=self.lifecycle)
-
-
-def grant_role(
-    parent: pulumi.Resource, name: str, identity: managedidentity.UserAssignedIdentity, grant: RoleGrant
-) -> authorization.RoleAssignment:
-    """`grant` to `identity`, named `<name>-<role>[-<label>]`: the assignment's Azure name is derived from what it
-    grants (a re-run is idempotent), and `principalType: ServicePrincipal` spares ARM the directory lookup that races
-    a new identity."""
-    scope = pulumi.Output.from_input(grant.scope)
-    return authorization.RoleAssignment(
-        f"{name}-{grant.logical_suffix}",
-        role_assignment_name=pulumi.Output.all(scope, identity.principal_id).apply(
-            lambda values: role_assignment_name(values[0], values[1], grant.role)
-        ),
-        scope=scope,
-        role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
-        principal_id=identity.principal_id,
-        principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-        description=f"{grant.role.display_name} for {name} (aca-jobs)",
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
 
 
 def job_identity(
