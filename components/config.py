@@ -54,6 +54,20 @@ def rule_error(problem: str, fix: str, key: str | None = None) -> PydanticCustom
     return PydanticCustomError(RULE_ERROR, "{problem}", {"problem": problem, "fix": fix, "key": key})
 
 
+def below(where: str, problems: list[PydanticCustomError]) -> list[PydanticCustomError]:
+    """`problems` with their keys moved below `where` (e.g. `initContainers.0`); unchanged for ''."""
+    if not where:
+        return problems
+    return [
+        rule_error(
+            problem.message(),
+            problem.context["fix"],
+            key=f"{where}.{problem.context['key']}" if problem.context.get("key") else where,
+        )
+        for problem in problems
+    ]
+
+
 def raise_all(title: str, problems: list[PydanticCustomError]) -> None:
     """Raise every broken rule at once, so that a stack file is fixed in one run: pydantic takes a ValidationError
     raised inside a validator and adds each of its errors at the validated object's location."""
@@ -149,6 +163,25 @@ def check_container_apps_name(name: str) -> str:
 
 
 ContainerAppsName = Annotated[str, AfterValidator(check_container_apps_name)]
+
+# Our rule for the names of volumes, init containers and environment storages: a DNS label, as Kubernetes names
+# volumes and containers (the API documents no rule of its own).
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_LABEL_FIX = "use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+
+
+def check_dns_label_keys(names: Mapping[str, Any]) -> Mapping[str, Any]:
+    for name in names:
+        if not _DNS_LABEL.fullmatch(name):
+            raise rule_error(f"`{name}` is not a valid name here", _DNS_LABEL_FIX, key=name)
+    return names
+
+
+def check_dns_label(name: str) -> str:
+    if not _DNS_LABEL.fullmatch(name):
+        raise rule_error(f"`{name}` is not a valid name here", _DNS_LABEL_FIX)
+    return name
+
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -855,6 +888,84 @@ class NetworkConfig(ConfigModel):
         return self
 
 
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+# Azure Files share names: 3-63 lower-case letters, digits and '-', starting and ending with a letter or digit, no
+# '--' (Microsoft Learn, "Naming and referencing shares, directories, files, and metadata").
+_SHARE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+ACCESS_MODES = ("ReadOnly", "ReadWrite")
+
+
+class StorageConfig(ConfigModel):
+    """An Azure Files share (SMB) the created environment registers (`ManagedEnvironmentsStorage`), for jobs to mount
+    by name (`volumes.<name>: {type: AzureFile, storage: <storage name>}`). Its account key is in neither config nor
+    state: the environment reads it from Key Vault (`accountKeyVaultProperties`) with the platform's storage
+    identity, which holds Key Vault Secrets User on that one secret."""
+
+    account_id: str
+    share: str
+    access_mode: str = "ReadOnly"
+    # The Key Vault secret holding the storage account's key, in the stack's vault.
+    account_key_secret_url: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "accountKey" in data:
+            raise rule_error(
+                "a storage account key is never read from config: it would sit in the stack file and in the state",
+                "store it in the stack's Key Vault and write `accountKeySecretUrl: "
+                "https://<vault>.vault.azure.net/secrets/<name>` instead",
+                key="accountKey",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> StorageConfig:
+        problems: list[PydanticCustomError] = []
+        with collected(problems):
+            parse_id_of_type(
+                self.account_id,
+                "accountId",
+                STORAGE_ACCOUNT_TYPE,
+                "a storage account",
+                "az storage account show -n <name> --query id -o tsv",
+            )
+        if not _SHARE_NAME.fullmatch(self.share) or "--" in self.share:
+            problems.append(
+                rule_error(
+                    f"`{self.share}` is not an Azure Files share name",
+                    "use 3-63 lower-case letters, digits and '-', starting and ending with a letter or digit, no '--'",
+                    key="share",
+                )
+            )
+        if self.access_mode not in ACCESS_MODES:
+            problems.append(
+                rule_error(
+                    f"`{self.access_mode}` is not an access mode", "use `ReadOnly` or `ReadWrite`", key="accessMode"
+                )
+            )
+        try:
+            self.account_key_secret  # noqa: B018 (validated for its message)
+        except ValidationError:
+            problems.append(
+                rule_error(
+                    f"`{self.account_key_secret_url}` is not a Key Vault secret URL",
+                    "use https://<vault>.vault.azure.net/secrets/<name> (or .../<name>/<32-hex version>)",
+                    key="accountKeySecretUrl",
+                )
+            )
+        raise_all(type(self).__name__, problems)
+        return self
+
+    @property
+    def account_key_secret(self) -> KeyVaultSecret:
+        return KeyVaultSecret.model_validate({"keyVaultSecretUrl": self.account_key_secret_url})
+
+    @property
+    def account_name(self) -> str:
+        return ArmId.parse(self.account_id).name or ""
+
+
 class EnvironmentConfig(ConfigModel):
     """The Container Apps environment (workload profiles: the built-in Consumption profile plus any dedicated
     profiles listed here) and its Log Analytics workspace: created by the stack (`name`), or an existing one the
@@ -874,6 +985,8 @@ class EnvironmentConfig(ConfigModel):
     )
     # Stable physical name of the workspace; defaults to `log-<resource group>` (see PlatformConfig.workspace).
     workspace_name: str | None = None
+    # Azure Files shares registered on the created environment, by the name jobs mount them with.
+    storages: Annotated[dict[str, StorageConfig], AfterValidator(check_dns_label_keys)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> EnvironmentConfig:
@@ -893,7 +1006,7 @@ class EnvironmentConfig(ConfigModel):
                 "a Container Apps environment",
                 "az containerapp env show -n <name> -g <rg> --query id -o tsv",
             )
-            for created_only in ("network", "workspace_name", "log_retention_days"):
+            for created_only in ("network", "workspace_name", "log_retention_days", "storages"):
                 if created_only in self.model_fields_set:
                     alias = to_camel(created_only)
                     raise rule_error(
@@ -1087,6 +1200,13 @@ class PlatformConfig(ConfigModel):
                 "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'",
                 key="resourceGroup",
             )
+        if environment.storages and self.key_vault is None:
+            raise rule_error(
+                "an environment storage reads its account key from the stack's Key Vault, and the platform names none",
+                "add `keyVault: {resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/"
+                "vaults/<name>}`",
+                key="keyVault",
+            )
         return self
 
 
@@ -1111,6 +1231,9 @@ class PlatformFacts:
     local_auth_allowed: bool | None
     # What a fix that changes the platform names: `aca-jobs:platform` or the platform stack.
     where: str
+    # The Azure Files storages registered on the environment (what `AzureFile` volumes mount), and where they are.
+    storages: tuple[str, ...] = ()
+    storages_key: str = f"{PLATFORM_KEY}.environment.storages"
 
     @classmethod
     def of_platform(cls, platform: PlatformConfig) -> PlatformFacts:
@@ -1131,6 +1254,7 @@ class PlatformFacts:
             service_bus_sku=bus.sku if bus else None,
             local_auth_allowed=None,
             where=PLATFORM_KEY,
+            storages=tuple(platform.environment.storages),
         )
 
     @classmethod
@@ -1168,6 +1292,8 @@ class PlatformFacts:
             service_bus_sku=bus.sku if bus else None,
             local_auth_allowed=bus.local_auth_allowed if bus else None,
             where=where,
+            storages=tuple(storage.name for storage in contract.storages),
+            storages_key=f"{where}'s environment.storages",
         )
 
     def workload_profile(self, name: str) -> WorkloadProfileConfig | None:
@@ -1189,19 +1315,354 @@ class PlatformFacts:
         return f"the profile's maximumCount under {self.profiles_key}"
 
 
+# --- volumes, mounts, probes and init containers -------------------------------------------------------------
+#
+# The shapes are those of the API version pulumi-azure-native 3.29.0 sends `app.Job` at, 2025-02-02-preview
+# (Azure/azure-rest-api-specs `specification/app/resource-manager/Microsoft.App/preview/2025-02-02-preview/
+# CommonDefinitions.json`): `JobTemplate` {initContainers: InitContainer[], containers: Container[], volumes:
+# Volume[]}; `InitContainer` is a `BaseContainer` (image, name, command, args, env, resources, volumeMounts) and
+# `Container` adds `probes`; `Volume` {name, storageType: AzureFile | EmptyDir | Secret | NfsAzureFile | Smb,
+# storageName, secrets: SecretVolumeItem[] {secretRef, path}, mountOptions}; `VolumeMount` {volumeName, mountPath
+# ("Must not contain ':'"), subPath}; `ContainerAppProbe` below.
+
+
+class SecretVolumeItem(ConfigModel):
+    """One of the job's secrets, written as one file of a `Secret` volume."""
+
+    secret_ref: str
+    # The file's name in the volume; Azure's default is the secret's name (`SecretVolumeItem.path`).
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SecretVolumeItem:
+        path = self.path
+        if path is not None and (not path or "/" in path or ":" in path or path in (".", "..")):
+            raise rule_error(
+                f"`{path}` is not a file name: the item is one file directly in the volume",
+                "write a file name without '/' or ':', e.g. `tls.crt`; mount the volume where the file belongs",
+                key="path",
+            )
+        return self
+
+    @property
+    def file_name(self) -> str:
+        return self.path if self.path is not None else self.secret_ref
+
+
+AZURE_FILE, EMPTY_DIR, SECRET_VOLUME = "AzureFile", "EmptyDir", "Secret"
+VOLUME_TYPES = (EMPTY_DIR, SECRET_VOLUME, AZURE_FILE)
+# Types the API has that are not offered here, and why.
+NOT_OFFERED_VOLUME_TYPES = {
+    "NfsAzureFile": "NFS Azure Files needs an environment on a virtual network and a share registered by its NFS "
+    "server, which aca-jobs does not register yet",
+    "Smb": "an SMB share outside Azure Files is reached with a user name and password stored on the environment",
+}
+
+
+class VolumeConfig(ConfigModel):
+    """A volume of the job's replicas: scratch space (`EmptyDir`), files from the job's Key Vault secrets
+    (`Secret`), or an Azure Files share registered on the environment (`AzureFile`)."""
+
+    type: str
+    # Secret: which of the job's secrets, as which files.
+    items: list[SecretVolumeItem] | None = None
+    # AzureFile: the name of a storage under the platform's `environment.storages`.
+    storage: str | None = None
+    # AzureFile: mount options, one comma-separated string (`dir_mode=0750,file_mode=0640`).
+    mount_options: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeConfig:
+        if self.type in NOT_OFFERED_VOLUME_TYPES:
+            raise rule_error(
+                f"`{self.type}` volumes are not offered: {NOT_OFFERED_VOLUME_TYPES[self.type]}",
+                "use `AzureFile` with a storage under the platform's `environment.storages`",
+                key="type",
+            )
+        if self.type not in VOLUME_TYPES:
+            raise rule_error(
+                f"`{self.type}` is not a volume type",
+                "use one of " + ", ".join(f"`{kind}`" for kind in VOLUME_TYPES),
+                key="type",
+            )
+        problems: list[PydanticCustomError] = []
+        own = {AZURE_FILE: ("storage", "mountOptions"), SECRET_VOLUME: ("items",), EMPTY_DIR: ()}[self.type]
+        for key, value in (("items", self.items), ("storage", self.storage), ("mountOptions", self.mount_options)):
+            if value is not None and key not in own:
+                problems.append(
+                    rule_error(
+                        f"`{key}` configures another type of volume than `{self.type}`",
+                        f"remove `{key}`",
+                        key=key,
+                    )
+                )
+        if self.type == SECRET_VOLUME and not self.items:
+            # Azure mounts every secret of the job when the list is empty (`Volume.secrets`: "If no secrets are
+            # provided, all secrets in collection will be added to volume"): a secret added later for another
+            # purpose would silently become a file too.
+            problems.append(
+                rule_error(
+                    "a Secret volume needs its files listed: without `items` Azure mounts every secret of the job",
+                    "list them: `items: [{secretRef: <a name under this job's secrets>, path: <file name>}]`",
+                    key="items",
+                )
+            )
+        files = [item.file_name for item in self.items or []]
+        for index, item in enumerate(self.items or []):
+            if files.index(item.file_name) != index:
+                problems.append(
+                    rule_error(
+                        f"file `{item.file_name}` is listed twice in this volume",
+                        "give each item its own `path`",
+                        key=f"items.{index}.path",
+                    )
+                )
+        if self.type == AZURE_FILE and self.storage is None:
+            problems.append(
+                rule_error(
+                    "an AzureFile volume names the environment storage it mounts",
+                    "add `storage: <a name under the platform's environment.storages>`",
+                    key="storage",
+                )
+            )
+        if self.mount_options is not None:
+            found = credential_in(self.mount_options)
+            if found or not self.mount_options or " " in self.mount_options:
+                problems.append(
+                    rule_error(
+                        f"mountOptions holds {found} in plain text"
+                        if found
+                        else "mountOptions is one comma-separated string without spaces",
+                        "write e.g. `dir_mode=0750,file_mode=0640`; the account key is registered on the environment "
+                        "from Key Vault, never here",
+                        key="mountOptions",
+                    )
+                )
+        raise_all(type(self).__name__, problems)
+        return self
+
+
+Volumes = Annotated[dict[str, VolumeConfig], AfterValidator(check_dns_label_keys)]
+
+
+class VolumeMountConfig(ConfigModel):
+    """One of the job's volumes, mounted in a container at `mountPath` (the volume's `subPath` only, when set)."""
+
+    volume: str
+    mount_path: str
+    sub_path: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeMountConfig:
+        segments = self.mount_path.split("/")
+        if not self.mount_path.startswith("/") or self.mount_path == "/" or ":" in self.mount_path or ".." in segments:
+            raise rule_error(
+                f"mountPath `{self.mount_path}` is not an absolute path below `/`",
+                "write the directory the container sees, e.g. `/mnt/scratch` (no ':' or '..')",
+                key="mountPath",
+            )
+        if self.sub_path is not None and (
+            not self.sub_path or self.sub_path.startswith("/") or ".." in self.sub_path.split("/")
+        ):
+            raise rule_error(
+                f"subPath `{self.sub_path}` is not a path inside the volume",
+                "write a relative path such as `reports/daily` (no leading '/', no '..'), or remove subPath",
+                key="subPath",
+            )
+        return self
+
+
+def check_mounts(mounts: list[VolumeMountConfig]) -> list[VolumeMountConfig]:
+    seen: dict[str, int] = {}
+    for index, mount in enumerate(mounts):
+        path = mount.mount_path.rstrip("/")
+        if path in seen:
+            raise rule_error(
+                f"mountPath `{mount.mount_path}` is also item {seen[path]}'s: one directory holds one mount",
+                "mount the second volume elsewhere",
+                key=f"{index}.mountPath",
+            )
+        seen[path] = index
+    return mounts
+
+
+VolumeMounts = Annotated[list[VolumeMountConfig], AfterValidator(check_mounts)]
+
+# `ContainerAppProbe` (CommonDefinitions.json): failureThreshold 1-10, initialDelaySeconds 1-60, periodSeconds 1-240,
+# timeoutSeconds 1-240, a port 1-65535 (a number: Microsoft Learn "Health probes in Azure Container Apps",
+# Restrictions: "Port values must be integers; named ports aren't supported", "You can only add one of each probe
+# type per container"). `Container.probes` is on the job's containers too (Jobs.json `Job.properties.template` is a
+# `JobTemplate` of `Container`s); Learn "Jobs in Azure Container Apps" lists Dapr and ingress as what jobs do not
+# support. Readiness ("Checks if a replica is ready to handle incoming requests") has no meaning without ingress.
+Port = Annotated[int, Field(ge=1, le=65535)]
+PROBE_TYPES = ("Liveness", "Startup")
+
+
+class HttpGetProbe(ConfigModel):
+    port: Port
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpGetProbe:
+        if self.path is not None and not self.path.startswith("/"):
+            raise rule_error(f"path `{self.path}` is not a URL path", "start it with '/', e.g. `/healthz`", key="path")
+        return self
+
+
+class TcpSocketProbe(ConfigModel):
+    port: Port
+
+
+class ProbeConfig(ConfigModel):
+    """A health check the platform runs against the main container. Container Apps probes are Kubernetes probes
+    (Learn "Health probes in Azure Container Apps"): failing liveness checks get the container killed, so a hung
+    replica ends (failed, and retried within `replicaRetryLimit`) instead of holding its cores until
+    `replicaTimeout`; a startup probe holds the liveness checks back until the program is up. How a job's replica
+    ends on a killed container is Kubernetes' behaviour, untried on Azure."""
+
+    type: str
+    http_get: HttpGetProbe | None = None
+    tcp_socket: TcpSocketProbe | None = None
+    initial_delay_seconds: Annotated[int, Field(ge=1, le=60)] | None = None
+    period_seconds: Annotated[int, Field(ge=1, le=240)] | None = None
+    failure_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=240)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ProbeConfig:
+        if self.type not in PROBE_TYPES:
+            raise rule_error(
+                "a readiness probe decides whether a replica gets requests, and a job gets none (jobs have no ingress)"
+                if self.type == "Readiness"
+                else f"`{self.type}` is not a probe type of a job",
+                "use `Liveness` (restart a hung container) or `Startup` (give it time to start first)",
+                key="type",
+            )
+        if (self.http_get is None) == (self.tcp_socket is None):
+            raise rule_error(
+                "a probe checks exactly one of `httpGet` and `tcpSocket`"
+                + (", not both" if self.http_get is not None else ""),
+                "write `httpGet: {path: /healthz, port: 8080}` or `tcpSocket: {port: 8080}`",
+                key="tcpSocket" if self.http_get is not None else "httpGet",
+            )
+        return self
+
+
+def check_probes(probes: list[ProbeConfig]) -> list[ProbeConfig]:
+    for index, probe in enumerate(probes):
+        if [p.type for p in probes].index(probe.type) != index:
+            raise rule_error(
+                f"a second {probe.type} probe: a container takes one probe of each type",
+                "remove one",
+                key=f"{index}.type",
+            )
+    return probes
+
+
+Probes = Annotated[list[ProbeConfig], AfterValidator(check_probes)]
+
+
 # --- jobs -------------------------------------------------------------------------------------------------
 
 
-class JobSettings(ConfigModel):
-    """Settings every job kind shares: image, replicas, retries, timeout, resources, command, environment,
-    secrets and Azure access.
+class ContainerSettings(ConfigModel):
+    """What a container of a job is made of: its image, entrypoint, arguments, environment and size. Each field's own
+    rules (a pinned image, no credential in `command`, `args` or `env`) come with its type; the rules that reach
+    beyond the container (an env `secretRef` names one of the job's secrets, the image comes from the reviewed
+    registry) are checked for every container of the job at once (`JobSettings.containers`), so every container of a
+    job obeys the same rules, written once."""
+
+    image: ImageReference
+    cpu: float = 0.5
+    memory: str = "1Gi"
+    # The container's entrypoint and its arguments (the image's own when unset).
+    command: CommandLine | None = None
+    args: CommandLine | None = None
+    env: EnvironmentVariables = Field(default_factory=dict)
+    # The job's volumes this container mounts.
+    volume_mounts: VolumeMounts = Field(default_factory=list)
+
+    def container_problems(
+        self, secrets: Mapping[str, KeyVaultSecret], volumes: Mapping[str, VolumeConfig]
+    ) -> list[PydanticCustomError]:
+        """This container's broken rules against its job's `secrets` and `volumes`, keyed below the container."""
+        problems = [
+            rule_error(
+                f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
+                f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
+                "secrets/<name>}}` to the job, or fix the name"
+                + (f" (defined: {', '.join(sorted(secrets))})" if secrets else ""),
+                key=f"env.{variable}.secretRef",
+            )
+            for variable, value in self.env.items()
+            if isinstance(value, SecretRef) and value.secret_ref not in secrets
+        ]
+        problems.extend(
+            rule_error(
+                f"mounts volume `{mount.volume}`, which this job's `volumes` does not define",
+                f"add `volumes: {{{mount.volume}: {{type: EmptyDir}}}}` (or the volume meant) to the job, or fix the "
+                "name" + (f" (defined: {', '.join(sorted(volumes))})" if volumes else ""),
+                key=f"volumeMounts.{index}.volume",
+            )
+            for index, mount in enumerate(self.volume_mounts)
+            if mount.volume not in volumes
+        )
+        return problems
+
+    @property
+    def env_secret_refs(self) -> set[str]:
+        """Names of the job's secrets this container's env entries read."""
+        return {value.secret_ref for value in self.env.values() if isinstance(value, SecretRef)}
+
+
+class InitContainerConfig(ContainerSettings):
+    """A container that runs to completion before the main container starts, in the order listed (Microsoft Learn
+    "Containers in Azure Container Apps", Init containers): migrations, fetching inputs into a shared volume. Held to
+    every rule of the main container."""
+
+    name: Annotated[str, AfterValidator(check_dns_label)]
+    # The smallest Consumption size; an init container may not have more than the main container (see
+    # `JobSettings.init_container_size_problems`).
+    cpu: float = 0.25
+    memory: str = "0.5Gi"
+
+    @model_validator(mode="after")
+    def _check_size(self) -> InitContainerConfig:
+        # The API's container size: cpu above zero with at most two decimals, memory in Gi likewise (Learn
+        # "Containers in Azure Container Apps", `resources.cpu` / `resources.memory`).
+        if self.cpu <= 0 or Decimal(str(self.cpu)).as_tuple().exponent < -2:  # type: ignore[operator]
+            raise rule_error(
+                f"cpu {self.cpu} is not a container size", "use cores above 0 with at most two decimals", key="cpu"
+            )
+        memory = _MEMORY.fullmatch(self.memory)
+        if memory is None or Decimal(memory[1]) <= 0:
+            raise rule_error(
+                f"memory `{self.memory}` is not a container size",
+                "use Gi above 0 with at most two decimals, e.g. `0.5Gi`",
+                key="memory",
+            )
+        return self
+
+
+def check_init_containers(containers: list[InitContainerConfig]) -> list[InitContainerConfig]:
+    names = [container.name for container in containers]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            raise rule_error(
+                f"init container `{name}` is listed twice", "give each init container its own name", key=f"{index}.name"
+            )
+    return containers
+
+
+class JobSettings(ContainerSettings):
+    """Settings every job kind shares: its main container (`ContainerSettings`: image, command, environment,
+    resources), replicas, retries, timeout, secrets and Azure access.
 
     The rules here (pinned image, retries only when idempotent, n-of-m only by choice, env secrets defined) apply
     unchanged to every job kind; CPU/memory depend on the workload profile, so the stack checks them
     (`StackConfigBase._job_on_platform_problems`).
     """
 
-    image: ImageReference
     parallelism: Annotated[int, Field(ge=1)] = 1
     replica_completion_count: Annotated[int, Field(ge=1)] = 1
     # Set when fewer successful replicas than `parallelism` is the intended outcome ("n-of-m").
@@ -1210,14 +1671,8 @@ class JobSettings(ConfigModel):
     # Set when re-running a replica cannot duplicate side effects; allows replicaRetryLimit above 1.
     idempotent: bool = False
     replica_timeout: Annotated[int, Field(ge=1)] = 1800
-    cpu: float = 0.5
-    memory: str = "1Gi"
     # `Consumption` (built in) or the name of a dedicated profile under aca-jobs:platform.environment.
     workload_profile: str = CONSUMPTION
-    # The container's entrypoint and its arguments (the image's own when unset).
-    command: CommandLine | None = None
-    args: CommandLine | None = None
-    env: EnvironmentVariables = Field(default_factory=dict)
     # Key Vault secrets the platform reads for the job (with its lifecycle-None identity), used by `env` entries.
     secrets: JobSecrets = Field(default_factory=dict)
     # Data-plane roles for the job's code, through a lifecycle-Main identity (`AZURE_CLIENT_ID`).
@@ -1225,6 +1680,14 @@ class JobSettings(ConfigModel):
     # Import the job of this name that already exists in the stack's resource group (made by hand) instead of
     # creating it; removed after the first `pulumi up` that imports it (docs/adopting.md).
     adopt: bool = False
+    # Containers that run to completion, in order, before the main container starts.
+    init_containers: Annotated[list[InitContainerConfig], AfterValidator(check_init_containers)] = Field(
+        default_factory=list
+    )
+    # Volumes of the job's replicas, by name; containers mount them with `volumeMounts`.
+    volumes: Volumes = Field(default_factory=dict)
+    # Health checks of the main container (liveness, startup).
+    probes: Probes = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_job_rules(self) -> JobSettings:
@@ -1254,17 +1717,22 @@ class JobSettings(ConfigModel):
                     key="replicaRetryLimit",
                 )
             )
-        for variable, value in self.env.items():
-            if isinstance(value, SecretRef) and value.secret_ref not in self.secrets:
-                problems.append(
-                    rule_error(
-                        f"env.{variable} reads secret `{value.secret_ref}`, which this job's `secrets` does not define",
-                        f"add `secrets: {{{value.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
-                        "secrets/<name>}}` to the job, or fix the name"
-                        + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
-                        key=f"env.{variable}.secretRef",
+        for where, container in self.containers():
+            problems.extend(below(where, container.container_problems(self.secrets, self.volumes)))
+        for volume_name, volume in self.volumes.items():
+            for index, item in enumerate(volume.items or []):
+                if item.secret_ref not in self.secrets:
+                    problems.append(
+                        rule_error(
+                            f"volume `{volume_name}` writes secret `{item.secret_ref}`, which this job's `secrets` "
+                            "does not define",
+                            f"add `secrets: {{{item.secret_ref}: {{keyVaultSecretUrl: https://<vault>.vault.azure.net/"
+                            "secrets/<name>}}` to the job, or fix the name"
+                            + (f" (defined: {', '.join(sorted(self.secrets))})" if self.secrets else ""),
+                            key=f"volumes.{volume_name}.items.{index}.secretRef",
+                        )
                     )
-                )
+        problems.extend(self.init_container_size_problems())
         if self.azure_access and "AZURE_CLIENT_ID" in self.env:
             problems.append(
                 rule_error(
@@ -1275,10 +1743,49 @@ class JobSettings(ConfigModel):
             )
         return problems
 
+    def init_container_size_problems(self) -> list[PydanticCustomError]:
+        """An init container is not counted in the replica's CPU/memory pair: Azure checks the pair over the app
+        containers and refuses an init container larger than their total ("ContainerAppInitContainersInvalidCpu:
+        ... an init container can not be allocated more CPU than the total CPU 0.25 allocated for all app
+        containers", microsoft/azure-container-apps issue 1189). It runs, and exits, before the main container
+        starts, so the replica never holds more than the main container's size: the storm guard counts that alone.
+        The same bound is applied to memory (the error quoted names CPU; Kubernetes bounds both alike)."""
+        problems = []
+        main_memory = _MEMORY.fullmatch(self.memory)
+        for index, container in enumerate(self.init_containers):
+            if Decimal(str(container.cpu)) > Decimal(str(self.cpu)):
+                problems.append(
+                    rule_error(
+                        f"init container `{container.name}` asks for cpu {container.cpu}, more than the job's cpu "
+                        f"{self.cpu}: Azure refuses an init container larger than the main container",
+                        f"lower it to at most {self.cpu}",
+                        key=f"initContainers.{index}.cpu",
+                    )
+                )
+            memory = _MEMORY.fullmatch(container.memory)
+            if main_memory and memory and Decimal(memory[1]) > Decimal(main_memory[1]):
+                problems.append(
+                    rule_error(
+                        f"init container `{container.name}` asks for memory {container.memory}, more than the job's "
+                        f"memory {self.memory}",
+                        f"lower it to at most `{self.memory}`",
+                        key=f"initContainers.{index}.memory",
+                    )
+                )
+        return problems
+
+    def containers(self) -> list[tuple[str, ContainerSettings]]:
+        """Every container of the job with its key below the job ('' for the main container, whose keys are the
+        job's own): each is held to the same rules."""
+        return [("", self), *((f"initContainers.{index}", c) for index, c in enumerate(self.init_containers))]
+
     @property
     def secret_refs(self) -> set[str]:
-        """Names of the job's secrets that env entries read."""
-        return {value.secret_ref for value in self.env.values() if isinstance(value, SecretRef)}
+        """Names of the job's secrets that its containers or volumes read."""
+        return set().union(
+            *(container.env_secret_refs for _, container in self.containers()),
+            *({item.secret_ref for item in volume.items or []} for volume in self.volumes.values()),
+        )
 
     def peak_cores(self) -> tuple[float, str, str]:
         """Cores this job can hold at once, how that is computed, and the key to lower."""
@@ -1299,11 +1806,21 @@ class JobSettings(ConfigModel):
             "nothing of it; the job's definition from this stack file is applied only once `adopt` is removed. "
             "Remove it after the `pulumi up` that imports the job (docs/adopting.md)."
         ]
-        return (adopting if self.adopt else []) + [
-            f"job `{name}` defines secret `{secret}`, which no env entry reads: the platform still reads it from Key "
-            f"Vault for every execution. Use it (`env: {{NAME: {{secretRef: {secret}}}}}`) or remove it."
-            for secret in sorted(set(self.secrets) - self.secret_refs)
-        ]
+        mounted = {mount.volume for _, container in self.containers() for mount in container.volume_mounts}
+        return (
+            (adopting if self.adopt else [])
+            + [
+                f"job `{name}` defines secret `{secret}`, which no env entry reads and no volume holds: the platform "
+                f"still reads it from Key Vault for every execution. Use it (`env: {{NAME: {{secretRef: {secret}}}}}`) "
+                "or remove it."
+                for secret in sorted(set(self.secrets) - self.secret_refs)
+            ]
+            + [
+                f"job `{name}` defines volume `{volume}`, which no container mounts. Mount it (`volumeMounts: "
+                f"[{{volume: {volume}, mountPath: /mnt/{volume}}}]`) or remove it."
+                for volume in sorted(set(self.volumes) - mounted)
+            ]
+        )
 
     @property
     def needs_service_bus_local_auth(self) -> bool:
@@ -1462,6 +1979,17 @@ class StackConfigBase(ConfigModel):
         if self.platform is not None:
             # A team stack's jobs are checked against the platform stack's contract when the program reads it.
             problems.extend(self.problems_on(PlatformFacts.of_platform(self.platform)))
+            problems.extend(self._storage_problems(self.platform))
+        for key, name, job in self.jobs():
+            for index, container in enumerate(job.init_containers):
+                if container.name == name:
+                    problems.append(
+                        rule_error(
+                            f"init container `{container.name}` has the job's name, which is its main container's",
+                            "give the init container another name, e.g. `migrate`",
+                            key=f"{key}.{name}.initContainers.{index}.name",
+                        )
+                    )
         problems.extend(self._adoption_problems())
         problems.extend(self._subscription_problems())
         raise_all(type(self).__name__, problems)
@@ -1520,18 +2048,19 @@ class StackConfigBase(ConfigModel):
                 )
             )
         for key, name, job in self.jobs():
-            # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
-            host = image_registry(job.image).lower()
-            if host != registry:
-                problems.append(
-                    rule_error(
-                        f"job `{name}` pulls `{job.image}` from `{host}`, but jobs pull only from the reviewed "
-                        f"registry `{registry}` (the only one they hold a pull grant for; a port or another spelling "
-                        "is another host)",
-                        f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
-                        key=f"{key}.{name}.image",
+            for where, container in job.containers():
+                # Host names are case-insensitive (RFC 4343): `ACRSharedProd.azurecr.io` is the reviewed registry.
+                host = image_registry(container.image).lower()
+                if host != registry:
+                    problems.append(
+                        rule_error(
+                            f"job `{name}` pulls `{container.image}` from `{host}`, but jobs pull only from the "
+                            f"reviewed registry `{registry}` (the only one they hold a pull grant for; a port or "
+                            "another spelling is another host)",
+                            f"push the image to {registry} and reference it as `{registry}/<repository>:<tag>`",
+                            key=".".join(part for part in (key, name, where, "image") if part),
+                        )
                     )
-                )
         for key, name, job in self.jobs():
             problems.extend(self._job_on_platform_problems(key, name, job, platform))
         return problems
@@ -1598,39 +2127,30 @@ class StackConfigBase(ConfigModel):
     ) -> list[PydanticCustomError]:
         """What one job needs from the platform: its Key Vault, its workload profile and room on it."""
         problems: list[PydanticCustomError] = []
-        vault = platform.key_vault_name
-        suffix = CLOUDS[self.cloud].key_vault_suffix
         for secret_name, secret in sorted(job.secrets.items()):
-            where = f"{key}.{name}.secrets.{secret_name}"
-            if vault is None:
-                problems.append(
-                    rule_error(
-                        f"job `{name}` reads Key Vault secrets, but {platform.where} names no Key Vault",
-                        f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
-                        f"Microsoft.KeyVault/vaults/<name>}}` under {platform.where}",
-                        key=where,
-                    )
+            problems.extend(
+                self._key_vault_secret_problems(
+                    secret,
+                    f"{key}.{name}.secrets.{secret_name}",
+                    f"{key}.{name}.secrets.{secret_name}.keyVaultSecretUrl",
+                    f"job `{name}` reads Key Vault secrets",
+                    platform,
                 )
-                continue
-            if secret.host_suffix != suffix:
+            )
+        for volume_name, volume in sorted(job.volumes.items()):
+            if volume.storage is not None and volume.storage not in platform.storages:
                 problems.append(
                     rule_error(
-                        f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's "
-                        f"`{self.cloud}` (`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not "
-                        "read it",
-                        f"use https://{vault.lower()}{suffix}/secrets/{secret.secret_name}, or set "
-                        f"`{CLOUD_KEY}` to the cloud the stack deploys to",
-                        key=f"{where}.keyVaultSecretUrl",
-                    )
-                )
-            elif secret.vault_name.lower() != vault.lower():
-                problems.append(
-                    rule_error(
-                        f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
-                        f"`{vault}`: the job's identity is granted only on the stack's vault",
-                        f"move the secret to `{vault}` and use https://{vault.lower()}{suffix}/secrets/"
-                        f"{secret.secret_name}, or change {platform.where}.keyVault",
-                        key=f"{where}.keyVaultSecretUrl",
+                        f"volume `{volume_name}` mounts storage `{volume.storage}`, which the environment does not "
+                        "register"
+                        + (
+                            f" (registered: {', '.join(f'`{s}`' for s in platform.storages)})"
+                            if platform.storages
+                            else ""
+                        ),
+                        f"add it under {platform.storages_key} (`{volume.storage}: {{accountId, share, accessMode, "
+                        "accountKeySecretUrl}`), or name a registered storage",
+                        key=f"{key}.{name}.volumes.{volume_name}.storage",
                     )
                 )
         profile = None
@@ -1666,6 +2186,62 @@ class StackConfigBase(ConfigModel):
                     f"{how} = {cores:g} cores exceeds {what}; executions would fail (or wait) for lack of cores",
                     f"lower {lever} or cpu, or raise {platform.capacity_key(profile)}",
                     key=f"{key}.{name}.{lever}",
+                )
+            )
+        return problems
+
+    def _key_vault_secret_problems(
+        self, secret: KeyVaultSecret, where: str, url_key: str, reader: str, platform: PlatformFacts
+    ) -> list[PydanticCustomError]:
+        """A Key Vault secret the platform reads (a job secret, an environment storage's account key) must be in the
+        platform's vault, in the stack's cloud: the reading identity is granted there only. `where` is the secret's
+        key, `url_key` the key of its URL."""
+        vault = platform.key_vault_name
+        suffix = CLOUDS[self.cloud].key_vault_suffix
+        if vault is None:
+            return [
+                rule_error(
+                    f"{reader}, but {platform.where} names no Key Vault",
+                    f"add `keyVault: {{resourceId: /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                    f"Microsoft.KeyVault/vaults/<name>}}` under {platform.where}",
+                    key=where,
+                )
+            ]
+        if secret.host_suffix != suffix:
+            return [
+                rule_error(
+                    f"`{secret.key_vault_secret_url}` is a Key Vault of another cloud than the stack's "
+                    f"`{self.cloud}` (`{CLOUD_KEY}`), whose vaults end in `{suffix}`: Container Apps could not "
+                    "read it",
+                    f"use https://{vault.lower()}{suffix}/secrets/{secret.secret_name}, or set "
+                    f"`{CLOUD_KEY}` to the cloud the stack deploys to",
+                    key=url_key,
+                )
+            ]
+        if secret.vault_name.lower() != vault.lower():
+            return [
+                rule_error(
+                    f"`{secret.key_vault_secret_url}` is in vault `{secret.vault_name}`, not the stack's vault "
+                    f"`{vault}`: the reading identity is granted only on the stack's vault",
+                    f"move the secret to `{vault}` and use https://{vault.lower()}{suffix}/secrets/"
+                    f"{secret.secret_name}, or change {platform.where}.keyVault",
+                    key=url_key,
+                )
+            ]
+        return []
+
+    def _storage_problems(self, platform: PlatformConfig) -> list[PydanticCustomError]:
+        """Each environment storage's account key secret, in the platform's vault and the stack's cloud."""
+        facts = PlatformFacts.of_platform(platform)
+        problems = []
+        for name, storage in sorted(platform.environment.storages.items()):
+            problems.extend(
+                self._key_vault_secret_problems(
+                    storage.account_key_secret,
+                    f"{PLATFORM_KEY}.environment.storages.{name}",
+                    f"{PLATFORM_KEY}.environment.storages.{name}.accountKeySecretUrl",
+                    f"storage `{name}` reads its account key from Key Vault",
+                    facts,
                 )
             )
         return problems

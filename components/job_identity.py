@@ -21,24 +21,10 @@ from components.arm import known_after, resource_id
 from components.config import JobSettings
 from components.naming import (
     KEY_VAULT_SECRETS_USER,
-    BuiltInRole,
     identity_name,
-    role_assignment_name,
-    role_definition_id,
 )
 from components.platform import PlatformRefs
-
-
-@dataclass(frozen=True)
-class RoleGrant:
-    role: BuiltInRole
-    scope: pulumi.Input[str]
-    # Tells apart grants of one role to one identity at several scopes (part of the logical name, so stable).
-    label: str | None = None
-
-    @property
-    def logical_suffix(self) -> str:
-        return self.role.slug if self.label is None else f"{self.role.slug}-{self.label}"
+from components.role_grant import RoleGrant, grant_role
 
 
 @dataclass(frozen=True)
@@ -94,7 +80,7 @@ class JobIdentity(pulumi.ComponentResource):
             ),
             self.identity,
         )
-        self.role_assignments = [self._grant(name, grant) for grant in args.grants]
+        self.role_assignments = [grant_role(self, name, self.identity, grant) for grant in args.grants]
         # The policy pack reads `id` and `lifecycle` here to tie the identity to the job settings that list it
         # when the identity's own outputs are not known yet.
         self.register_outputs(
@@ -104,21 +90,6 @@ class JobIdentity(pulumi.ComponentResource):
                 "principalId": self.identity.principal_id,
                 "clientId": self.identity.client_id,
             }
-        )
-
-    def _grant(self, name: str, grant: RoleGrant) -> authorization.RoleAssignment:
-        scope = pulumi.Output.from_input(grant.scope)
-        return authorization.RoleAssignment(
-            f"{name}-{grant.logical_suffix}",
-            role_assignment_name=pulumi.Output.all(scope, self.identity.principal_id).apply(
-                lambda values: role_assignment_name(values[0], values[1], grant.role)
-            ),
-            scope=scope,
-            role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
-            principal_id=self.identity.principal_id,
-            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            description=f"{grant.role.display_name} for {name} (aca-jobs)",
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def identity_setting(self) -> app.IdentitySettingsArgs:

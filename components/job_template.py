@@ -13,7 +13,16 @@ import pulumi
 from pulumi_azure_native import app
 
 from components.alerts import failed_executions_alert
-from components.config import IDEMPOTENT_TAG, PARTIAL_COMPLETION_TAG, SUBSCRIPTION_KEY, JobSettings, SecretRef
+from components.config import (
+    IDEMPOTENT_TAG,
+    PARTIAL_COMPLETION_TAG,
+    SUBSCRIPTION_KEY,
+    ContainerSettings,
+    JobSettings,
+    ProbeConfig,
+    SecretRef,
+    VolumeConfig,
+)
 from components.job_identity import (
     Footprint,
     JobIdentity,
@@ -79,21 +88,77 @@ def environment_variable(name: str, value: pulumi.Input[str] | SecretRef) -> app
     return app.EnvironmentVarArgs(name=name, value=value)
 
 
+def container_fields(
+    container: ContainerSettings, extra_env: Mapping[str, pulumi.Input[str]] | None = None
+) -> dict[str, Any]:
+    """What every container of the job sends, main or init (SPEC CommonDefinitions.json `BaseContainer`: image,
+    command, args, env, resources, volumeMounts), from the one config model every container shares."""
+    env = {**container.env, **(extra_env or {})}
+    return {
+        "image": container.image,
+        "command": container.command,
+        "args": container.args,
+        "resources": app.ContainerResourcesArgs(cpu=container.cpu, memory=container.memory),
+        "env": [environment_variable(key, value) for key, value in sorted(env.items())] or None,
+        "volume_mounts": [
+            app.VolumeMountArgs(volume_name=mount.volume, mount_path=mount.mount_path, sub_path=mount.sub_path)
+            for mount in container.volume_mounts
+        ]
+        or None,
+    }
+
+
+def probe(config: ProbeConfig) -> app.ContainerAppProbeArgs:
+    """A probe of the main container (SPEC CommonDefinitions.json `ContainerAppProbe`)."""
+    return app.ContainerAppProbeArgs(
+        type=config.type,
+        http_get=None
+        if config.http_get is None
+        else app.ContainerAppProbeHttpGetArgs(port=config.http_get.port, path=config.http_get.path),
+        tcp_socket=None
+        if config.tcp_socket is None
+        else app.ContainerAppProbeTcpSocketArgs(port=config.tcp_socket.port),
+        initial_delay_seconds=config.initial_delay_seconds,
+        period_seconds=config.period_seconds,
+        failure_threshold=config.failure_threshold,
+        timeout_seconds=config.timeout_seconds,
+    )
+
+
+def volume(name: str, config: VolumeConfig) -> app.VolumeArgs:
+    """A volume of the job's replicas (SPEC CommonDefinitions.json `Volume`): a `Secret` volume lists its files (never
+    empty: an empty list would mount every secret of the job), an `AzureFile` volume names the environment's
+    registration."""
+    return app.VolumeArgs(
+        name=name,
+        storage_type=config.type,
+        storage_name=config.storage,
+        mount_options=config.mount_options,
+        secrets=None
+        if config.items is None
+        else [app.SecretVolumeItemArgs(secret_ref=item.secret_ref, path=item.file_name) for item in config.items],
+    )
+
+
 def container_template(
     name: str, settings: JobSettings, extra_env: Mapping[str, pulumi.Input[str]]
 ) -> app.JobTemplateArgs:
-    env = {**settings.env, **extra_env}
+    """The job's template: the main container (named as the job, with the environment the job adds and its
+    probes), its init containers in order, and its volumes."""
     return app.JobTemplateArgs(
         containers=[
             app.ContainerArgs(
                 name=name,
-                image=settings.image,
-                command=settings.command,
-                args=settings.args,
-                resources=app.ContainerResourcesArgs(cpu=settings.cpu, memory=settings.memory),
-                env=[environment_variable(key, value) for key, value in sorted(env.items())] or None,
+                **container_fields(settings, extra_env),
+                probes=[probe(config) for config in settings.probes] or None,
             )
+        ],
+        init_containers=[
+            app.InitContainerArgs(name=container.name, **container_fields(container))
+            for container in settings.init_containers
         ]
+        or None,
+        volumes=[volume(name, config) for name, config in sorted(settings.volumes.items())] or None,
     )
 
 
@@ -151,6 +216,17 @@ def adoption_options(name: str, settings: JobSettings, platform: PlatformRefs) -
     }
 
 
+def mounted_storages(settings: JobSettings, platform: PlatformRefs) -> list[pulumi.Resource]:
+    """The environment storage registrations this stack creates that the job's volumes mount: the job waits for
+    them. Resource-level, not through the template's inputs: the template depends on identities only, which is what
+    the policy pack's `job-computed-env-from-identities` reads to trust env values unknown in a first preview."""
+    return [
+        platform.storage_registrations[volume.storage]
+        for volume in settings.volumes.values()
+        if volume.storage is not None and volume.storage in platform.storage_registrations
+    ]
+
+
 def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: PlatformRefs) -> app.Job:
     settings = definition.settings
     role_assignments = [ra for identity in definition.identities for ra in identity.role_assignments]
@@ -190,7 +266,7 @@ def create_job(parent: pulumi.Resource, definition: JobDefinition, platform: Pla
         # grants, then imports the job unchanged (docs/adopting.md).
         opts=pulumi.ResourceOptions(
             parent=parent,
-            depends_on=role_assignments,
+            depends_on=[*role_assignments, *mounted_storages(settings, platform)],
             **adoption_options(definition.name, settings, platform),
         ),
     )

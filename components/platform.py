@@ -3,8 +3,8 @@ every job of the stack runs in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import app, authorization, operationalinsights, resources, servicebus
@@ -12,11 +12,13 @@ from pulumi_azure_native import app, authorization, operationalinsights, resourc
 from components.alerts import AlertRefs, stack_alerts
 from components.arm import known_after, resource_id
 from components.config import CONSUMPTION, PlatformConfig
+from components.environment_storage import register_storages, storage_identity
 from components.platform_contract import (
     JobPlacement,
     PlatformContract,
     RegistryContract,
     ServiceBusContract,
+    StorageContract,
     WorkloadProfileContract,
 )
 from policy.aca_facts.arm_id import ArmId
@@ -42,12 +44,17 @@ class PlatformRefs:
     contract: PlatformContract
     placement: JobPlacement
     alerts: AlertRefs | None = None
+    # The storages this stack registers on its environment, by name: a job that mounts one waits for it (a team
+    # stack's platform registered them before).
+    storage_registrations: Mapping[str, pulumi.Resource] = field(default_factory=dict)
 
 
 class JobsPlatform(pulumi.ComponentResource):
     resource_group: resources.ResourceGroup
     workspace: operationalinsights.Workspace | None  # None: an existing environment (its workspace is not ours)
     environment: app.ManagedEnvironment | None  # None: an existing environment
+    # Azure Files storages registered on the created environment, by name.
+    storages: dict[str, app.ManagedEnvironmentsStorage]
     service_bus_namespace: servicebus.Namespace | None
     contract: PlatformContract
     refs: PlatformRefs
@@ -85,6 +92,7 @@ class JobsPlatform(pulumi.ComponentResource):
         # built from them); `known_after` keeps each child waiting for the resource group.
         resource_group_name = known_after(config.resource_group, self.resource_group)
         environment = config.environment
+        self.storages = {}
         if environment.existing is None:
             environment_id, workspace_id, customer_id = self._created_environment(
                 config, location, tags, resource_group_name, subscription_id, stateful, holds_data
@@ -187,8 +195,14 @@ class JobsPlatform(pulumi.ComponentResource):
             action_group_id=alert_refs.action_group_id if alert_refs else None,
             tags=tags,
             protect=config.protect,
+            storages=tuple(
+                StorageContract(name=name, access_mode=storage.access_mode)
+                for name, storage in sorted(config.environment.storages.items())
+            ),
         )
-        self.refs = PlatformRefs(contract=self.contract, placement=placement, alerts=alert_refs)
+        self.refs = PlatformRefs(
+            contract=self.contract, placement=placement, alerts=alert_refs, storage_registrations=dict(self.storages)
+        )
         self.register_outputs(
             {
                 "resourceGroupName": resource_group_name,
@@ -225,6 +239,8 @@ class JobsPlatform(pulumi.ComponentResource):
             workspace_name=self.workspace.name,
             opts=pulumi.InvokeOutputOptions(parent=self),
         ).primary_shared_key
+        # The identity the environment reads storage account keys with (only when it registers storages).
+        identity = storage_identity(self, config, location, tags, subscription_id, resource_group_name)
         self.environment = app.ManagedEnvironment(
             "environment",
             environment_name=config.environment.name or "",
@@ -260,9 +276,12 @@ class JobsPlatform(pulumi.ComponentResource):
                 infrastructure_subnet_id=config.environment.network.infrastructure_subnet_id,
                 internal=config.environment.network.internal,
             ),
+            identity=identity.assignment() if identity is not None else None,
             tags=tags,
             opts=stateful(),
         )
+        if identity is not None:
+            self.storages = register_storages(self, config, self.environment, identity, resource_group_name)
         environment_id = resource_id(
             subscription_id,
             config.resource_group,

@@ -36,6 +36,14 @@ class WorkloadProfileContract:
 
 
 @dataclass(frozen=True)
+class StorageContract:
+    """An Azure Files storage registered on the environment: jobs mount it by `name` (`type: AzureFile` volumes)."""
+
+    name: str
+    access_mode: str  # ReadOnly | ReadWrite
+
+
+@dataclass(frozen=True)
 class RegistryContract:
     """The registry every job pulls from (through its own identity, granted AcrPull on `resource_id`)."""
 
@@ -78,6 +86,8 @@ class PlatformContract:
     action_group_id: pulumi.Input[str] | None
     tags: dict[str, str] = field(default_factory=dict)
     protect: bool = False
+    # Added to version 1 without a new version: a contract written before it has none, which is what it means.
+    storages: tuple[StorageContract, ...] = ()
     version: int = CONTRACT_VERSION
 
     def key_vault_secret_id(self, secret_name: str) -> str:
@@ -107,6 +117,7 @@ class PlatformContract:
                     }
                     for profile in self.workload_profiles
                 ],
+                "storages": [{"name": storage.name, "accessMode": storage.access_mode} for storage in self.storages],
             },
             "workspace": {"resourceId": self.workspace_id, "customerId": self.workspace_customer_id},
             "registry": {"server": self.registry.server, "resourceId": self.registry.resource_id},
@@ -186,6 +197,10 @@ def contract_from_output(value: Any, source: str) -> PlatformContract:
             action_group_id=value.get("actionGroupId"),
             tags=dict(value.get("tags") or {}),
             protect=bool(value.get("protect")),
+            storages=tuple(
+                StorageContract(name=str(storage["name"]), access_mode=str(storage["accessMode"]))
+                for storage in environment.get("storages") or []
+            ),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ContractError(f"{source}'s `{PLATFORM_OUTPUT}` output is not a platform contract ({error!r})") from None

@@ -16,8 +16,12 @@ from components.job_kinds import JOB_KINDS
 
 
 def stack_footprint(config: StackConfigBase) -> Footprint:
-    """The identities and role assignments every job of the stack creates (the platform creates none)."""
+    """The identities and role assignments the stack creates: every job's, and the platform's environment storage
+    identity with one grant per storage key secret (`components/environment_storage.py`)."""
     total = Footprint()
+    if config.platform is not None and config.platform.environment.storages:
+        secrets = {s.account_key_secret.secret_name.lower() for s in config.platform.environment.storages.values()}
+        total += Footprint(identities=1, role_assignments=len(secrets))
     for kind in JOB_KINDS:
         for job in getattr(config, kind.field_name).values():
             total += kind.component_for(job).footprint(job)

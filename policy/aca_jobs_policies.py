@@ -1695,6 +1695,86 @@ tags_valid = ResourceValidationPolicy(
 )
 
 
+# --- volumes (issue 19) -----------------------------------------------------------------------------------
+#
+# 2025-02-02-preview `CommonDefinitions.json`: `VolumeMount.volumeName` "must match the Name of a Volume";
+# `SecretVolumeItem.secretRef` names a secret of the job; `Volume.secrets` empty: "all secrets in collection will be
+# added to volume". Read on the inputs (Analyze), where every container and volume of the job is known.
+
+
+def _volumes_consistent(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = _type_of(args, JOB)
+    name = _job_name(props, args.name)
+    volumes = _items_or_report(
+        _get(props, "template", "volumes"),
+        report,
+        f"job `{name}` has volumes that are not known during preview, so its mounts and secret files cannot be "
+        "verified. Fix: write the volumes in the stack file.",
+    )
+    # An unknown list is reported above; its mounts are then not read against it.
+    volumes_known = known(_get(props, "template", "volumes"))
+    names = {_get(v, "name") for v in volumes}
+    if any(not isinstance(n, str) for n in names):
+        report(f"job `{name}` has a volume whose name is not known during preview. Fix: name it in the stack file.")
+    secrets = {_get(s, "name") for s in _list(_get(props, "configuration", "secrets"))}
+    secrets_known = known(_get(props, "configuration", "secrets")) and all(isinstance(n, str) for n in secrets)
+    for volume in volumes:
+        if _get(volume, "storageType") != "Secret":
+            continue
+        volume_name = _get(volume, "name")
+        items = _get(volume, "secrets")
+        if not known(items) or not _list(items):
+            report(
+                f"job `{name}` Secret volume `{volume_name}` lists "
+                + (
+                    "files that are not known during preview"
+                    if not known(items)
+                    else "no files, so Azure mounts every secret of the job in it"
+                )
+                + ". Fix: list each file: a secret of the job and its path."
+            )
+            continue
+        for item in _list(items):
+            reference = _get(item, "secretRef")
+            if not isinstance(reference, str) or not secrets_known:
+                report(
+                    f"job `{name}` Secret volume `{volume_name}` writes a secret that is not known during preview, so "
+                    "it cannot be verified to be one of the job's secrets. Fix: write it in the stack file."
+                )
+            elif reference not in secrets:
+                report(
+                    f"job `{name}` Secret volume `{volume_name}` writes secret `{reference}`, which is not a secret "
+                    "of the job. Fix: define it under the job's `secrets`, or fix the name."
+                )
+    for container in _containers(props):
+        mounts = _get(container, "volumeMounts")
+        for mount in _list(mounts):
+            volume_name = _get(mount, "volumeName")
+            if not isinstance(volume_name, str):
+                report(
+                    f"job `{name}` has a volume mount that is not known during preview. Fix: write it in the stack "
+                    "file."
+                )
+            elif volumes_known and volume_name not in names:
+                report(
+                    f"job `{name}` container `{_get(container, 'name')}` mounts volume `{volume_name}`, which is not a "
+                    "volume of the job. Fix: define it under the job's `volumes`, or fix the name."
+                )
+
+
+volumes_consistent = ResourceValidationPolicy(
+    name="job-volumes-consistent",
+    description=(
+        "Every volume mount of every container (init containers included) names a volume of the job; every Secret "
+        "volume lists its files, each a secret of the job (an empty list mounts every secret)."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Define the volume or secret under the job, or fix the name; list a Secret volume's files.",
+    validate=_volumes_consistent,
+)
+
+
 POLICIES = [
     job_identity,
     image_pinned,
@@ -1716,4 +1796,5 @@ POLICIES = [
     job_name_format,
     required_tags,
     tags_valid,
+    volumes_consistent,
 ]

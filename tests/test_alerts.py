@@ -191,7 +191,9 @@ def test_event_jobs_export_dead_letter_handling(alerting: ProgramRun) -> None:
 def test_prod_alerts_on_every_job_and_dev_on_none() -> None:
     _, prod = run_committed("prod")
     assert len(prod.by_type(ACTION_GROUP)) == 1
-    assert sorted(r.name for r in prod.by_type(LOG_ALERT)) == [f"{job}-failed-executions" for job in JOBS]
+    jobs = sorted(r.name for r in prod.by_type("azure-native:app:Job"))
+    assert sorted(r.name for r in prod.by_type(LOG_ALERT)) == [f"{job}-failed-executions" for job in jobs]
+    assert set(JOBS) < set(jobs)
     assert sorted(r.name for r in prod.by_type(METRIC_ALERT)) == [
         "job-orders-queue-dead-letters",
         "job-orders-queue-stuck-backlog",

@@ -11,7 +11,9 @@ from components.platform_contract import (
     PlatformContract,
     RegistryContract,
     ServiceBusContract,
+    StorageContract,
     WorkloadProfileContract,
+    contract_from_output,
 )
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
@@ -77,3 +79,10 @@ def test_a_secret_scope_is_one_secret_of_the_platforms_vault() -> None:
     )
     with pytest.raises(ValueError):
         contract(key_vault_id=None).key_vault_secret_id("x")
+
+
+def test_storages_are_exported_by_name_and_read_back() -> None:
+    output = contract(storages=(StorageContract("reports", "ReadOnly"),)).to_output()
+    assert output["environment"]["storages"] == [{"name": "reports", "accessMode": "ReadOnly"}]
+    read = contract_from_output(json.loads(json.dumps(output)), "the platform stack")
+    assert read.storages == (StorageContract("reports", "ReadOnly"),)

@@ -523,6 +523,18 @@ UNKNOWN_READS: list[tuple[str, str, Edit, str]] = [
         "has initContainers that are not known during preview",
     ),
     (
+        "job-orders-backfill",
+        "job-volumes-consistent",
+        lambda p: p["template"].update(volumes=UNKNOWN),
+        "has volumes that are not known during preview, so its mounts and secret files cannot be verified",
+    ),
+    (
+        "job-orders-backfill",
+        "job-volumes-consistent",
+        lambda p: p["template"].update(volumes=[{"name": "certs", "storageType": "Secret", "secrets": UNKNOWN}]),
+        "Secret volume `certs` lists files that are not known during preview",
+    ),
+    (
         "job-orders-queue",
         "job-secrets-not-plaintext",
         lambda p: p["template"]["containers"][0].update(env=UNKNOWN),

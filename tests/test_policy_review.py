@@ -144,6 +144,20 @@ def container(**changes: Any) -> Callable[[dict[str, Any]], None]:
     return lambda w: w["template"]["containers"][0].update(changes)
 
 
+def init_containers(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    """The job's template given one init container as the program sends it, with `changes`."""
+    init = {
+        "name": "migrate",
+        "image": "acrsharedprod.azurecr.io/jobs/orders-migrate:v1.0.0",
+        "resources": {"cpu": 0.25, "memory": "0.5Gi"},
+    }
+    return lambda w: w["template"].update(initContainers=[{**init, **changes}])
+
+
+def volumes(listed: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+    return lambda w: w["template"].update(volumes=listed)
+
+
 def existing_action_group(config: dict[str, Any]) -> None:
     config["aca-jobs:platform"]["alerts"] = {"actionGroupId": ACTION_GROUP_ID}
 
@@ -222,6 +236,73 @@ PLANTED: list[tuple[str, Any, Any, dict[str, Any], str, str]] = [
         {},
         "job-image-from-pull-registry",
         "from `acrsharedprod.azurecr.io:443`, which is not a registry",
+    ),
+    # Init containers are held to every container rule; volumes and mounts to the job's own (issue 19).
+    (
+        "init-container-latest-image",
+        None,
+        backfill(init_containers(image="acrsharedprod.azurecr.io/x:latest")),
+        {},
+        "job-image-pinned",
+        "`latest`",
+    ),
+    (
+        "init-container-from-another-registry",
+        None,
+        backfill(init_containers(image="docker.io/library/busybox:1.36")),
+        {},
+        "job-image-from-pull-registry",
+        "runs `docker.io/library/busybox:1.36` from `docker.io`",
+    ),
+    (
+        "init-container-credential-in-args",
+        None,
+        backfill(init_containers(args=["postgres://app:p4ss@db/o"])),
+        {},
+        "job-secrets-not-plaintext",
+        "container `migrate` `args` item 0 holds a credential in plain text",
+    ),
+    (
+        "init-container-credential-in-env",
+        None,
+        backfill(init_containers(env=[{"name": "STORE", "value": "AccountKey=abc"}])),
+        {},
+        "job-secrets-not-plaintext",
+        "env `STORE` holds a credential",
+    ),
+    (
+        "mount-naming-no-volume",
+        None,
+        backfill(container(volumeMounts=[{"volumeName": "scratch", "mountPath": "/scratch"}])),
+        {},
+        "job-volumes-consistent",
+        "container `job-orders-backfill` mounts volume `scratch`, which is not a volume of the job",
+    ),
+    (
+        "init-container-mount-naming-no-volume",
+        None,
+        backfill(init_containers(volumeMounts=[{"volumeName": "cache", "mountPath": "/cache"}])),
+        {},
+        "job-volumes-consistent",
+        "container `migrate` mounts volume `cache`",
+    ),
+    (
+        "secret-volume-naming-no-job-secret",
+        None,
+        nightly(
+            volumes([{"name": "certs", "storageType": "Secret", "secrets": [{"secretRef": "tls-key", "path": "k"}]}])
+        ),
+        {},
+        "job-volumes-consistent",
+        "Secret volume `certs` writes secret `tls-key`, which is not a secret of the job",
+    ),
+    (
+        "secret-volume-mounting-every-secret",
+        None,
+        nightly(volumes([{"name": "all", "storageType": "Secret"}])),
+        {},
+        "job-volumes-consistent",
+        "Secret volume `all` lists no files, so Azure mounts every secret of the job",
     ),
     (
         "credential-after-an-unknown-env-value",

@@ -277,7 +277,7 @@ def test_committed_stacks_preview_clean(preview_main, stack: str, mode: str, cap
     # does not alert by design, which its policy config keeps advisory: one note per job, nothing else.
     assert preview_main(["--stack", stack, "--as", mode, "--json"]) == 0
     violations = json.loads(capsys.readouterr().out)["policyViolations"]
-    expected = [] if stack != "dev" else [("job-failure-alerted", "advisory")] * 5
+    expected = [] if stack != "dev" else [("job-failure-alerted", "advisory")] * 6
     assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == expected
 
 

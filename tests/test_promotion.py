@@ -185,6 +185,7 @@ def test_compare_json_marks_by_design_differences(capsys) -> None:
         "job-orders-queue-dead-letters",
         "job-orders-queue-failed-executions",
         "job-orders-queue-stuck-backlog",
+        "job-orders-settle-failed-executions",
     ]
 
 
@@ -296,7 +297,9 @@ def test_mixed_line_endings_are_refused(project: Path, capsys) -> None:
 
 def test_formatting_the_writer_would_not_keep_is_refused(project: Path, capsys) -> None:
     target = project / "Pulumi.prod.yaml"
-    text = re.sub(r"(?m)^( +)", lambda indent: indent[1] * 2, target.read_text())  # 4-space indentation
+    # 4-space indentation; a block sequence item's content moves with its continuation lines (`- name:` under
+    # `initContainers` -> `-   name:`), so the file stays valid YAML, written otherwise than the writer writes it.
+    text = re.sub(r"(?m)^( +)(- )?", lambda m: m[1] * 2 + ("-   " if m[2] else ""), target.read_text())
     target.write_text(text)
     assert run(project, "--from", "staging", "--to", "prod") == 2
     assert target.read_text() == text
@@ -505,10 +508,11 @@ def test_both_stack_files_are_read_strictly(
 
 def as_scheduled_job(text: str, job: str) -> str:
     """The stack file with manual job `job` moved, under the same name, to scheduledJobs (with a schedule)."""
-    start = text.index("  aca-jobs:manualJobs:\n")
-    end = text.index("  aca-jobs:eventJobs:\n")
-    block = text[start:end].removeprefix("  aca-jobs:manualJobs:\n")
-    assert block.startswith(f"    {job}:\n")
+    start = text.index(f"    {job}:\n", text.index("  aca-jobs:manualJobs:\n"))
+    # The job's lines: up to the next line at the jobs' indentation (another job, or its comment) or section.
+    following = re.compile(r"(?m)^ {0,4}\S").search(text, start + len(f"    {job}:\n"))
+    end = following.start() if following else len(text)
+    block = text[start:end]
     scheduled = block.replace(f"    {job}:\n", f'    {job}:\n      cronExpression: "0 3 * * *"\n', 1)
     text = text[:start] + text[end:]
     return text.replace("  aca-jobs:scheduledJobs:\n", "  aca-jobs:scheduledJobs:\n" + scheduled, 1)

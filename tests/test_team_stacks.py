@@ -169,6 +169,44 @@ def test_a_contract_this_program_cannot_read_is_refused(change, words: str) -> N
     assert "Pulumi.team-orders.yaml: aca-jobs:platformStack: " in message and words in message
 
 
+def _team_job_mounting(storage: str) -> dict[str, Any]:
+    config = team_config()
+    job = config["aca-jobs:manualJobs"]["job-orders-backfill"]
+    job["volumes"] = {"reports": {"type": "AzureFile", "storage": storage}}
+    job["volumeMounts"] = [{"volume": "reports", "mountPath": "/reports"}]
+    return config
+
+
+def _outputs_with_storage() -> dict[str, Any]:
+    outputs = copy.deepcopy(platform_outputs())
+    outputs["platform"]["environment"]["storages"] = [{"name": "reports", "accessMode": "ReadOnly"}]
+    return outputs
+
+
+def test_a_team_job_mounts_a_storage_the_platform_registers() -> None:
+    run = run_team(_team_job_mounting("reports"), _outputs_with_storage())
+    job = next(r for r in run.by_type("azure-native:app:Job") if r.name == "job-orders-backfill")
+    assert job.inputs["template"]["volumes"] == [
+        {"name": "reports", "storageType": "AzureFile", "storageName": "reports"}
+    ]
+
+
+def _outputs_of_an_earlier_release() -> dict[str, Any]:
+    """A contract written before storages were part of it: it has none, which is what it means."""
+    outputs = copy.deepcopy(platform_outputs())
+    del outputs["platform"]["environment"]["storages"]
+    return outputs
+
+
+@pytest.mark.parametrize(
+    "outputs", [_outputs_of_an_earlier_release, _outputs_with_storage], ids=["contract-without-storages", "other"]
+)
+def test_a_team_job_mounting_a_storage_the_platform_lacks_names_the_teams_key(outputs) -> None:
+    message = team_error(_team_job_mounting("archive"), outputs())
+    assert "Pulumi.team-orders.yaml: aca-jobs:manualJobs.job-orders-backfill.volumes.reports.storage: " in message
+    assert "the platform stack `acme/aca-jobs/platform`'s environment.storages" in message
+
+
 def test_a_platform_stack_the_run_does_not_know_is_an_error() -> None:
     with pytest.raises(StackReferenceError):
         run_program(team_config(), "team-orders", stack_file="Pulumi.team-orders.yaml")

@@ -90,6 +90,12 @@ ARM_PATHS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "azure-native:app:ManagedEnvironment": ("Microsoft.App", [("managedEnvironments", "environmentName")]),
     "azure-native:app:Job": ("Microsoft.App", [("jobs", "jobName")]),
+    # ManagedEnvironmentsStorage `environment_name`, `storage_name` (ManagedEnvironmentsStorages.json path
+    # `.../managedEnvironments/{environmentName}/storages/{storageName}`).
+    "azure-native:app:ManagedEnvironmentsStorage": (
+        "Microsoft.App",
+        [("managedEnvironments", "environmentName"), ("storages", "storageName")],
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": (
         "Microsoft.ManagedIdentity",
         [("userAssignedIdentities", "resourceName")],
