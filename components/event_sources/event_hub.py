@@ -45,7 +45,7 @@ from components.alerts import metric_alert, rule_name, window_of
 from components.arm import known_after
 from components.config import ConfigModel, PlatformFacts, parse_id_of_type, raise_all, rule_error
 from components.event_sources import EventJobSettings, EventSource
-from components.event_sources.storage_queue import parse_account_id
+from components.event_sources.storage_queue import InStorageAccount
 from components.job_identity import RoleGrant
 from policy.aca_facts.arm_id import ArmId
 from policy.aca_facts.clouds import CLOUDS
@@ -128,24 +128,10 @@ def check_container_name(name: str) -> str:
     return name
 
 
-class CheckpointBlock(ConfigModel):
+class CheckpointBlock(InStorageAccount):
     """Where the job's checkpoints are kept: a container the stack creates in a storage account it references."""
 
-    account_id: str
     container: Annotated[str, AfterValidator(check_container_name)]
-
-    @model_validator(mode="after")
-    def _check(self) -> CheckpointBlock:
-        parse_account_id(self.account_id, "accountId")
-        return self
-
-    @property
-    def account(self) -> ArmId:
-        return ArmId.parse(self.account_id)
-
-    @property
-    def account_name(self) -> str:
-        return self.account.name or ""
 
     @property
     def container_id(self) -> str:

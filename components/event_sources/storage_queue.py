@@ -112,14 +112,13 @@ def parse_account_id(text: str, key: str) -> ArmId:
     return account
 
 
-class StorageQueueBlock(ConfigModel):
-    """The queue the job consumes, in a storage account the stack references (it creates only the queues)."""
+class InStorageAccount(ConfigModel):
+    """A block naming an existing storage account (`accountId`) in which the stack creates an entity."""
 
     account_id: str
-    queue: Annotated[str, AfterValidator(check_storage_queue_name)]
 
     @model_validator(mode="after")
-    def _check(self) -> StorageQueueBlock:
+    def _check_account(self) -> Self:
         parse_account_id(self.account_id, "accountId")
         return self
 
@@ -130,6 +129,12 @@ class StorageQueueBlock(ConfigModel):
     @property
     def account_name(self) -> str:
         return self.account.name or ""
+
+
+class StorageQueueBlock(InStorageAccount):
+    """The queue the job consumes, in a storage account the stack references (it creates only the queues)."""
+
+    queue: Annotated[str, AfterValidator(check_storage_queue_name)]
 
     def queue_id(self, queue: str) -> str:
         """The queue's ARM id: the narrowest scope its data roles take (Microsoft Learn "Assign an Azure role for
