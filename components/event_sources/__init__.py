@@ -41,6 +41,10 @@ class EventJobSettings(JobSettings):
 
     # The config block that names the source (`queue`, `storageQueue`, `eventHub`).
     SOURCE_KEY: ClassVar[str]
+    # Environment variables the job sets for its code (a user value would silently override them), and what the
+    # source is called in the message refusing one.
+    WORKLOAD_ENV: ClassVar[tuple[str, ...]] = ()
+    SOURCE_NOUN: ClassVar[str] = "source"
     # Messages (events) per execution: the scaler starts ceil(backlog / messageCount) executions.
     message_count: Annotated[int, Field(ge=1)]
     # The backlog below which no execution starts (KEDA's activation threshold of the source's scaler).
@@ -59,6 +63,15 @@ class EventJobSettings(JobSettings):
                     key="minExecutions",
                 )
             )
+        for name in self.WORKLOAD_ENV:
+            if name in self.env:
+                problems.append(
+                    rule_error(
+                        f"`{name}` is set by the event job for its workload identity and {self.SOURCE_NOUN}",
+                        f"remove env.{name}; the job sets it",
+                        key=f"env.{name}",
+                    )
+                )
         own = {(role.guid, ArmId.parse(scope)): role for role, scope in self.source_grants()}
         for index, grant in enumerate(self.azure_access):
             role = own.get((grant.built_in_role.guid, grant.scope_id))

@@ -192,23 +192,12 @@ class EventHubJobConfig(EventJobSettings):
     grow."""
 
     SOURCE_KEY: ClassVar[str] = "eventHub"
+    WORKLOAD_ENV: ClassVar[tuple[str, ...]] = WORKLOAD_ENV
+    SOURCE_NOUN: ClassVar[str] = "hub"
     event_hub: EventHubBlock
     # The explicit opt-in to lose the checkpoints (the job would then read every retained event again): without it
     # the checkpoint container outlives the job (`retainOnDelete`).
     delete_checkpoints_with_job: bool = False
-
-    def rule_problems(self) -> list[PydanticCustomError]:
-        problems = super().rule_problems()
-        for name in WORKLOAD_ENV:
-            if name in self.env:
-                problems.append(
-                    rule_error(
-                        f"`{name}` is set by the event job for its workload identity and hub",
-                        f"remove env.{name}; the job sets it",
-                        key=f"env.{name}",
-                    )
-                )
-        return problems
 
     def created_in(self) -> dict[str, str]:
         return {

@@ -71,6 +71,8 @@ class ServiceBusJobConfig(EventJobSettings):
     """A job whose executions a KEDA `azure-servicebus` scale rule starts as the queue backlog grows."""
 
     SOURCE_KEY: ClassVar[str] = "queue"
+    WORKLOAD_ENV: ClassVar[tuple[str, ...]] = WORKLOAD_ENV
+    SOURCE_NOUN: ClassVar[str] = "queue"
     queue: Annotated[str, AfterValidator(check_queue_name)]
     # `connectionString` is the visible, weaker fallback: a SAS rule and a secret instead of an identity.
     auth: Literal["managedIdentity", "connectionString"] = "managedIdentity"
@@ -111,15 +113,6 @@ class ServiceBusJobConfig(EventJobSettings):
                     key=f"secrets.{CONNECTION_SECRET}",
                 )
             )
-        for name in WORKLOAD_ENV:
-            if name in self.env:
-                problems.append(
-                    rule_error(
-                        f"`{name}` is set by the event job for its workload identity and queue",
-                        f"remove env.{name}; the job sets it",
-                        key=f"env.{name}",
-                    )
-                )
         return problems
 
     def check_access_against_own_grants(self, platform: PlatformFacts, key: str) -> list[PydanticCustomError]:

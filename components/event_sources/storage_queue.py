@@ -146,24 +146,13 @@ class StorageQueueJobConfig(EventJobSettings):
     """A job whose executions a KEDA `azure-queue` scale rule starts as the storage queue's backlog grows."""
 
     SOURCE_KEY: ClassVar[str] = "storageQueue"
+    WORKLOAD_ENV: ClassVar[tuple[str, ...]] = WORKLOAD_ENV
+    SOURCE_NOUN: ClassVar[str] = "queue"
     storage_queue: StorageQueueBlock
     # How many times a message may be received before the code moves it to the poison queue (told through env).
     max_dequeue_count: Annotated[int, Field(ge=1)] = DEFAULT_MAX_DEQUEUE_COUNT
     # The explicit opt-in to lose messages: without it the queues outlive the job (`retainOnDelete`).
     delete_queue_with_job: bool = False
-
-    def rule_problems(self) -> list[PydanticCustomError]:
-        problems = super().rule_problems()
-        for name in WORKLOAD_ENV:
-            if name in self.env:
-                problems.append(
-                    rule_error(
-                        f"`{name}` is set by the event job for its workload identity and queue",
-                        f"remove env.{name}; the job sets it",
-                        key=f"env.{name}",
-                    )
-                )
-        return problems
 
     def created_in(self) -> dict[str, str]:
         return {"storageQueue.accountId": self.storage_queue.account_id}
