@@ -244,6 +244,18 @@ def measure(variant: str, jobs: int) -> dict[str, Any]:
     }
 
 
+def profiled(variant: str, jobs: int, stats_file: Path) -> dict[str, Any]:
+    """`measure` under cProfile, its stats written to `stats_file`. This process only: the policy pack answers on
+    gRPC worker threads, which cProfile does not follow (py-spy does; docs/internals.md, Performance). The seconds
+    include the profiler's overhead: profile to see where the time goes, bench to see how much."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(measure, variant, jobs)
+    profiler.dump_stats(stats_file)
+    return result
+
+
 # --- the runs ---------------------------------------------------------------------------------------------
 
 
@@ -368,9 +380,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"numbers of jobs to measure (default {' '.join(map(str, SIZES))}; at least {MIN_JOBS} each)",
     )
     parser.add_argument("--pairs", type=int, default=PAIRS, help=f"alternating rounds per size (default {PAIRS})")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        type=Path,
+        help="with --measure: run that one measurement under cProfile and write its stats to FILE (read them with "
+        "`python -m pstats FILE`; see docs/internals.md, Performance)",
+    )
     args = parser.parse_args(argv)
     if args.measure and args.jobs is None:
         parser.error("--measure needs --jobs")
+    if args.profile and not args.measure:
+        parser.error("--profile needs --measure and --jobs")
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
     if any(size < MIN_JOBS for size in [*args.sizes, *([args.jobs] if args.measure else [])]):
@@ -383,7 +404,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.measure:
         exit_now(bench(args.sizes, args.pairs))
     try:
-        print(json.dumps(measure(args.measure, args.jobs)))
+        print(
+            json.dumps(
+                profiled(args.measure, args.jobs, args.profile) if args.profile else measure(args.measure, args.jobs)
+            )
+        )
         code = 0
     except BenchError as failure:
         print(failure, file=sys.stderr)
