@@ -11,8 +11,10 @@ and records the property dependency.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pulumi
+from pulumi_azure_native import authorization
 
 
 def _resolved(value: object) -> asyncio.Future:
@@ -23,21 +25,43 @@ def _resolved(value: object) -> asyncio.Future:
 
 def known_after(value: pulumi.Input[str], resource: pulumi.Resource) -> pulumi.Output[str]:
     """`value` as an input that depends on `resource` (created first, recorded as a property dependency) but is
-    known even while `resource` does not exist yet."""
+    known even while `resource` does not exist yet.
+
+    A plain `value` becomes ONE output, already resolved and carrying the dependency: no `Output.all`/`apply` chain
+    (each of those is an output and event-loop tasks of its own, per composed value; issue 20 measured them as the
+    part of the preview that grows faster than registration). An output `value` takes one join with the dependency."""
+    if isinstance(value, str):
+        return pulumi.Output(
+            resources={resource}, future=_resolved(value), is_known=_resolved(True), is_secret=_resolved(False)
+        )
     dependency: pulumi.Output[None] = pulumi.Output(
         resources={resource}, future=_resolved(None), is_known=_resolved(True), is_secret=_resolved(False)
     )
     return pulumi.Output.all(value, dependency).apply(lambda values: values[0])
 
 
-def resource_group_id(subscription_id: pulumi.Input[str], resource_group: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("/subscriptions/", subscription_id, "/resourceGroups/", resource_group)
+def deployment_subscription(parent: pulumi.Resource, configured: str | None) -> pulumi.Input[str]:
+    """The subscription the stack deploys to. When the stack file names it (`azure-native:subscriptionId`) it is that
+    text: azure-native's `getClientConfig` answers the same value, the provider's configured subscription
+    (pulumi/pulumi-azure-native `provider/pkg/provider/provider.go` `Invoke`, `auth.SubscriptionID` from
+    `getAuthConfig`), and plain text lets every id composed from it be plain text too (no output per id). Otherwise
+    it is that invoke's answer, which runs during a preview, so it is known before anything exists."""
+    if configured:
+        return configured
+    return authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=parent)).subscription_id
+
+
+def _compose(subscription_id: pulumi.Input[str], build: Callable[[str], str]) -> pulumi.Input[str]:
+    """`build(subscription)`: plain text when the subscription is (the stack file names it), else one `apply`."""
+    if isinstance(subscription_id, str):
+        return build(subscription_id)
+    return pulumi.Output.from_input(subscription_id).apply(build)
 
 
 def resource_id(
     subscription_id: pulumi.Input[str], resource_group: str, provider: str, *types_and_names: str
-) -> pulumi.Output[str]:
-    """`/subscriptions/<sub>/resourceGroups/<rg>/providers/<provider>/<type>/<name>[/<type>/<name>...]`."""
-    return pulumi.Output.concat(
-        resource_group_id(subscription_id, resource_group), f"/providers/{provider}/", "/".join(types_and_names)
-    )
+) -> pulumi.Input[str]:
+    """`/subscriptions/<sub>/resourceGroups/<rg>/providers/<provider>/<type>/<name>[/<type>/<name>...]`: plain text
+    when the subscription is, else one `apply` of the subscription output."""
+    path = f"/resourceGroups/{resource_group}/providers/{provider}/{'/'.join(types_and_names)}"
+    return _compose(subscription_id, lambda subscription: f"/subscriptions/{subscription}{path}")

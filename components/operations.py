@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pulumi
 from pulumi_azure_native import app
 
 from components.arm import known_after, resource_id
@@ -105,8 +104,9 @@ def console_log_query(job_name: str) -> str:
 def job_outputs(name: str, job: app.Job, identity: JobIdentity, platform: PlatformRefs) -> dict[str, Any]:
     """The per-job output contract every job kind exports (event jobs add their queue's outputs)."""
 
-    def command(build: Any) -> pulumi.Output[str]:
-        return pulumi.Output.from_input(placement.resource_group_name).apply(lambda rg: build(name, rg))
+    def command(build: Any) -> str:
+        # Plain text from config names: an operator's command needs no output (nor the output's tasks) per job.
+        return build(name, placement.resource_group)
 
     placement = platform.placement
     return {

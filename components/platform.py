@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import app, authorization, operationalinsights, resources, servicebus
+from pulumi_azure_native import app, operationalinsights, resources, servicebus
 
 from components.alerts import AlertRefs, stack_alerts
-from components.arm import known_after, resource_id
+from components.arm import deployment_subscription, known_after, resource_id
 from components.config import CONSUMPTION, PlatformConfig
 from components.environment_storage import register_storages, storage_identity
 from components.platform_contract import (
@@ -63,10 +63,7 @@ class JobsPlatform(pulumi.ComponentResource):
         super().__init__("aca-jobs:index:JobsPlatform", name, None, opts)
         config, location = args.config, args.location
         tags = dict(config.tags)
-        # The deployment's subscription: invokes run during a preview, so this is known before anything exists.
-        subscription_id = authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).subscription_id
+        subscription_id = deployment_subscription(self, args.subscription_id)
 
         def stateful(**extra: object) -> pulumi.ResourceOptions:
             # Stateful resources are protected as a whole stack decides (prod: on); their physical names come

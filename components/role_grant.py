@@ -30,14 +30,24 @@ def grant_role(
     """`grant` to `identity`, named `<name>-<role>[-<label>]`: the assignment's Azure name is derived from what it
     grants (a re-run is idempotent), and `principalType: ServicePrincipal` spares ARM the directory lookup that races
     a new identity."""
-    scope = pulumi.Output.from_input(grant.scope)
+    scope = grant.scope
+    if isinstance(scope, str):
+        # A scope config already knows (most are): the definition id is plain text and the name one apply.
+        name_of_grant = identity.principal_id.apply(
+            lambda principal: role_assignment_name(scope, principal, grant.role)
+        )
+        definition: pulumi.Input[str] = role_definition_id(grant.role, scope)
+    else:
+        scope_output = pulumi.Output.from_input(scope)
+        name_of_grant = pulumi.Output.all(scope_output, identity.principal_id).apply(
+            lambda values: role_assignment_name(values[0], values[1], grant.role)
+        )
+        definition = scope_output.apply(lambda s: role_definition_id(grant.role, s))
     return authorization.RoleAssignment(
         f"{name}-{grant.logical_suffix}",
-        role_assignment_name=pulumi.Output.all(scope, identity.principal_id).apply(
-            lambda values: role_assignment_name(values[0], values[1], grant.role)
-        ),
+        role_assignment_name=name_of_grant,
         scope=scope,
-        role_definition_id=scope.apply(lambda s: role_definition_id(grant.role, s)),
+        role_definition_id=definition,
         principal_id=identity.principal_id,
         principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
         description=f"{grant.role.display_name} for {name} (aca-jobs)",

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import resources
 from pydantic import ValidationError
 
 from components.alerts import AlertRefs
-from components.arm import known_after
+from components.arm import deployment_subscription, known_after
 from components.config import (
     PLATFORM_STACK_KEY,
     AlertsConfig,
@@ -80,9 +80,7 @@ class TeamPlatform(pulumi.ComponentResource):
             ) from None
         for warning in check_on_contract(config, facts, stack_file):
             pulumi.log.warn(warning)
-        subscription_id = authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).subscription_id
+        subscription_id = deployment_subscription(self, config.subscription_id)
         location = self.contract.location
         self.resource_group = resources.ResourceGroup(
             "resource-group",
