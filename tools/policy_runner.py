@@ -611,39 +611,58 @@ def _analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
 class PolicyReview:
     """Reviews resources as they are registered, like the CLI does during a preview.
 
-    A worker thread connects to the pack, configures it, then sends each submitted resource's Analyze request
-    without waiting for the answer; the pack analyzes in its own process while the program keeps registering.
-    `finish` sends AnalyzeStack and collects every diagnostic."""
+    A worker thread connects to the pack and configures it while the program starts; resources registered
+    meanwhile wait in a backlog that the worker sends once the pack is configured. From then on each registration
+    sends its Analyze request at once, on the thread that registers it, without waiting for the answer: the pack
+    analyzes in its own process while the program keeps registering. (Handing every request to the worker instead
+    left most of them unsent until the program ended: the worker rarely got the GIL from the busy program, and the
+    pack then did its work after the program rather than beside it; docs/internals.md, Performance.) `finish`
+    sends AnalyzeStack and collects every diagnostic."""
 
     def __init__(self, pack: PolicyPackProcess, user_config: Mapping[str, Any], source: str = "policy config") -> None:
         self._pack, self._user_config, self._source = pack, user_config, source
-        self._submitted: queue.SimpleQueue[Registration | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._backlog: list[Registration] | None = []  # None once the pack is configured
         self._pending: list[tuple[str, grpc.Future]] = []
         self._info: analyzer_pb2.AnalyzerInfo | None = None
         self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker = threading.Thread(target=self._configure, daemon=True)
         self._worker.start()
 
     def submit(self, resource: Registration) -> None:
         # The engine analyzes every registered resource, components included, before deciding its step
         # (pulumi/pulumi `pkg/resource/deploy/step_generator.go` `continueStepsFromImport` -> `analyzeAll`).
-        self._submitted.put(resource)
+        with self._lock:
+            if self._error is not None:
+                return  # finish reports it
+            if self._backlog is not None:
+                self._backlog.append(resource)
+                return
+            self._send(resource)
 
-    def _work(self) -> None:
+    def _send(self, resource: Registration) -> None:
+        """Analyze `resource` without waiting for the answer (called holding the lock)."""
+        try:
+            self._pending.append((resource.urn, self._pack.call_future("Analyze", _analyze_request(resource))))
+        except BaseException as error:  # re-raised by finish, on the caller's thread
+            self._error = error
+
+    def _configure(self) -> None:
         try:
             info = self._pack.call("GetAnalyzerInfo", empty_pb2.Empty())
             config = reconcile_config(info, self._user_config, self._source)
             self._pack.call("Configure", _configure_request(config))
-            self._info = info
-            while (resource := self._submitted.get()) is not None:
-                self._pending.append((resource.urn, self._pack.call_future("Analyze", _analyze_request(resource))))
         except BaseException as error:  # re-raised by finish, on the caller's thread
-            self._error = error
-            while self._submitted.get() is not None:
-                pass
+            with self._lock:
+                self._error, self._backlog = error, None
+            return
+        with self._lock:
+            self._info = info
+            backlog, self._backlog = self._backlog or [], None
+            for resource in backlog:
+                self._send(resource)
 
     def finish(self, run: ProgramRun) -> list[PolicyViolation]:
-        self._submitted.put(None)
         self._worker.join()
         if self._error is not None:
             raise self._error
