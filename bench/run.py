@@ -2,9 +2,12 @@
 
 The generated stack (`generated_config`) is shaped like the committed `Pulumi.prod.yaml`: alerts on (an action group
 mailing the on-call address), the stack's Key Vault, protected stateful resources, digest-pinned images, and the
-jobs split evenly over the three kinds: manual jobs with an `azureAccess` grant, Service Bus event jobs with a Key
-Vault secret and an `azureAccess` grant, scheduled jobs with a command, a Key Vault secret and an `azureAccess`
-grant. It is reviewed with the strictest committed policy config (`policy/prod.json`: every policy mandatory).
+jobs split evenly over five shapes (`SHAPES`), every job kind and every event source: manual jobs with an
+`azureAccess` grant; scheduled jobs with a command, a Key Vault secret and an `azureAccess` grant; and event jobs on
+a Service Bus queue (`queue`), on a storage queue (`storageQueue`, its own queue in a shared account) and on an event
+hub (`eventHub`, its own hub, consumer group and checkpoint container), each with a Key Vault secret and an
+`azureAccess` grant. It is reviewed with the strictest committed policy config (`policy/prod.json`: every policy
+mandatory).
 
 What is measured, for 10, 100 and 300 jobs:
 - baseline: `bench/baseline_program.py` registers the same Azure resources directly with pulumi-azure-native under
@@ -69,8 +72,10 @@ POLICY_CONFIG = PROJECT_DIR / "policy" / "prod.json"
 
 # --- the generated stack ----------------------------------------------------------------------------------
 
-KINDS = ("manualJobs", "eventJobs", "scheduledJobs")
-MIN_JOBS = len(KINDS)  # at least one job of every kind
+# The job shapes a generated stack holds, in order: every job kind, and every event source of the event kind
+# (`components/job_kinds.py` JOB_KINDS, `EVENT_SOURCES`; docs/event-sources.md).
+SHAPES = ("manual", "scheduled", "serviceBus", "storageQueue", "eventHub")
+MIN_JOBS = len(SHAPES)  # at least one job of every shape
 # A subscription that is not the committed files' all-zero placeholder, which the program warns about.
 SUBSCRIPTION = "5b0c2d1e-7f3a-4e8b-9c6d-1a2b3c4d5e6f"
 REGISTRY = "acrbench"
@@ -87,15 +92,30 @@ KEY_VAULT_ID = _arm_id("rg-shared", f"Microsoft.KeyVault/vaults/{KEY_VAULT}")
 EXPORTS_CONTAINER_ID = _arm_id(
     "rg-data-bench", "Microsoft.Storage/storageAccounts/stbenchdata/blobServices/default/containers/exports"
 )
+# What the storage-queue and Event Hubs jobs read, referenced only (the stack creates the queues, the consumer
+# groups and the checkpoint containers in them). In the stack's subscription, as the program requires
+# (docs/event-sources.md, "Limitation").
+QUEUE_ACCOUNT_ID = _arm_id("rg-data-bench", "Microsoft.Storage/storageAccounts/stbenchqueues")
+EVENT_HUBS_NAMESPACE_ID = _arm_id("rg-data-bench", "Microsoft.EventHub/namespaces/evhns-aca-bench")
+CHECKPOINT_ACCOUNT_ID = _arm_id("rg-data-bench", "Microsoft.Storage/storageAccounts/stbenchcheckpoints")
 
 
-def kind_counts(jobs: int) -> dict[str, int]:
-    """`jobs` split over the three kinds as evenly as possible (the first kinds take the remainder)."""
-    return {kind: jobs // len(KINDS) + (index < jobs % len(KINDS)) for index, kind in enumerate(KINDS)}
+def shape_counts(jobs: int) -> dict[str, int]:
+    """`jobs` split over the shapes as evenly as possible (the first shapes take the remainder)."""
+    return {shape: jobs // len(SHAPES) + (index < jobs % len(SHAPES)) for index, shape in enumerate(SHAPES)}
 
 
 def _secret(job: str, secret: str) -> dict[str, str]:
     return {"keyVaultSecretUrl": f"https://{KEY_VAULT}.vault.azure.net/secrets/{job}-{secret}"}
+
+
+def _with_secret(name: str, variable: str, secret: str) -> dict[str, Any]:
+    """A Key Vault secret the job reads through `env`."""
+    return {"env": {variable: {"secretRef": secret}}, "secrets": {secret: _secret(name, secret)}}
+
+
+def _access(role: str) -> dict[str, Any]:
+    return {"azureAccess": [{"role": role, "scope": EXPORTS_CONTAINER_ID}]}
 
 
 def _manual(name: str, index: int) -> dict[str, Any]:
@@ -104,25 +124,12 @@ def _manual(name: str, index: int) -> dict[str, Any]:
         "parallelism": 2,
         "replicaCompletionCount": 2,
         "replicaRetryLimit": 1,
-        "azureAccess": [{"role": "Storage Blob Data Reader", "scope": EXPORTS_CONTAINER_ID}],
-    }
-
-
-def _event(name: str, index: int) -> dict[str, Any]:
-    return {
-        "image": IMAGE,
-        "queue": f"queue-{index:04d}",
-        "messageCount": 10,
-        "replicaTimeout": 900,
-        "replicaRetryLimit": 2,
-        "idempotent": True,
-        "env": {"API_TOKEN": {"secretRef": "api-token"}},
-        "secrets": {"api-token": _secret(name, "api-token")},
-        "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
+        **_access("Storage Blob Data Reader"),
     }
 
 
 def _scheduled(name: str, index: int) -> dict[str, Any]:
+    secret = _with_secret(name, "DB_PASSWORD", "db-password")
     return {
         "image": IMAGE,
         # Daily, each job at its own minute of the day (UTC).
@@ -133,46 +140,102 @@ def _scheduled(name: str, index: int) -> dict[str, Any]:
         "replicaRetryLimit": 1,
         "cpu": 0.25,
         "memory": "0.5Gi",
-        "env": {"DB_HOST": "db-bench.postgres.database.azure.com", "DB_PASSWORD": {"secretRef": "db-password"}},
-        "secrets": {"db-password": _secret(name, "db-password")},
-        "azureAccess": [{"role": "Storage Blob Data Contributor", "scope": EXPORTS_CONTAINER_ID}],
+        **secret,
+        "env": {"DB_HOST": "db-bench.postgres.database.azure.com", **secret["env"]},
+        **_access("Storage Blob Data Contributor"),
     }
 
 
-_BUILDERS: dict[str, tuple[str, Callable[[str, int], dict[str, Any]]]] = {
-    "manualJobs": ("job-manual", _manual),
-    "eventJobs": ("job-event", _event),
-    "scheduledJobs": ("job-scheduled", _scheduled),
+def _service_bus(name: str, index: int) -> dict[str, Any]:
+    return {
+        "image": IMAGE,
+        "queue": f"queue-{index:04d}",
+        "messageCount": 10,
+        "replicaTimeout": 900,
+        "replicaRetryLimit": 2,
+        "idempotent": True,
+        **_with_secret(name, "API_TOKEN", "api-token"),
+        **_access("Storage Blob Data Contributor"),
+    }
+
+
+def _storage_queue(name: str, index: int) -> dict[str, Any]:
+    # Every job its own queue (and poison queue) in one shared account, as docs/event-sources.md's example.
+    return {
+        "image": IMAGE,
+        "storageQueue": {"accountId": QUEUE_ACCOUNT_ID, "queue": f"work-{index:04d}"},
+        "messageCount": 16,
+        "maxExecutions": 5,
+        "replicaTimeout": 900,
+        "replicaRetryLimit": 1,
+        **_with_secret(name, "API_TOKEN", "api-token"),
+        **_access("Storage Blob Data Contributor"),
+    }
+
+
+def _event_hub(name: str, index: int) -> dict[str, Any]:
+    # Every job its own hub of one namespace, its own consumer group and checkpoint container (in one account).
+    return {
+        "image": IMAGE,
+        "eventHub": {
+            "namespaceId": EVENT_HUBS_NAMESPACE_ID,
+            "name": f"telemetry-{index:04d}",
+            "consumerGroup": name,
+            "checkpoint": {"accountId": CHECKPOINT_ACCOUNT_ID, "container": f"checkpoints-{index:04d}"},
+        },
+        "messageCount": 100,
+        "maxExecutions": 4,
+        "replicaTimeout": 900,
+        "replicaRetryLimit": 1,
+        **_with_secret(name, "API_TOKEN", "api-token"),
+        **_access("Storage Blob Data Reader"),
+    }
+
+
+# shape -> (its config key, the prefix of its jobs' names, the builder of one job's settings)
+_BUILDERS: dict[str, tuple[str, str, Callable[[str, int], dict[str, Any]]]] = {
+    "manual": ("aca-jobs:manualJobs", "job-manual", _manual),
+    "scheduled": ("aca-jobs:scheduledJobs", "job-scheduled", _scheduled),
+    "serviceBus": ("aca-jobs:eventJobs", "job-servicebus", _service_bus),
+    "storageQueue": ("aca-jobs:eventJobs", "job-storagequeue", _storage_queue),
+    "eventHub": ("aca-jobs:eventJobs", "job-eventhub", _event_hub),
 }
 
 
-def _jobs(kind: str, count: int) -> dict[str, dict[str, Any]]:
-    prefix, build = _BUILDERS[kind]
-    return {f"{prefix}-{index:04d}": build(f"{prefix}-{index:04d}", index) for index in range(count)}
+def generated_jobs(jobs: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """`jobs` jobs split evenly over SHAPES, by config key (`aca-jobs:eventJobs` holds the three sources)."""
+    if jobs < MIN_JOBS:
+        raise ValueError(f"a generated stack has at least {MIN_JOBS} jobs, one of each shape ({', '.join(SHAPES)})")
+    by_key: dict[str, dict[str, dict[str, Any]]] = {}
+    for shape, count in shape_counts(jobs).items():
+        key, prefix, build = _BUILDERS[shape]
+        for index in range(count):
+            name = f"{prefix}-{index:04d}"
+            by_key.setdefault(key, {})[name] = build(name, index)
+    return by_key
+
+
+def _platform() -> dict[str, Any]:
+    return {
+        "resourceGroup": "rg-aca-bench",
+        # Room for every event job at its peak (maxExecutions 10 x 0.5 cores) at every size.
+        "environment": {"name": "aca-env-bench", "logRetentionDays": 90, "coreQuota": 1_000_000},
+        "registry": {"server": f"{REGISTRY}.azurecr.io", "resourceId": REGISTRY_ID},
+        "serviceBus": {"namespace": "sb-aca-bench", "sku": "Standard"},
+        "keyVault": {"resourceId": KEY_VAULT_ID},
+        "alerts": {"emails": ["aca-oncall@example.com"]},
+        "protect": True,
+        "tags": {"owner": "platform-team", "environment": "bench"},
+    }
+
+
+_PROVIDER = {"azure-native:location": "koreacentral", "azure-native:subscriptionId": SUBSCRIPTION}
 
 
 def generated_config(jobs: int) -> dict[str, Any]:
-    """The stack config of `jobs` jobs (at least `MIN_JOBS`), as `Pulumi.<stack>.yaml` holds it: see the module
+    """The single stack of `jobs` jobs (at least `MIN_JOBS`), as `Pulumi.<stack>.yaml` holds it: see the module
     docstring. It must pass config, the program's warnings and the review with `POLICY_CONFIG` cleanly."""
-    if jobs < MIN_JOBS:
-        raise ValueError(f"a generated stack has at least {MIN_JOBS} jobs, one of each kind")
-    counts = kind_counts(jobs)
-    return {
-        "azure-native:location": "koreacentral",
-        "azure-native:subscriptionId": SUBSCRIPTION,
-        "aca-jobs:platform": {
-            "resourceGroup": "rg-aca-bench",
-            # Room for every event job at its peak (maxExecutions 10 x 0.5 cores) at every size.
-            "environment": {"name": "aca-env-bench", "logRetentionDays": 90, "coreQuota": 1_000_000},
-            "registry": {"server": f"{REGISTRY}.azurecr.io", "resourceId": REGISTRY_ID},
-            "serviceBus": {"namespace": "sb-aca-bench", "sku": "Standard"},
-            "keyVault": {"resourceId": KEY_VAULT_ID},
-            "alerts": {"emails": ["aca-oncall@example.com"]},
-            "protect": True,
-            "tags": {"owner": "platform-team", "environment": "bench"},
-        },
-        **{f"aca-jobs:{kind}": _jobs(kind, counts[kind]) for kind in KINDS},
-    }
+    return {**_PROVIDER, "aca-jobs:platform": _platform(), **generated_jobs(jobs)}
 
 
 # --- one measurement (in a fresh child process) -----------------------------------------------------------
@@ -340,7 +403,7 @@ def table(results: dict[int, dict[str, dict[str, float]]], pairs: int) -> str:
     lines = [
         f"offline preview (default mode of tools.offline.run_program), {pairs} pairs per size: fresh processes "
         f"alternating {' / '.join(VARIANTS)}; ratio = median of per-pair ratios, aim <= {AIM_RATIO}; "
-        f"jobs split over {', '.join(KINDS)}; reviewed with {POLICY_CONFIG.name}: no violation",
+        f"jobs split over {', '.join(SHAPES)}; reviewed with {POLICY_CONFIG.name}: no violation",
         f"{'jobs':>5} {'resources':>9} {'baseline s':>10} {'ours s':>8} {'ratio':>6} {'no-policy s':>11} "
         f"{'np ratio':>8} {'policy share':>12} {'baseline MB':>11} {'ours MB':>8} {'mem ratio':>9} {'aim':>6}",
     ]
@@ -395,7 +458,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
     if any(size < MIN_JOBS for size in [*args.sizes, *([args.jobs] if args.measure else [])]):
-        parser.error(f"every size must be at least {MIN_JOBS} (one job of each kind)")
+        parser.error(f"every size must be at least {MIN_JOBS} (one job of each shape: {', '.join(SHAPES)})")
     return args
 
 

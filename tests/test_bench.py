@@ -26,17 +26,44 @@ def programs() -> tuple[ProgramRun, ProgramRun]:
     return ours, baseline
 
 
-def test_generated_stack_has_every_kind_alerts_secrets_and_grants(programs: tuple[ProgramRun, ProgramRun]) -> None:
+def _scale_rule_types(run: ProgramRun) -> Counter[str]:
+    return Counter(
+        rule["type"]
+        for job in run.by_type("azure-native:app:Job")
+        for rule in job.inputs["configuration"].get("eventTriggerConfig", {}).get("scale", {}).get("rules", [])
+    )
+
+
+def _roles_at(run: ProgramRun, scope: str) -> Counter[str]:
+    return Counter(
+        r.inputs["description"].split(" for ")[0]
+        for r in run.by_type("azure-native:authorization:RoleAssignment")
+        if r.inputs["scope"] == scope
+    )
+
+
+def test_generated_stack_has_every_kind_source_alerts_secrets_and_grants(
+    programs: tuple[ProgramRun, ProgramRun],
+) -> None:
     ours, _ = programs
     triggers = Counter(r.inputs["configuration"]["triggerType"] for r in ours.by_type("azure-native:app:Job"))
-    assert triggers == {"Manual": 1, "Event": 1, "Schedule": 1}
+    assert triggers == {"Manual": 1, "Schedule": 1, "Event": 3}
+    assert _scale_rule_types(ours) == {"azure-servicebus": 1, "azure-queue": 1, "azure-eventhub": 1}
+    # What each source creates: the Service Bus queue; the storage queue and its poison queue; the consumer group and
+    # the checkpoint container.
+    assert len(ours.by_type("azure-native:servicebus:Queue")) == 1
+    assert len(ours.by_type("azure-native:storage:Queue")) == 2
+    assert len(ours.by_type("azure-native:eventhub:ConsumerGroup")) == 1
+    assert len(ours.by_type("azure-native:storage:BlobContainer")) == 1
     assert len(ours.by_type("azure-native:monitor:ActionGroup")) == 1
-    assert len(ours.by_type("azure-native:monitor:ScheduledQueryRule")) == 3
+    assert len(ours.by_type("azure-native:monitor:ScheduledQueryRule")) == 5  # failed executions, every job
+    # Service Bus dead letters and stuck backlog, the storage account's backlog, the hub's unread events.
+    assert len(ours.by_type("azure-native:monitor:MetricAlert")) == 4
     roles = Counter(
         r.inputs["description"].split(" for ")[0] for r in ours.by_type("azure-native:authorization:RoleAssignment")
     )
-    assert roles["Key Vault Secrets User"] == 2  # the event and the scheduled job's secret
-    assert roles["Storage Blob Data Reader"] + roles["Storage Blob Data Contributor"] == 3  # azureAccess
+    assert roles["Key Vault Secrets User"] == 4  # the scheduled and the three event jobs' secret
+    assert sum(_roles_at(ours, bench_run.EXPORTS_CONTAINER_ID).values()) == 5  # every job's azureAccess
 
 
 def test_baseline_registers_what_the_program_registers(programs: tuple[ProgramRun, ProgramRun]) -> None:
