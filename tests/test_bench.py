@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bench import run as bench_run
+from components.scale import budget_warnings
+from components.stack_config import load_stack_config
 from tools.offline import DEPLOYED, ProgramRun, run_program
 from tools.policy_runner import PolicyViolation
 
@@ -64,6 +66,15 @@ def test_generated_stack_has_every_kind_source_alerts_secrets_and_grants(
     )
     assert roles["Key Vault Secrets User"] == 4  # the scheduled and the three event jobs' secret
     assert sum(_roles_at(ours, bench_run.EXPORTS_CONTAINER_ID).values()) == 5  # every job's azureAccess
+
+
+@pytest.mark.parametrize("jobs", bench_run.SIZES)
+def test_every_size_passes_config_with_no_warning(jobs: int) -> None:
+    """What the program warns about from config alone, before it registers anything (`__main__.py`), at every size
+    `make bench` measures: e.g. the role-assignment budget, which only the largest size passes. (The registration's
+    own warnings and the review are `make bench-smoke`'s, at the smallest size.)"""
+    config = load_stack_config(bench_run.generated_config(jobs), stack_file="Pulumi.bench.yaml")
+    assert [*config.warnings(), *budget_warnings(config)] == []
 
 
 def test_baseline_registers_what_the_program_registers(programs: tuple[ProgramRun, ProgramRun]) -> None:
