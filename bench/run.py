@@ -15,6 +15,10 @@ What is measured, for 10, 100 and 300 jobs:
 - ours: the real `__main__.py` (config models, components) and the policy pack review over gRPC, as
   `python -m tools.preview` does;
 - ours without policies: the same minus the review, to show the policy analysis's share.
+And what a team's pull-request preview costs against the single stack's: the team stack (`team_config`, 15 jobs of
+the same mix on a platform stack, in its own resource group, protected, tagged) previewed as `python -m tools.preview`
+previews a team stack whose platform stack file is beside it: the platform stack (`platform_stack_config`: the same
+platform, no jobs) first, as deployed, for the outputs its StackReference reads, then the team stack, reviewed.
 Every variant runs the program through `tools.offline.run_program` in its default mode, `new-stack` (the first
 preview of a new stack: azure-native's preview outputs, ids unknown), the mode `make preview` uses.
 
@@ -24,20 +28,26 @@ alternate run by run, in rounds: baseline, ours, ours without policies, baseline
 default 5). Each round yields a pair ratio, ours seconds / baseline seconds of that same round (likewise for
 ours without policies and for peak memory); the reported ratio is the MEDIAN of the per-round ratios. Slow
 phases of a shared, noisy machine then hit both sides of a pair alike and cancel out, and a single disturbed
-round cannot move the median. Each child has a timeout (`CHILD_TIMEOUT_SECONDS`), so a hung child fails the
+round cannot move the median. Then, alike, the team stack against the single stack of the largest size measured
+(300 by default): `--team-pairs` pairs (default: `--pairs`; 0 skips it) of ours (the single stack), team, ours,
+team, ...; the reported ratio is the median of the per-pair ratios team seconds / single seconds. Each child has a
+timeout (`CHILD_TIMEOUT_SECONDS`), so a hung child fails the
 bench instead of hanging it.
 
 A broken run prints no numbers: the bench stops with exit 1 and the reason on stderr when a child fails or times
-out, when the review reports a violation or the program a warning for the generated stack, or when the baseline
-did not register the same Azure resource types, with the same counts, as ours (checked in every round). The
-table is printed only once every size has been measured.
+out, when the review reports a violation or the program a warning for a generated stack (the team's and its
+platform stack's included), or when the baseline did not register the same Azure resource types, with the same
+counts, as ours (checked in every round). The tables are printed only once everything has been measured.
 
 Printed per size: the median wall seconds of each variant, the median pair ratio, the policy share (median over
 the `ours` runs of the time the review adds after the program has finished, over that run's wall time), median
 peak memory (process plus its children, i.e. the policy pack) and the median pair ratio of peak memory.
 The aim is a time ratio ours/baseline of at most 1.3 (`AIM_RATIO`); the last column says whether it is met.
+Then, in a second table, the team stack against the single stack (both sizes named): the median seconds of each,
+of which the platform stack's preview, the median pair ratio team/single, median peak memory and its pair ratio.
 Not a test: seconds depend on the machine; the pair ratios are what is comparable between runs and machines.
-`make bench-smoke` (`--sizes 10 --pairs 1`) is the CI check that the bench still runs; its seconds mean nothing.
+`make bench-smoke` (`--sizes 10 --pairs 1`: the team stack against the 10-job stack, one pair) is the CI check that
+the bench still runs; its seconds mean nothing.
 """
 
 from __future__ import annotations
@@ -55,15 +65,19 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.stack_config import StackConfigError
 from tools.preview import exit_now
+
+if TYPE_CHECKING:
+    from tools.offline import ProgramRun, Registration
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SIZES = (10, 100, 300)
 PAIRS = 5
 VARIANTS = ("baseline", "ours", "ours-no-policy")  # the order of the runs within a round
+TEAM = "team"  # the team stack's measurement (with the review), paired with `ours` of the single stack
 AIM_RATIO = 1.3
 CHILD_TIMEOUT_SECONDS = 600
 SHOWN_VIOLATIONS = 5  # a broken generator breaks every job alike: the first few say why
@@ -249,6 +263,37 @@ def generated_config(jobs: int) -> dict[str, Any]:
     }
 
 
+# --- the generated team stack -----------------------------------------------------------------------------
+
+TEAM_JOBS = 15
+# The platform stack the team stack names (`<organization>/<project>/<stack>`); offline its outputs come from
+# previewing `platform_stack_config()` as deployed, as `tools/platform_outputs.py` does for a stack file beside.
+PLATFORM_STACK_NAME = "bench-platform"
+PLATFORM_STACK = f"bench/aca-jobs/{PLATFORM_STACK_NAME}"
+TEAM_STACK_NAME = "bench-team"
+
+
+def platform_stack_config() -> dict[str, Any]:
+    """The platform stack the team stack runs on: the single stack's platform (alerts, Key Vault, Service Bus
+    namespace), no jobs, so it exports the platform contract (docs/teams.md)."""
+    return {**_PROVIDER, "aca-jobs:platform": _platform()}
+
+
+def team_config(jobs: int = TEAM_JOBS) -> dict[str, Any]:
+    """A team stack of `jobs` jobs of the same mix as the single stack, on `PLATFORM_STACK` (its environment,
+    registry, Key Vault, namespace and action group), in the team's own resource group (docs/teams.md)."""
+    return {
+        **_PROVIDER,
+        "aca-jobs:platformStack": PLATFORM_STACK,
+        "aca-jobs:team": {
+            "resourceGroup": "rg-team-bench",
+            "tags": {"owner": "bench-team", "environment": "bench"},
+            "protect": True,
+        },
+        **generated_jobs(jobs),
+    }
+
+
 # --- one measurement (in a fresh child process) -----------------------------------------------------------
 
 
@@ -257,8 +302,11 @@ class BenchError(Exception):
 
 
 def resource_types(run: Any) -> dict[str, int]:
-    """How many Azure (custom) resources of each type a run registered; components are not Azure resources."""
-    return dict(sorted(Counter(r.type for r in run.resources if r.custom).items()))
+    """How many Azure resources of each type a run registered: components are not Azure resources, nor is a team
+    stack's read of its platform stack (`pulumi:pulumi:StackReference`)."""
+    return dict(
+        sorted(Counter(r.type for r in run.resources if r.custom and r.type.startswith("azure-native:")).items())
+    )
 
 
 def check_clean(violations: Sequence[Any], warnings: Sequence[str]) -> None:
@@ -281,17 +329,39 @@ def check_clean(violations: Sequence[Any], warnings: Sequence[str]) -> None:
         )
 
 
+def preview_platform_stack() -> ProgramRun:
+    """The platform stack's run as deployed, whose outputs a team stack reads: what `tools/platform_outputs.py` does
+    when the platform's stack file is beside the team's (`make preview STACK=<team>`, the pull-request workflow)."""
+    from tools.offline import DEPLOYED, run_program
+
+    return run_program(platform_stack_config(), PLATFORM_STACK_NAME, mode=DEPLOYED)
+
+
+def preview_team_stack(
+    jobs: int, platform_outputs: dict[str, Any], on_register: Callable[[Registration], None] | None = None
+) -> ProgramRun:
+    """The team stack of `jobs` jobs, reading `platform_outputs` through its StackReference, in the default mode."""
+    from tools.offline import run_program
+
+    return run_program(
+        team_config(jobs), TEAM_STACK_NAME, stack_outputs={PLATFORM_STACK: platform_outputs}, on_register=on_register
+    )
+
+
 def measure(variant: str, jobs: int) -> dict[str, Any]:
-    """One measurement, in this (fresh) process."""
+    """One measurement, in this (fresh) process. `team`: the team stack of `jobs` jobs, as `python -m tools.preview`
+    previews a team stack whose platform stack file is beside it: the platform stack first, as deployed, for its
+    outputs (while the policy pack boots), then the team stack, reviewed."""
     sys.path.insert(0, str(PROJECT_DIR))
     from tools.offline import run_program
     from tools.policy_runner import PolicyPackProcess, PolicyReview, read_policy_config
 
-    config = generated_config(jobs)
+    config = generated_config(jobs) if variant != TEAM else None
     policy_config = read_policy_config(POLICY_CONFIG)
     violations: list[Any] = []
+    warnings: list[str] = []
     started = time.perf_counter()
-    policy_seconds = 0.0
+    policy_seconds = platform_seconds = 0.0
     if variant == "baseline":
         run = run_program(config, "bench", program=PROJECT_DIR / "bench" / "baseline_program.py")
     elif variant == "ours-no-policy":
@@ -300,7 +370,14 @@ def measure(variant: str, jobs: int) -> dict[str, Any]:
         with PolicyPackProcess(PROJECT_DIR / "policy") as pack:
             # As tools.preview does: the analysis overlaps the program.
             policy_review = PolicyReview(pack, policy_config, POLICY_CONFIG.name)
-            run = run_program(config, "bench", on_register=policy_review.submit)
+            if variant == TEAM:
+                platform_started = time.perf_counter()
+                platform_run = preview_platform_stack()
+                platform_seconds = time.perf_counter() - platform_started
+                warnings += platform_run.warnings
+                run = preview_team_stack(jobs, platform_run.outputs, on_register=policy_review.submit)
+            else:
+                run = run_program(config, "bench", on_register=policy_review.submit)
             policy_started = time.perf_counter()
             violations = policy_review.finish(run)
             # What the review adds after the program has finished (the rest overlapped with it).
@@ -309,10 +386,11 @@ def measure(variant: str, jobs: int) -> dict[str, Any]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pack_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if variant != "baseline":
-        check_clean(violations, run.warnings)
+        check_clean(violations, [*warnings, *run.warnings])
     return {
         "seconds": seconds,
         "policy_seconds": policy_seconds,
+        "platform_seconds": platform_seconds,
         "peak_mb": (own + pack_peak) / 1024,
         "resources": resource_types(run),
     }
@@ -410,6 +488,35 @@ def measured(jobs: int, pairs: int, runner: Runner = run_child) -> dict[str, dic
     return summary
 
 
+def team_measured(single_jobs: int, team_jobs: int, pairs: int, runner: Runner = run_child) -> dict[str, float]:
+    """`pairs` pairs of fresh processes alternating the single stack of `single_jobs` jobs (`ours`) and the team
+    stack of `team_jobs` jobs (`team`), both reviewed; medians of each and the median of the per-pair ratios
+    team/single."""
+    pairs_ = []
+    for index in range(pairs):
+        print(
+            f"bench: team stack of {team_jobs} jobs against the single stack of {single_jobs} jobs, pair {index + 1} "
+            f"of {pairs}",
+            file=sys.stderr,
+            flush=True,
+        )
+        pairs_.append((runner("ours", single_jobs), runner(TEAM, team_jobs)))
+    return {
+        "single_jobs": single_jobs,
+        "team_jobs": team_jobs,
+        "pairs": pairs,
+        "single_resources": sum(pairs_[0][0]["resources"].values()),
+        "team_resources": sum(pairs_[0][1]["resources"].values()),
+        "single_seconds": statistics.median(single["seconds"] for single, _ in pairs_),
+        "team_seconds": statistics.median(team["seconds"] for _, team in pairs_),
+        "platform_seconds": statistics.median(team["platform_seconds"] for _, team in pairs_),
+        "ratio": statistics.median(team["seconds"] / single["seconds"] for single, team in pairs_),
+        "single_mb": statistics.median(single["peak_mb"] for single, _ in pairs_),
+        "team_mb": statistics.median(team["peak_mb"] for _, team in pairs_),
+        "mem_ratio": statistics.median(team["peak_mb"] / single["peak_mb"] for single, team in pairs_),
+    }
+
+
 def table(results: dict[int, dict[str, dict[str, float]]], pairs: int) -> str:
     lines = [
         f"offline preview (default mode of tools.offline.run_program), {pairs} pairs per size: fresh processes "
@@ -429,22 +536,48 @@ def table(results: dict[int, dict[str, dict[str, float]]], pairs: int) -> str:
     return "\n".join(lines)
 
 
-def bench(sizes: Sequence[int], pairs: int, runner: Runner = run_child) -> int:
-    """Measure every size, then print the table; on any failure print only the reason (stderr) and return 1."""
+def team_table(team: dict[str, float]) -> str:
+    pairs, team_jobs, single_jobs = int(team["pairs"]), int(team["team_jobs"]), int(team["single_jobs"])
+    return "\n".join(
+        [
+            f"a team's PR preview: the team stack of {team_jobs} jobs against the single stack of {single_jobs} jobs, "
+            f"{pairs} pairs: fresh processes alternating ours ({single_jobs} jobs) / team ({team_jobs} jobs), both "
+            f"reviewed with {POLICY_CONFIG.name}: no violation; the team's seconds include previewing its platform "
+            "stack for its outputs (platform s); ratio = median of per-pair ratios team/single",
+            f"{'team jobs':>9} {'resources':>9} {'team s':>7} {'platform s':>10} {'single jobs':>11} {'resources':>9} "
+            f"{'single s':>8} {'ratio':>6} {'team MB':>7} {'single MB':>9} {'mem ratio':>9}",
+            f"{team_jobs:>9} {int(team['team_resources']):>9} {team['team_seconds']:>7.2f} "
+            f"{team['platform_seconds']:>10.2f} {single_jobs:>11} {int(team['single_resources']):>9} "
+            f"{team['single_seconds']:>8.2f} {team['ratio']:>6.2f} {team['team_mb']:>7.0f} {team['single_mb']:>9.0f} "
+            f"{team['mem_ratio']:>9.2f}",
+        ]
+    )
+
+
+def bench(sizes: Sequence[int], pairs: int, runner: Runner = run_child, team_pairs: int | None = None) -> int:
+    """Measure every size, then the team stack against the largest size (`team_pairs` pairs, default `pairs`; 0:
+    not measured), then print the tables; on any failure print only the reason (stderr) and return 1."""
+    team_pairs = pairs if team_pairs is None else team_pairs
     try:
         results = {jobs: measured(jobs, pairs, runner) for jobs in sizes}
+        team = team_measured(max(sizes), TEAM_JOBS, team_pairs, runner) if team_pairs else None
     except BenchError as failure:
         print(f"bench failed, no numbers: {failure}", file=sys.stderr)
         return 1
     print(table(results, pairs), flush=True)
-    if pairs == 1:
-        print("one pair per size: a check that the bench runs, not a measurement (`make bench` measures)")
+    if team is not None:
+        print()
+        print(team_table(team), flush=True)
+    if pairs == 1 or team_pairs == 1:
+        print("one pair: a check that the bench runs, not a measurement (`make bench` measures)")
     return 0
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--measure", choices=VARIANTS, help="internal: one measurement, printed as a JSON line")
+    parser.add_argument(
+        "--measure", choices=(*VARIANTS, TEAM), help="internal: one measurement, printed as a JSON line"
+    )
     parser.add_argument("--jobs", type=int, help="internal: the size of the --measure run")
     parser.add_argument(
         "--sizes",
@@ -454,6 +587,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"numbers of jobs to measure (default {' '.join(map(str, SIZES))}; at least {MIN_JOBS} each)",
     )
     parser.add_argument("--pairs", type=int, default=PAIRS, help=f"alternating rounds per size (default {PAIRS})")
+    parser.add_argument(
+        "--team-pairs",
+        type=int,
+        help=f"pairs of the team stack ({TEAM_JOBS} jobs) against the single stack of the largest size (default: "
+        "--pairs; 0 skips it)",
+    )
     parser.add_argument(
         "--profile",
         metavar="FILE",
@@ -468,6 +607,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--profile needs --measure and --jobs")
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
+    if args.team_pairs is not None and args.team_pairs < 0:
+        parser.error("--team-pairs must be at least 0")
     if any(size < MIN_JOBS for size in [*args.sizes, *([args.jobs] if args.measure else [])]):
         parser.error(f"every size must be at least {MIN_JOBS} (one job of each shape: {', '.join(SHAPES)})")
     return args
@@ -476,7 +617,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if not args.measure:
-        exit_now(bench(args.sizes, args.pairs))
+        exit_now(bench(args.sizes, args.pairs, team_pairs=args.team_pairs))
     try:
         print(
             json.dumps(

@@ -132,3 +132,78 @@ def test_a_size_without_every_kind_is_refused() -> None:
     assert exit_.value.code == 2
     with pytest.raises(SystemExit):
         bench_run.parse_args(["--sizes"])  # an empty list measured nothing and exited 0
+
+
+def test_the_team_stack_is_valid_and_previews_clean() -> None:
+    """The team stack the bench measures against the single stack: its config passes, the program warns about
+    nothing, and it reads the platform stack, creating no platform piece and every shape's resources. (Reviewed with
+    policy/prod.json by `make bench-smoke`, as the single stack is.)"""
+    platform = bench_run.preview_platform_stack()
+    team = bench_run.preview_team_stack(bench_run.MIN_JOBS, platform.outputs)
+    assert platform.warnings == [] and team.warnings == []
+    [reference] = team.by_type("pulumi:pulumi:StackReference")
+    assert reference.inputs["name"] == bench_run.PLATFORM_STACK
+    types = bench_run.resource_types(team)
+    assert "azure-native:app:ManagedEnvironment" not in types and "azure-native:servicebus:Namespace" not in types
+    [group] = team.by_type("azure-native:resources:ResourceGroup")
+    assert group.inputs["resourceGroupName"] == "rg-team-bench"
+    assert _scale_rule_types(team) == {"azure-servicebus": 1, "azure-queue": 1, "azure-eventhub": 1}
+
+
+def test_the_team_ratio_is_the_median_of_per_pair_ratios() -> None:
+    calls: list[tuple[str, int]] = []
+    single, team = iter([10.0, 20.0, 30.0]), iter([1.0, 4.0, 3.0])
+
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        calls.append((variant, jobs))
+        seconds = next(team) if variant == "team" else next(single)
+        return {**_result({"azure-native:app:Job": jobs}), "seconds": seconds, "platform_seconds": 0.5}
+
+    summary = bench_run.team_measured(300, 15, 3, runner)
+    assert calls == [("ours", 300), ("team", 15)] * 3  # alternating, single first
+    # Pair ratios 0.1, 0.2, 0.1: their median, not the ratio of the medians (3 / 20).
+    assert summary["ratio"] == pytest.approx(0.1)
+    assert (summary["single_seconds"], summary["team_seconds"]) == (20.0, 3.0)
+
+
+def test_the_team_table_follows_the_main_one_naming_both_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        calls.append((variant, jobs))
+        seconds = 0.5 if variant == "team" else 2.0
+        return {**_result({"azure-native:app:Job": jobs}), "seconds": seconds, "platform_seconds": 0.1}
+
+    assert bench_run.bench([10, 20], 1, runner, team_pairs=2) == 0
+    out = capsys.readouterr().out
+    main, team = out.split("\n\n")
+    assert "   20        20" in main
+    assert "the team stack of 15 jobs against the single stack of 20 jobs, 2 pairs" in team
+    assert calls[-4:] == [("ours", 20), ("team", 15)] * 2  # against the largest size, after the main rounds
+    [row] = team.splitlines()[2:3]
+    assert row.split()[:4] == ["15", "15", "0.50", "0.10"] and row.split()[7] == "0.25"
+
+
+def test_a_failed_team_child_prints_no_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        if variant == "team":
+            raise bench_run.BenchError("team at 15 jobs failed (exit 1):\nthe program warns")
+        return _result({"azure-native:app:Job": jobs})
+
+    assert bench_run.bench([10], 1, runner) == 1
+    out, err = capsys.readouterr()
+    assert out == ""  # not even the main table
+    assert "bench failed, no numbers: team at 15 jobs failed" in err
+
+
+def test_team_pairs_zero_skips_the_team_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    variants: set[str] = set()
+
+    def runner(variant: str, jobs: int) -> dict[str, Any]:
+        variants.add(variant)
+        return _result({"azure-native:app:Job": jobs})
+
+    assert bench_run.bench([10], 1, runner, team_pairs=0) == 0
+    assert "team" not in variants and "team stack" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench_run.parse_args(["--team-pairs", "-1"])
