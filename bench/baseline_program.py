@@ -1,13 +1,17 @@
 """Benchmark baseline: the same Azure resources, with the same settings, as `__main__.py` registers for a stack,
 but registered directly with pulumi-azure-native, as a hand-written program would: no components, no config models,
-no policies, ids taken from resource outputs instead of composed from config.
+no policies, ids taken from resource outputs instead of composed from config (what the stack only references, a
+storage account, an Event Hubs namespace and its hubs, is named by the id config gives).
 
 Covers what `bench/run.py`'s generated stack uses: the platform (resource group, workspace, environment, Service Bus
-namespace, the action group mailing `alerts.emails`), manual, scheduled and Service Bus event jobs with their
-identities, AcrPull, Key Vault Secrets User per secret, `azureAccess` grants and the queue's data roles, Key Vault
-secret references, and the alert rules (failed executions per job; dead letters and stuck backlog per queue).
-`tests/test_bench.py` checks that it registers the same Azure resource types with the same counts as the real
-program, and `bench/run.py` checks it in every round. Run under the same mock runtime by `bench/run.py`; never
+namespace, the action group mailing `alerts.emails`), manual and scheduled jobs, and event jobs on each source
+(Service Bus `queue`, `storageQueue`, `eventHub`) with what the source creates (the queue; the storage queue and its
+poison queue; the consumer group and the checkpoint container), their identities, AcrPull, Key Vault Secrets User per
+secret, `azureAccess` grants and the source's data roles, KEDA scale rules, Key Vault secret references, and the
+alert rules (failed executions per job; per source: dead letters and stuck backlog per Service Bus queue, the storage
+account's backlog, the event hub's incoming events nobody reads). `tests/test_bench.py` checks, as a deployed stack,
+that it registers the same Azure resources (types, counts, physical names, inputs) as the real program, and
+`bench/run.py` checks types and counts in every round. Run under the same mock runtime by `bench/run.py`; never
 deployed."""
 
 import uuid
@@ -16,11 +20,13 @@ import pulumi
 from pulumi_azure_native import (
     app,
     authorization,
+    eventhub,
     managedidentity,
     monitor,
     operationalinsights,
     resources,
     servicebus,
+    storage,
 )
 
 NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:aca-jobs:role-assignment")
@@ -28,9 +34,13 @@ ROLES = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "Azure Service Bus Data Owner": "090c5cfd-751d-490a-894a-3ce6f1109419",
     "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    "Azure Event Hubs Data Receiver": "a638d3c7-ab3a-418d-83e6-5f17a39d4fde",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
+    "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
 }
 FAILURE_REASONS = '"Failed", "BackoffLimitExceeded", "DeadlineExceeded"'
 
@@ -43,6 +53,11 @@ environment_name = platform["environment"]["name"]
 key_vault_id = (platform.get("keyVault") or {}).get("resourceId")
 alerts = platform.get("alerts") or {}
 protected = pulumi.ResourceOptions(protect=platform.get("protect", False))
+# What holds messages or checkpoints outlives its job unless the job opts in to deleting it.
+kept = pulumi.ResourceOptions(protect=platform.get("protect", False), retain_on_delete=True)
+backlog = alerts.get("stuckBacklog", {})
+backlog_threshold, backlog_minutes = backlog.get("threshold", 100), backlog.get("minutes", 30)
+backlog_window = f"PT{backlog_minutes}M" if backlog_minutes < 60 else f"PT{backlog_minutes // 60}H"
 
 rg = resources.ResourceGroup(
     "resource-group", resource_group_name=platform["resourceGroup"], location=location, tags=tags, opts=protected
@@ -192,26 +207,21 @@ def failed_alert(name: str) -> None:
     )
 
 
-def queue_alert(name: str, rule: str, description: str, criterion: dict, window: str, severity: int) -> None:
+def metric_alert(
+    name: str, rule: str, description: str, scope, criteria: list, frequency: str, window: str, severity: int
+) -> None:
     monitor.MetricAlert(
         f"{name}-{rule}",
         rule_name=f"alert-{name}-{rule.removeprefix('stuck-')}",
         resource_group_name=rg.name,
         location="global",
         description=description,
-        scopes=[namespace.id],
+        scopes=[scope],
         criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
             odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-            all_of=[
-                monitor.MetricCriteriaArgs(
-                    criterion_type="StaticThresholdCriterion",
-                    metric_namespace="Microsoft.ServiceBus/namespaces",
-                    operator="GreaterThan",
-                    **criterion,
-                )
-            ],
+            all_of=[monitor.MetricCriteriaArgs(criterion_type="StaticThresholdCriterion", **c) for c in criteria],
         ),
-        evaluation_frequency="PT5M",
+        evaluation_frequency=frequency,
         window_size=window,
         severity=severity,
         auto_mitigate=True,
@@ -310,7 +320,37 @@ for name, settings in config.get_object("scheduledJobs", {}).items():
     trigger = {"trigger_type": "Schedule", "schedule_trigger_config": schedule}
     job(name, settings, trigger, identities, grants, extra_env)
 
-for name, settings in config.get_object("eventJobs", {}).items():
+
+def event_job(name: str, settings: dict, scaler_grants: list, workload_grants: list, rule: dict, env: dict) -> None:
+    """An event job: the scaler identity (AcrPull, the source's scaler grants, the job's secrets) is the scale rule's
+    identity; the workload identity holds the source's code grants and `azureAccess`."""
+    scaler, workload = identity(f"{name}-scaler"), identity(f"{name}-workload")
+    grants = [
+        grant(f"{name}-scaler", scaler, registry["resourceId"], "AcrPull"),
+        *[grant(f"{name}-scaler", scaler, scope, role) for role, scope in scaler_grants],
+        *secret_grants(f"{name}-scaler", scaler, settings),
+        *[grant(f"{name}-workload", workload, scope, role) for role, scope in workload_grants],
+        *access_grants(f"{name}-workload", workload, settings),
+    ]
+    event = app.JobConfigurationEventTriggerConfigArgs(
+        **replicas(settings),
+        scale=app.JobScaleArgs(
+            min_executions=settings.get("minExecutions", 0),
+            max_executions=settings.get("maxExecutions", 10),
+            polling_interval=settings.get("pollingInterval", 30),
+            rules=[app.JobScaleRuleArgs(identity=scaler.id, **rule)],
+        ),
+    )
+    trigger = {"trigger_type": "Event", "event_trigger_config": event}
+    env = {"AZURE_CLIENT_ID": workload.client_id, **env}
+    job(name, settings, trigger, [(scaler, "None"), (workload, "Main")], grants, env)
+
+
+def thresholds(settings: dict) -> tuple[str, str]:
+    return str(settings["messageCount"]), str(settings.get("activationMessageCount", 0))
+
+
+def service_bus_job(name: str, settings: dict) -> None:
     queue = settings["queue"].lower()
     queue_resource = servicebus.Queue(
         f"queue-{queue}",
@@ -321,73 +361,219 @@ for name, settings in config.get_object("eventJobs", {}).items():
         lock_duration=settings.get("lockDuration", "PT1M"),
         default_message_time_to_live=settings.get("messageTimeToLive"),
         dead_lettering_on_message_expiration=True,
-        opts=protected,
+        opts=kept,
     )
-    scaler, workload = identity(f"{name}-scaler"), identity(f"{name}-workload")
-    grants = [
-        grant(f"{name}-scaler", scaler, registry["resourceId"], "AcrPull"),
-        grant(f"{name}-scaler", scaler, queue_resource.id, "Azure Service Bus Data Owner"),
-        *secret_grants(f"{name}-scaler", scaler, settings),
-        grant(f"{name}-workload", workload, queue_resource.id, "Azure Service Bus Data Receiver"),
-        *access_grants(f"{name}-workload", workload, settings),
-    ]
-    rule = app.JobScaleRuleArgs(
-        name="queue-backlog",
-        type="azure-servicebus",
-        identity=scaler.id,
-        metadata={
-            "queueName": queue,
-            "namespace": namespace.name,
-            "messageCount": str(settings["messageCount"]),
-            "activationMessageCount": str(settings.get("activationMessageCount", 0)),
+    count, activation = thresholds(settings)
+    event_job(
+        name,
+        settings,
+        [("Azure Service Bus Data Owner", queue_resource.id)],
+        [("Azure Service Bus Data Receiver", queue_resource.id)],
+        {
+            "name": "queue-backlog",
+            "type": "azure-servicebus",
+            "metadata": {
+                "queueName": queue,
+                "namespace": namespace.name,
+                "messageCount": count,
+                "activationMessageCount": activation,
+            },
         },
+        {"SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": namespace_host, "SERVICEBUS_QUEUE_NAME": queue},
     )
-    event = app.JobConfigurationEventTriggerConfigArgs(
-        **replicas(settings),
-        scale=app.JobScaleArgs(
-            min_executions=settings.get("minExecutions", 0),
-            max_executions=settings.get("maxExecutions", 10),
-            polling_interval=settings.get("pollingInterval", 30),
-            rules=[rule],
-        ),
-    )
-    extra_env = {
-        "AZURE_CLIENT_ID": workload.client_id,
-        "SERVICEBUS_FULLY_QUALIFIED_NAMESPACE": namespace_host,
-        "SERVICEBUS_QUEUE_NAME": queue,
+    if action_group_id is None:
+        return
+    dimensions = [monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])]
+    on_queue = {
+        "metric_namespace": "Microsoft.ServiceBus/namespaces",
+        "operator": "GreaterThan",
+        "dimensions": dimensions,
     }
-    trigger = {"trigger_type": "Event", "event_trigger_config": event}
-    job(name, settings, trigger, [(scaler, "None"), (workload, "Main")], grants, extra_env)
-    if action_group_id is not None:
-        backlog = alerts.get("stuckBacklog", {})
-        threshold, minutes = backlog.get("threshold", 100), backlog.get("minutes", 30)
-        dimensions = [monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[queue])]
-        queue_alert(
-            name,
-            "dead-letters",
-            f"Queue {queue} (job {name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
+    metric_alert(
+        name,
+        "dead-letters",
+        f"Queue {queue} (job {name}) holds dead-lettered messages. See docs/operations.md, 'Dead letters'.",
+        namespace.id,
+        [
             {
                 "name": "dead-lettered-messages",
                 "metric_name": "DeadletteredMessages",
-                "dimensions": dimensions,
                 "threshold": 0,
                 "time_aggregation": "Maximum",
-            },
-            "PT15M",
-            alerts.get("deadLetters", {}).get("severity", 2),
-        )
-        queue_alert(
-            name,
-            "stuck-backlog",
-            f"Queue {queue} (job {name}) kept more than {threshold} active messages for {minutes} minutes: "
-            "executions are not draining it (is the scaler authorized?). See docs/operations.md.",
+                **on_queue,
+            }
+        ],
+        "PT5M",
+        "PT15M",
+        alerts.get("deadLetters", {}).get("severity", 2),
+    )
+    metric_alert(
+        name,
+        "stuck-backlog",
+        f"Queue {queue} (job {name}) kept more than {backlog_threshold} active messages for {backlog_minutes} "
+        "minutes: executions are not draining it (is the scaler authorized?). See docs/operations.md.",
+        namespace.id,
+        [
             {
                 "name": "active-messages",
                 "metric_name": "ActiveMessages",
-                "dimensions": dimensions,
-                "threshold": threshold,
+                "threshold": backlog_threshold,
                 "time_aggregation": "Minimum",
-            },
-            f"PT{minutes}M" if minutes < 60 else f"PT{minutes // 60}H",
-            backlog.get("severity", 2),
+                **on_queue,
+            }
+        ],
+        "PT5M",
+        backlog_window,
+        backlog.get("severity", 2),
+    )
+
+
+def storage_queue_job(name: str, settings: dict) -> None:
+    """The job's queue and `<queue>-poison`, created in the account the config names."""
+    account_id, queue = settings["storageQueue"]["accountId"], settings["storageQueue"]["queue"]
+    account, account_group = account_id.split("/")[-1], account_id.split("/")[4]
+    poison = f"{queue}-poison"
+    queues = {
+        q: storage.Queue(
+            f"storage-queue-{account}-{q}",
+            queue_name=q,
+            account_name=account,
+            resource_group_name=account_group,
+            opts=kept,
         )
+        for q in (queue, poison)
+    }
+    count, activation = thresholds(settings)
+    event_job(
+        name,
+        settings,
+        [("Storage Queue Data Reader", queues[queue].id)],
+        [
+            ("Storage Queue Data Message Processor", queues[queue].id),
+            ("Storage Queue Data Message Sender", queues[poison].id),
+        ],
+        {
+            "name": "storage-queue-backlog",
+            "type": "azure-queue",
+            "metadata": {
+                "accountName": account,
+                "queueName": queue,
+                "queueLength": count,
+                "activationQueueLength": activation,
+            },
+        },
+        {
+            "STORAGE_QUEUE_ACCOUNT_URL": f"https://{account}.queue.core.windows.net",
+            "STORAGE_QUEUE_NAME": queue,
+            "STORAGE_QUEUE_POISON_NAME": poison,
+            "STORAGE_QUEUE_MAX_DEQUEUE_COUNT": str(settings.get("maxDequeueCount", 5)),
+        },
+    )
+    if action_group_id is None:
+        return
+    metric_alert(
+        name,
+        "account-backlog",
+        f"Storage account {account} (job {name}, queue {queue}) held more than {backlog_threshold} messages in its "
+        "queues for 6 hours. Account-wide and refreshed up to daily: check the job's queue with its peekCommand "
+        "output. See docs/event-sources.md, Storage Queue, Alerts.",
+        f"{account_id}/queueServices/default",
+        [
+            {
+                "name": "queue-message-count",
+                "metric_namespace": "Microsoft.Storage/storageAccounts/queueServices",
+                "metric_name": "QueueMessageCount",
+                "operator": "GreaterThan",
+                "threshold": backlog_threshold,
+                "time_aggregation": "Average",
+            }
+        ],
+        "PT1H",
+        "PT6H",
+        backlog.get("severity", 2),
+    )
+
+
+def event_hub_job(name: str, settings: dict) -> None:
+    """The job's consumer group on the hub and its checkpoint container, both created in what the config names."""
+    hub = settings["eventHub"]
+    namespace_id, hub_name, group = hub["namespaceId"], hub["name"], hub["consumerGroup"].lower()
+    hub_namespace = namespace_id.split("/")[-1]
+    account_id, container_name = hub["checkpoint"]["accountId"], hub["checkpoint"]["container"]
+    account = account_id.split("/")[-1]
+    eventhub.ConsumerGroup(
+        f"consumer-group-{hub_namespace}-{hub_name}-{group}",
+        consumer_group_name=group,
+        event_hub_name=hub_name,
+        namespace_name=hub_namespace,
+        resource_group_name=namespace_id.split("/")[4],
+    )
+    container = storage.BlobContainer(
+        f"checkpoint-container-{account}-{container_name}",
+        container_name=container_name,
+        account_name=account,
+        resource_group_name=account_id.split("/")[4],
+        public_access=storage.PublicAccess.NONE,
+        opts=kept,
+    )
+    hub_id = f"{namespace_id}/eventhubs/{hub_name}"  # referenced, not created: no output to take it from
+    count, activation = thresholds(settings)
+    event_job(
+        name,
+        settings,
+        [("Azure Event Hubs Data Receiver", hub_id), ("Storage Blob Data Reader", container.id)],
+        [("Azure Event Hubs Data Receiver", hub_id), ("Storage Blob Data Contributor", container.id)],
+        {
+            "name": "unprocessed-events",
+            "type": "azure-eventhub",
+            "metadata": {
+                "eventHubNamespace": hub_namespace,
+                "eventHubName": hub_name,
+                "consumerGroup": group,
+                "unprocessedEventThreshold": count,
+                "activationUnprocessedEventThreshold": activation,
+                "storageAccountName": account,
+                "blobContainer": container_name,
+                "checkpointStrategy": "blobMetadata",
+            },
+        },
+        {
+            "EVENTHUB_FULLY_QUALIFIED_NAMESPACE": f"{hub_namespace}.servicebus.windows.net",
+            "EVENTHUB_NAME": hub_name,
+            "EVENTHUB_CONSUMER_GROUP": group,
+            "CHECKPOINT_BLOB_ACCOUNT_URL": f"https://{account}.blob.core.windows.net",
+            "CHECKPOINT_BLOB_CONTAINER": container_name,
+        },
+    )
+    if action_group_id is None:
+        return
+    dimensions = [monitor.MetricDimensionArgs(name="EntityName", operator="Include", values=[hub_name])]
+    on_hub = {
+        "metric_namespace": "Microsoft.EventHub/namespaces",
+        "dimensions": dimensions,
+        "threshold": 0,
+        "time_aggregation": "Total",
+    }
+    metric_alert(
+        name,
+        "incoming-unread",
+        f"Event hub {hub_name} (job {name}) received events for {backlog_minutes} minutes and no consumer read any: "
+        "is the scaler authorized, do executions start? See docs/event-sources.md, Event Hubs, Alerts.",
+        namespace_id,
+        [
+            {"name": "incoming-events", "metric_name": "IncomingMessages", "operator": "GreaterThan", **on_hub},
+            {"name": "no-outgoing-events", "metric_name": "OutgoingMessages", "operator": "LessThanOrEqual", **on_hub},
+        ],
+        "PT5M" if backlog_minutes >= 5 else "PT1M",
+        backlog_window,
+        backlog.get("severity", 2),
+    )
+
+
+for name, settings in config.get_object("eventJobs", {}).items():
+    if "queue" in settings:
+        service_bus_job(name, settings)
+    elif "storageQueue" in settings:
+        storage_queue_job(name, settings)
+    else:
+        event_hub_job(name, settings)
