@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import json
 import math
 import operator
@@ -598,6 +599,22 @@ def configure(
     return info
 
 
+@contextlib.contextmanager
+def _program_frozen() -> Iterator[None]:
+    """The finished program's objects left out of Python's cyclic collections meanwhile (`gc.freeze`, undone after).
+
+    The engine builds AnalyzeStack in its own (Go) process; here the model builds it in the program's process, whose
+    heap then holds the whole finished program (every resource, output and the tasks that resolved them). Each full
+    collection the request's allocations trigger would re-traverse all of it, a cost no real preview has and one that
+    grows with the stack (at 300 generated jobs a second of the review's tail). Nothing is leaked: `gc.unfreeze`
+    returns the objects to the collector."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
         type=resource.type,
@@ -673,7 +690,9 @@ class PolicyReview:
         for urn, answer in self._pending:
             with self._pack.answering(f"Analyze for {urn}"):
                 responses.append((urn, answer.result().diagnostics))
-        stack = self._pack.call("AnalyzeStack", analyzer_pb2.AnalyzeStackRequest(resources=stack_resources(run)))
+        with _program_frozen():
+            request = analyzer_pb2.AnalyzeStackRequest(resources=stack_resources(run))
+        stack = self._pack.call("AnalyzeStack", request)
         responses.append((run.stack_urn, stack.diagnostics))
         descriptions = {policy.name: policy.description for policy in self._info.policies}
         violations = [
