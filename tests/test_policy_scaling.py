@@ -14,9 +14,13 @@ on unknowns, parents and dependencies resolved to the resource objects by URN.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from google.protobuf import json_format
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import PolicyResource, StackValidationArgs, StackValidationPolicy
@@ -26,6 +30,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from components.operations import failed_events_query
 from policy import aca_jobs_policies as policies
+from policy.aca_facts.arm_id import ArmId
 from policy.aca_facts.roles import ACR_PULL, SERVICE_BUS_DATA_OWNER, STORAGE_QUEUE_DATA_READER
 from tools.offline import UNKNOWN
 
@@ -189,6 +194,47 @@ def review(stack: Stack) -> dict[str, list[tuple[str, str | None]]]:
         if made:
             found[policy.name] = made
     return found
+
+
+# --- the work grows linearly --------------------------------------------------------------------------------
+
+
+@contextmanager
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Counts calls of the pack's per-job and per-rule checks, of `ArmId.try_parse` (every id comparison parses) and
+    of `plain` (every read of a resource's outputs, each nested value counted) while in the block."""
+    calls: Counter[str] = Counter()
+
+    def counting(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    with monkeypatch.context() as patch:
+        for name in ("_check_owner_unreachable", "_counts_failures_of", "_notify_problem", "_group_problem", "plain"):
+            patch.setattr(policies, name, counting(name, getattr(policies, name)))
+        parse = ArmId.try_parse.__func__  # type: ignore[attr-defined]
+        patch.setattr(ArmId, "try_parse", classmethod(counting("ArmId.try_parse", parse)))
+        yield calls
+
+
+@pytest.mark.parametrize("by_graph", [True, False], ids=["first-preview", "ids-known"])
+@pytest.mark.parametrize("policy", STACK_POLICIES, ids=lambda p: p.name)
+def test_a_stack_policys_work_grows_linearly_with_the_jobs(monkeypatch, policy, by_graph: bool) -> None:
+    """Every Data Owner grant, AcrPull grant and failure alert of a compliant stack, granted by the graph (a first
+    preview) or only by principal id (ids known): the work of 40 jobs is at most twice that of 20."""
+    work = {}
+    for jobs in (20, 40):
+        args = synthetic(jobs, by_graph).args()
+        with counted(monkeypatch) as calls:
+            policy.validate(args, lambda message, urn=None: pytest.fail(message))
+        work[jobs] = calls
+    assert work[20]["plain"] > 0
+    # Linear work doubles (plus what is read once per stack); a scan of every job per job quadruples.
+    for what in work[20] | work[40]:
+        assert work[40][what] <= 2 * work[20][what] + 10, (what, work[20][what], work[40][what])
 
 
 # --- the same decisions, in the same order ------------------------------------------------------------------
@@ -405,3 +451,103 @@ def test_a_rule_counts_the_failures_of_every_job_its_query_names() -> None:
             JOB_URN[1],
         ),
     ]
+
+
+# --- the indexes against the scans they replace -------------------------------------------------------------
+
+
+def scan_reaching(reach: Any, identity: PolicyResource, parsed: Any) -> list[tuple[Any, bool]]:
+    """Every job, each with whether its inputs depend on the identity: the scan `_OwnerReach` replaces."""
+    return [
+        (job, identity in job.job.dependencies or any(identity in d for d in job.job.property_dependencies.values()))
+        for job in reach.jobs
+    ]
+
+
+def scan_rules(rules: Any, name: str) -> list[tuple[int, PolicyResource, Any]]:
+    """Every rule: the scan `_FailureRules.for_job` replaces."""
+    return [(index, *rule) for index, rule in enumerate(rules.rules)]
+
+
+def scan_identity_of(identities: Any, assignment: PolicyResource, props: Any) -> PolicyResource | None:
+    """The first identity of the stack with the grant's principal (case-insensitively), by scanning the stack."""
+    for dependency in assignment.property_dependencies.get("principalId", []):
+        if dependency.resource_type == policies.IDENTITY:
+            return dependency
+    principal = policies._get(props, "principalId")
+    for resource in identities._resources if isinstance(principal, str) else []:
+        own = policies._get(policies.plain(resource.props), "principalId")
+        if resource.resource_type == policies.IDENTITY and isinstance(own, str) and own.lower() == principal.lower():
+            return resource
+    return None
+
+
+def randomly_edited(seed: int) -> Stack:
+    """A synthetic stack with a few random edits of what the indexes read: identity lists and identitySettings
+    (unknown, other identities' ids, other cases, lifecycles), graph dependencies, identity ids and principals, rule
+    queries (unknown, naming other jobs), job names (with a quote)."""
+    rnd = random.Random(seed)
+    jobs = 4
+    stack = synthetic(jobs, by_graph=seed % 2 == 0)
+    names = [f"job-{i:04d}" for i in range(jobs)]
+    identity_names = [f"{name}-{kind}" for name in names for kind in ("scaler", "workload")]
+
+    def some_id() -> Any:
+        text = identity_id(rnd.choice(identity_names))
+        return rnd.choice([text, text.replace("/userAssignedIdentities/", "/USERASSIGNEDIDENTITIES/"), "junk", UNKNOWN])
+
+    def some_settings(props: dict[str, Any]) -> None:
+        entries = [
+            rnd.choice([UNKNOWN, {"identity": some_id()}, {"identity": some_id(), "lifecycle": "Main"}])
+            for _ in range(rnd.randint(0, 3))
+        ]
+        props["configuration"]["identitySettings"] = rnd.choice(
+            [UNKNOWN, entries + props["configuration"]["identitySettings"]]
+        )
+
+    edits: list[Callable[[], None]] = [
+        lambda: stack.edit(
+            policies.JOB,
+            rnd.choice(names),
+            lambda p: p["identity"].update(userAssignedIdentities=rnd.choice([UNKNOWN, [UNKNOWN], [some_id()]])),
+        ),
+        lambda: stack.edit(policies.JOB, rnd.choice(names), some_settings),
+        lambda: stack.depend(
+            policies.JOB, rnd.choice(names), "identity", (policies.IDENTITY, rnd.choice(identity_names))
+        ),
+        lambda: stack.edit(
+            policies.IDENTITY, rnd.choice(identity_names), lambda p: p.update(id=rnd.choice([UNKNOWN, some_id()]))
+        ),
+        lambda: stack.edit(
+            policies.IDENTITY,
+            rnd.choice(identity_names),
+            lambda p: p.update(principalId=f"{rnd.randrange(len(stack.resources)):08d}-SCALER"),
+        ),
+        lambda: stack.edit(
+            *rule(rnd.randrange(jobs)),
+            lambda p: p["criteria"].update(
+                allOf=rnd.choice([UNKNOWN, [{"query": UNKNOWN}], [{"query": failed_events_query(rnd.choice(names))}]])
+            ),
+        ),
+        lambda: stack.edit(*rule(rnd.randrange(jobs)), lambda p: p.update(enabled=False)),
+        lambda: stack.edit(policies.JOB, rnd.choice(names), lambda p: p.update(jobName=rnd.choice(names) + '"x')),
+    ]
+    for _ in range(rnd.randint(1, 5)):
+        rnd.choice(edits)()
+    return stack
+
+
+def test_the_indexes_decide_as_scans_of_every_job_rule_and_identity(monkeypatch) -> None:
+    """Each index claims that the jobs, rules or identities it leaves out would decide nothing: the reviews with the
+    indexes and with scans in their place are the same, reports, messages and order, over random edits."""
+    reported = 0
+    for seed in range(60):
+        stack = randomly_edited(seed)
+        indexed = review(stack)
+        with monkeypatch.context() as scans:
+            scans.setattr(policies._OwnerReach, "reaching", scan_reaching)
+            scans.setattr(policies._FailureRules, "for_job", scan_rules)
+            scans.setattr(policies._Identities, "of", scan_identity_of)
+            assert review(stack) == indexed, seed
+        reported += sum(len(made) for made in indexed.values())
+    assert reported > 60  # the edits do make the policies report
