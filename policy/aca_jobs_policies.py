@@ -11,10 +11,10 @@ detectors, cron) live once in the dependency-free `aca_facts` package next to th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from aca_facts.arm_id import RESOURCE, ArmId, ArmIdError, same_id
+from aca_facts.arm_id import RESOURCE, ArmId, ArmIdError
 from aca_facts.clouds import CLOUDS
 from aca_facts.credentials import MOVE_TO_KEY_VAULT, SECRET_NAME, credential_in
 from aca_facts.cron import CronError, parse_cron
@@ -226,26 +226,38 @@ def _tag(props: Mapping[str, Any], tag: str) -> bool:
     return str(_get(props, "tags", tag) or "").lower() == "true"
 
 
-def _same_principal(left: Any, right: Any) -> bool:
-    """Principal ids (GUIDs) compare case-insensitively; an unknown id matches nothing."""
-    return isinstance(left, str) and isinstance(right, str) and left.lower() == right.lower()
+class _IdentitySettings:
+    """A job's identitySettings, read once: the lifecycle of each identity it lists, by parsed id (the first entry
+    naming an identity decides; unset means `All`), and whether a preview leaves the list or an entry's identity
+    unknown. Read once so that a stack policy asking about many identities parses each entry once (issue 20)."""
+
+    def __init__(self, props: Mapping[str, Any]) -> None:
+        settings = _get(props, "configuration", "identitySettings")
+        self.known = known(settings)
+        self.undecided = False  # an entry's identity is not known
+        self.lifecycles: dict[ArmId, Any] = {}
+        for setting in _list(settings) if self.known else []:
+            entry = _get(setting, "identity")
+            if not known(entry):
+                self.undecided = True
+            elif (parsed := ArmId.try_parse(entry)) is not None and parsed not in self.lifecycles:
+                lifecycle = _get(setting, "lifecycle")
+                self.lifecycles[parsed] = "All" if lifecycle is None else lifecycle
+
+    def lifecycle(self, identity: ArmId | None) -> tuple[bool | None, Any]:
+        """Whether the job lists the identity (parsed id; None for one that does not parse, which no entry names),
+        and with which lifecycle. Listed is None when it cannot be told during preview: identitySettings, or the
+        identity of an entry, unknown."""
+        if not self.known:
+            return None, None
+        if identity is not None and identity in self.lifecycles:
+            return True, self.lifecycles[identity]
+        return (None if self.undecided else False), None
 
 
 def _lifecycle_of(props: Mapping[str, Any], identity_id: Any) -> tuple[bool | None, Any]:
-    """Whether the job lists `identity_id` in identitySettings, and with which lifecycle (unset means `All`).
-    Listed is None when it cannot be told during preview: identitySettings, or the identity of an entry, unknown."""
-    settings = _get(props, "configuration", "identitySettings")
-    if not known(settings):
-        return None, None
-    undecided = False
-    for setting in _list(settings):
-        entry = _get(setting, "identity")
-        if not known(entry):
-            undecided = True
-        elif same_id(entry, identity_id):
-            lifecycle = _get(setting, "lifecycle")
-            return True, "All" if lifecycle is None else lifecycle
-    return (None if undecided else False), None
+    """Whether the job lists `identity_id` in identitySettings, and with which lifecycle (`_IdentitySettings`)."""
+    return _IdentitySettings(props).lifecycle(ArmId.try_parse(identity_id))
 
 
 def _check_platform_only(
@@ -982,71 +994,131 @@ _WHOLE = {
 }
 
 
-def _identity_of(assignment: PolicyResource, resources: list[PolicyResource]) -> PolicyResource | None:
-    """The user-assigned identity a role assignment grants to: by property dependency, else by principal id."""
-    for dependency in assignment.property_dependencies.get("principalId", []):
-        if dependency.resource_type == IDENTITY:
-            return dependency
-    principal = _get(plain(assignment.props), "principalId")
-    if not isinstance(principal, str):
-        return None
-    for resource in resources:
-        if resource.resource_type == IDENTITY and _same_principal(
-            _get(plain(resource.props), "principalId"), principal
-        ):
-            return resource
-    return None
+class _Identities:
+    """The stack's user-assigned identities, read once per review: which one a role assignment grants to, and each
+    one's ARM id. Each identity's outputs are read (`plain`) at most once, and a grant that names its principal
+    without a dependency on the identity is looked up by principal id instead of scanning the stack (issue 20)."""
+
+    def __init__(self, resources: Sequence[PolicyResource]) -> None:
+        self._resources = resources
+        self._props: dict[PolicyResource, Mapping[str, Any]] = {}  # keyed by the object, as the graph refers to it
+        self._ids: dict[PolicyResource, Any] = {}
+        self._by_principal: dict[str, PolicyResource] | None = None  # read on the first grant without a dependency
+
+    def _props_of(self, resource: PolicyResource) -> Mapping[str, Any]:
+        if resource not in self._props:
+            self._props[resource] = plain(resource.props)
+        return self._props[resource]
+
+    def of(self, assignment: PolicyResource, props: Mapping[str, Any]) -> PolicyResource | None:
+        """The user-assigned identity a role assignment (`props`: its outputs) grants to: by property dependency,
+        else by principal id (GUIDs, compared case-insensitively; the first identity of the stack holding it)."""
+        for dependency in assignment.property_dependencies.get("principalId", []):
+            if dependency.resource_type == IDENTITY:
+                return dependency
+        principal = _get(props, "principalId")
+        if not isinstance(principal, str):
+            return None
+        if self._by_principal is None:
+            self._by_principal = {}
+            for resource in self._resources:
+                if resource.resource_type == IDENTITY:
+                    own = _get(self._props_of(resource), "principalId")
+                    if isinstance(own, str):
+                        self._by_principal.setdefault(own.lower(), resource)
+        return self._by_principal.get(principal.lower())
+
+    def id_of(self, identity: PolicyResource) -> Any:
+        """The identity's ARM id where it is known: its own `id` output, else its JobIdentity parent's."""
+        if identity not in self._ids:
+            self._ids[identity] = self._read_id(identity)
+        return self._ids[identity]
+
+    def _read_id(self, identity: PolicyResource) -> Any:
+        own = _get(self._props_of(identity), "id")
+        if isinstance(own, str):
+            return own
+        parent = identity.parent
+        if parent is not None and parent.resource_type == JOB_IDENTITY_COMPONENT:
+            reported = _get(plain(parent.props), "id")
+            if isinstance(reported, str):
+                return reported
+        return UNKNOWN
 
 
-def _identity_id(identity: PolicyResource) -> Any:
-    """The identity's ARM id where it is known: its own `id` output, else its JobIdentity parent's."""
-    own = _get(plain(identity.props), "id")
-    if isinstance(own, str):
-        return own
-    parent = identity.parent
-    if parent is not None and parent.resource_type == JOB_IDENTITY_COMPONENT:
-        reported = _get(plain(parent.props), "id")
-        if isinstance(reported, str):
-            return reported
-    return UNKNOWN
+class _JobIdentities:
+    """What one job says about the identities it uses, read once per review: the ids it assigns (parsed), whether
+    that list or an id in it is not known, its identitySettings."""
+
+    def __init__(self, job: PolicyResource, props: Mapping[str, Any]) -> None:
+        self.job = job
+        self.name = _job_name(props, job.name)
+        # Inputs list the ids; outputs map them (unknown in a first preview: then the graph says whether it is used).
+        assigned = _get(props, "identity", "userAssignedIdentities")
+        ids = list(assigned) if isinstance(assigned, Mapping | list) else []
+        self.assigned = {parsed for i in ids if (parsed := ArmId.try_parse(i)) is not None}
+        self.assigned_undecided = not known(assigned) or any(not known(i) for i in ids)
+        self.settings = _IdentitySettings(props)
 
 
-def _uses(job: PolicyResource, resource: PolicyResource) -> bool:
-    """Whether the job's inputs refer to the resource (the engine's dependency graph)."""
-    return resource in job.dependencies or any(
-        resource in dependencies for dependencies in job.property_dependencies.values()
-    )
+class _OwnerReach:
+    """Which jobs may reach an identity, indexed once per review so that each Data Owner grant looks only at those
+    jobs instead of every job of the stack (issue 20).
+
+    A job may reach an identity when it assigns it by id, lists it in identitySettings by id, or its inputs depend on
+    it (the engine's dependency graph). For any other job `_check_owner_unreachable` reports nothing: a job that
+    neither names the identity nor depends on it does not assign it (an unknown identity list counts only with the
+    graph), and is not listed with a lifecycle, so whether its own lists are known cannot matter."""
+
+    def __init__(self, jobs: Sequence[tuple[PolicyResource, Mapping[str, Any]]]) -> None:
+        self.jobs = [_JobIdentities(job, props) for job, props in jobs]
+        self._naming: dict[ArmId, set[int]] = {}  # identity id -> the jobs assigning it or listing it
+        self._using: dict[PolicyResource, set[int]] = {}  # identity -> the jobs whose inputs depend on it
+        for index, facts in enumerate(self.jobs):
+            for parsed in facts.assigned | facts.settings.lifecycles.keys():
+                self._naming.setdefault(parsed, set()).add(index)
+            job = facts.job
+            for dependency in [*job.dependencies, *(d for ds in job.property_dependencies.values() for d in ds)]:
+                if dependency.resource_type == IDENTITY:
+                    self._using.setdefault(dependency, set()).add(index)
+
+    def reaching(self, identity: PolicyResource, parsed: ArmId | None) -> list[tuple[_JobIdentities, bool]]:
+        """The jobs that may reach `identity` (`parsed`: its id, None when not known or not an id), in stack order
+        (the order the reports are made in), each with whether its graph uses the identity."""
+        using = self._using.get(identity, set())
+        naming = self._naming.get(parsed, set()) if parsed is not None else set()
+        return [(self.jobs[index], index in using) for index in sorted(using | naming)]
 
 
 def _check_owner_unreachable(
-    identity: PolicyResource, identity_id: Any, job: PolicyResource, props: Mapping[str, Any], report: ReportViolation
+    identity: PolicyResource,
+    identity_id: Any,
+    parsed: ArmId | None,
+    job: _JobIdentities,
+    in_graph: bool,
+    report: ReportViolation,
 ) -> None:
-    """A job that uses a Data Owner identity must list it with lifecycle `None` (unset means `All`)."""
-    name = _job_name(props, job.name)
-    assigned = _get(props, "identity", "userAssignedIdentities")
-    # Inputs list the ids; outputs map them (unknown in a first preview: then the graph says whether it is used).
-    ids = list(assigned) if isinstance(assigned, Mapping | list) else []
-    in_graph = _uses(job, identity)
+    """A job that uses a Data Owner identity (`parsed`: its id) must list it with lifecycle `None` (unset means
+    `All`). `in_graph`: the job's inputs depend on the identity."""
+    name = job.name
     if not known(identity_id):
         if in_graph:
             report(
                 f"identity `{identity.name}` holds Service Bus Data Owner and job `{name}` uses it, but its id is "
                 "not known during preview, so its lifecycle in the job cannot be verified. Fix: compose the "
                 "identity id from config names (as aca-jobs' JobIdentity does).",
-                job.urn,
+                job.job.urn,
             )
         return
     # Assigned: listed by id, or (the list or an item of it not known) used according to the graph.
-    assigns = any(same_id(i, identity_id) for i in ids) or (
-        in_graph and (not known(assigned) or any(not known(i) for i in ids))
-    )
-    listed, lifecycle = _lifecycle_of(props, identity_id)
+    assigns = (parsed is not None and parsed in job.assigned) or (in_graph and job.assigned_undecided)
+    listed, lifecycle = job.settings.lifecycle(parsed)
     if listed is None and (assigns or in_graph):
         report(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` uses it with identitySettings "
             "that are not known during preview, so it cannot be verified that no container can use it. Fix: compose "
             "the identity ids in identitySettings from config names (as aca-jobs does).",
-            job.urn,
+            job.job.urn,
         )
     elif listed and lifecycle != "None":
         shown = lifecycle if known(lifecycle) else "not known during preview"
@@ -1054,14 +1126,14 @@ def _check_owner_unreachable(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` lets containers use it "
             f"(lifecycle `{shown}`). Fix: set its lifecycle to `None`; give the code a separate identity with "
             "Data Receiver.",
-            job.urn,
+            job.job.urn,
         )
     elif listed is False and assigns:
         report(
             f"identity `{identity.name}` holds Service Bus Data Owner, and job `{name}` assigns it without "
             "identitySettings, so every container can use it (default lifecycle `All`). Fix: list it with "
             "lifecycle `None`.",
-            job.urn,
+            job.job.urn,
         )
 
 
@@ -1126,7 +1198,8 @@ class _PlatformIdentities:
     job's scale rule authenticates with it, or a job lists it with lifecycle `None`. `unknown` names what a preview
     leaves unknown that could make an identity one of them."""
 
-    def __init__(self, jobs: list[tuple[PolicyResource, Mapping[str, Any]]]) -> None:
+    def __init__(self, jobs: list[tuple[PolicyResource, Mapping[str, Any]]], identities: _Identities) -> None:
+        self._identities = identities
         self.why: dict[ArmId, str] = {}
         self.unknown: dict[str, set[str]] = {}  # job name -> what of it is not known
         for job, props in jobs:
@@ -1149,6 +1222,10 @@ class _PlatformIdentities:
                         self.unknown.setdefault(name, set()).add("scale rules")
                 elif isinstance(identity, str):
                     self._add(identity, f"job `{name}` scale rule `{rule_name}` authenticates with it")
+        # Written once: every wide grant of the review names the same jobs.
+        self._unknown_text = "; ".join(
+            f"the {' and '.join(sorted(parts))} of job `{job}`" for job, parts in sorted(self.unknown.items())
+        )
 
     def _add(self, identity_id: str, why: str) -> None:
         parsed = ArmId.try_parse(identity_id)
@@ -1160,7 +1237,7 @@ class _PlatformIdentities:
         is not known) when it cannot be told, so a wide grant is reported rather than passed."""
         if identity is None:
             return True, "to a principal that is not a user-assigned identity of this stack, which may be a scaler's"
-        parsed = ArmId.try_parse(_identity_id(identity))
+        parsed = ArmId.try_parse(self._identities.id_of(identity))
         if parsed is None:
             return True, (
                 f"to identity `{identity.name}`, whose id is not known during preview, so it cannot be verified that "
@@ -1169,21 +1246,19 @@ class _PlatformIdentities:
         if parsed in self.why:
             return True, f"to identity `{identity.name}`, which only the platform uses ({self.why[parsed]})"
         if self.unknown:
-            unknown = "; ".join(
-                f"the {' and '.join(sorted(parts))} of job `{job}`" for job, parts in sorted(self.unknown.items())
-            )
             return True, (
-                f"to identity `{identity.name}`, and {unknown} are not known during preview, so it cannot be verified "
-                "that only the job's code uses it"
+                f"to identity `{identity.name}`, and {self._unknown_text} are not known during preview, so it cannot "
+                "be verified that only the job's code uses it"
             )
         return False, ""
 
 
 def _check_source_entity(
     assignment: PolicyResource,
+    props: Mapping[str, Any],
     guid: str,
     scope: ArmId,
-    resources: list[PolicyResource],
+    identities: _Identities,
     platform: _PlatformIdentities,
     report: ReportViolation,
 ) -> None:
@@ -1192,7 +1267,7 @@ def _check_source_entity(
     entity = SOURCE_ENTITY_TYPES[guid]
     if scope.is_type(entity):
         return
-    flagged, why = platform.problem(_identity_of(assignment, resources))
+    flagged, why = platform.problem(identities.of(assignment, props))
     if flagged:
         report(
             f"role assignment `{assignment.name}` grants {_role_name(guid)} on `{scope}`, a `{scope.resource_type}`, "
@@ -1203,9 +1278,12 @@ def _check_source_entity(
 
 
 def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
-    # Each job's props are read once: every Data Owner grant is checked against every job.
+    # Each resource is read once, and each grant looks only at the jobs and identities it concerns (issue 20: a
+    # scan of every job for every Data Owner grant made a 300-job review quadratic).
     jobs = [(r, plain(r.props)) for r in args.resources if r.resource_type == JOB]
+    identities = _Identities(args.resources)
     platform: _PlatformIdentities | None = None  # read on the first source grant
+    reach: _OwnerReach | None = None  # read on the first Data Owner grant
     for assignment in (r for r in args.resources if r.resource_type == ROLE_ASSIGNMENT):
         props = plain(assignment.props)
         role_definition, scope_text = _get(props, "roleDefinitionId"), _get(props, "scope")
@@ -1255,12 +1333,12 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
             )
             continue
         if guid in SOURCE_ENTITY_TYPES:
-            platform = platform or _PlatformIdentities(jobs)
-            _check_source_entity(assignment, guid, scope, args.resources, platform, report)
+            platform = platform or _PlatformIdentities(jobs, identities)
+            _check_source_entity(assignment, props, guid, scope, identities, platform, report)
             continue
         if guid != SERVICE_BUS_DATA_OWNER.guid:
             continue
-        identity = _identity_of(assignment, args.resources)
+        identity = identities.of(assignment, props)
         if identity is None:
             report(
                 f"role assignment `{assignment.name}` grants Service Bus Data Owner to a principal that is not a "
@@ -1268,9 +1346,11 @@ def _least_privilege(args: StackValidationArgs, report: ReportViolation) -> None
                 assignment.urn,
             )
             continue
-        identity_id = _identity_id(identity)
-        for job, job_props in jobs:
-            _check_owner_unreachable(identity, identity_id, job, job_props, report)
+        identity_id = identities.id_of(identity)
+        parsed = ArmId.try_parse(identity_id)
+        reach = reach or _OwnerReach(jobs)
+        for job, in_graph in reach.reaching(identity, parsed):
+            _check_owner_unreachable(identity, identity_id, parsed, job, in_graph, report)
 
 
 least_privilege = StackValidationPolicy(
@@ -1317,10 +1397,11 @@ class _PullGrants:
     """Every AcrPull grant of the stack, by the identity it is granted to (read once per review)."""
 
     def __init__(self, resources: list[PolicyResource]) -> None:
+        stack_identities = _Identities(resources)
         self.identities: dict[ArmId, PolicyResource] = {}
         for resource in resources:
             if resource.resource_type == IDENTITY:
-                parsed = ArmId.try_parse(_identity_id(resource))
+                parsed = ArmId.try_parse(stack_identities.id_of(resource))
                 if parsed is not None:
                     self.identities[parsed] = resource
         self.registries: dict[str, set[str]] = {}  # identity URN -> names of the registries it may pull from
@@ -1333,7 +1414,7 @@ class _PullGrants:
             role_definition = _get(props, "roleDefinitionId")
             if known(role_definition) and role_guid_of(role_definition) != ACR_PULL.guid:
                 continue
-            identity = _identity_of(assignment, resources)
+            identity = stack_identities.of(assignment, props)
             if identity is None:
                 if known(role_definition):
                     self.untied.append(assignment.name)
@@ -1483,28 +1564,30 @@ def _counts_failures_of(props: Mapping[str, Any], job_name: str) -> bool | None:
     return None if any(not known(q) for q in queries) else False
 
 
-def _group_problem(group: PolicyResource) -> str | None:
-    """Why an action group of the stack is not known to notify anyone: disabled, or no receiver."""
-    props = plain(group.props)
+def _group_problem(props: Mapping[str, Any], name: str) -> str | None:
+    """Why an action group of the stack (`props`: its outputs) is not known to notify anyone: disabled, or no
+    receiver."""
     enabled = _get(props, "enabled")
     if enabled is False:
-        return f"its action group `{group.name}` is disabled"
+        return f"its action group `{name}` is disabled"
     if not known(enabled):
-        return f"whether its action group `{group.name}` is enabled is not known during preview"
+        return f"whether its action group `{name}` is enabled is not known during preview"
     receivers = [value for key, value in props.items() if key.endswith("Receivers")]
     if any(isinstance(value, list) and value for value in receivers):
         return None
-    return f"its action group `{group.name}` has no receiver known during preview"
+    return f"its action group `{name}` has no receiver known during preview"
 
 
-def _notify_problem(rule: PolicyResource) -> str | None:
-    """Why an enabled alert rule is not proven to notify anyone, or None.
+def _notify_problem(
+    rule: PolicyResource, props: Mapping[str, Any], group_problem: Callable[[PolicyResource], str | None]
+) -> str | None:
+    """Why an enabled alert rule (`props`: its outputs) is not proven to notify anyone, or None; `group_problem`
+    answers for an action group of the stack.
 
     Proven when an action group id is known and parses as a `Microsoft.Insights/actionGroups` id (an existing group
     from config, or the stack's own), or, where the list is not known during preview (azure-native's preview of a
     create leaves outputs unknown that are not copied from inputs), when the rule's `actions` depend on an action
     group this stack creates (the engine's property dependencies). An unknown list is never read as non-empty."""
-    props = plain(rule.props)
     enabled = _get(props, "enabled")
     if enabled is False:
         return "is disabled"
@@ -1512,7 +1595,7 @@ def _notify_problem(rule: PolicyResource) -> str | None:
         return "is not known during preview to be enabled"
     groups = [d for d in rule.property_dependencies.get("actions", []) if d.resource_type == ACTION_GROUP]
     for group in groups:
-        if (problem := _group_problem(group)) is not None:
+        if (problem := group_problem(group)) is not None:
             return problem
     ids = _get(props, "actions", "actionGroups")
     if known(ids) and any(
@@ -1535,17 +1618,65 @@ def _notify_problem(rule: PolicyResource) -> str | None:
     return "has no action group"
 
 
+# Every `Job == "<name>"` of a query, overlapping ones included (a lookahead consumes nothing): the text up to the
+# next `"`. A name holding a `"` is found under the part before its first `"` (`Job == "<that part>"` is in every
+# query holding `Job == "<name>"`), and `_counts_failures_of` then decides on the whole name.
+_JOB_NAMED = re.compile(r'(?=Job == "([^"]*)")')
+
+
+class _FailureRules:
+    """The stack's log search alert rules, read once per review and indexed by the job names their queries name, so
+    that each job reads only the rules that may count its failures instead of every rule (issue 20).
+
+    A rule may count a job's failures when a known query holding every failure reason names the job (`_JOB_NAMED`),
+    or when a query, or the list of them, is not known (then the rule is a reason given for every job it does not
+    alert). For any other rule `_counts_failures_of` is False: it neither alerts the job nor is a reason."""
+
+    def __init__(self, resources: Sequence[PolicyResource]) -> None:
+        self.rules = [(r, plain(r.props)) for r in resources if r.resource_type == SCHEDULED_QUERY_RULE]
+        self._undecided: set[int] = set()
+        self._naming: dict[str, set[int]] = {}  # job name (up to a `"`) -> the rules whose queries name it
+        for index, (_, props) in enumerate(self.rules):
+            conditions = _get(props, "criteria", "allOf")
+            queries = [_get(condition, "query") for condition in _list(conditions)] if known(conditions) else []
+            if not known(conditions) or any(not known(q) for q in queries):
+                self._undecided.add(index)
+            for query in queries:
+                if isinstance(query, str) and all(reason in query for reason in FAILURE_REASONS):
+                    for name in _JOB_NAMED.findall(query):
+                        self._naming.setdefault(name, set()).add(index)
+        # Each rule and action group is judged once, however many jobs ask.
+        self._problems: dict[int, str | None] = {}
+        self._groups: dict[PolicyResource, str | None] = {}
+
+    def for_job(self, name: str) -> list[tuple[int, PolicyResource, Mapping[str, Any]]]:
+        """The rules that may count the failures of the job named `name`, in stack order (the reasons' order)."""
+        indices = self._undecided | self._naming.get(name.split('"', 1)[0], set())
+        return [(index, *self.rules[index]) for index in sorted(indices)]
+
+    def notify_problem(self, index: int) -> str | None:
+        if index not in self._problems:
+            rule, props = self.rules[index]
+            self._problems[index] = _notify_problem(rule, props, self._group_problem)
+        return self._problems[index]
+
+    def _group_problem(self, group: PolicyResource) -> str | None:
+        if group not in self._groups:
+            self._groups[group] = _group_problem(plain(group.props), group.name)
+        return self._groups[group]
+
+
 def _failure_alerted(args: StackValidationArgs, report: ReportViolation) -> None:
-    rules = [(r, plain(r.props)) for r in args.resources if r.resource_type == SCHEDULED_QUERY_RULE]
+    rules = _FailureRules(args.resources)
     for job in (r for r in args.resources if r.resource_type == JOB):
         name = _job_name(plain(job.props), job.name)
         reasons = []
-        for rule, props in rules:
+        for index, rule, props in rules.for_job(name):
             counts = _counts_failures_of(props, name)
             if counts is None:
                 reasons.append(f"rule `{rule.name}` has a query that is not known during preview")
             elif counts:
-                problem = _notify_problem(rule)
+                problem = rules.notify_problem(index)
                 if problem is None:
                     break
                 reasons.append(f"rule `{rule.name}` {problem}")
