@@ -91,7 +91,7 @@ def test_baseline_registers_what_the_program_registers(programs: tuple[ProgramRu
 
 
 def _result(resources: dict[str, int]) -> dict[str, Any]:
-    return {"seconds": 1.0, "policy_seconds": 0.0, "peak_mb": 100.0, "resources": resources}
+    return {"seconds": 1.0, "policy_seconds": 0.0, "peak_mb": 100.0, "pack_mb": 0.0, "resources": resources}
 
 
 def test_a_failed_child_prints_no_numbers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,3 +207,18 @@ def test_team_pairs_zero_skips_the_team_stack(capsys: pytest.CaptureFixture[str]
     assert "team" not in variants and "team stack" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench_run.parse_args(["--team-pairs", "-1"])
+
+
+def _summary(ratio: float, mem_ratio: float) -> dict[str, dict[str, float]]:
+    return {"ours": {"ratio": ratio, "mem_ratio": mem_ratio}}
+
+
+def test_the_aims_are_checked_at_every_size_and_for_growth_from_100_to_300_jobs() -> None:
+    met = bench_run.aims({10: _summary(1.2, 1.1), 100: _summary(1.2, 1.2), 300: _summary(1.24, 1.25)})
+    assert [ok for _, ok in met] == [True, True, True]
+    # One size over the time aim, one over the memory aim, and a ratio that grows by more than 0.05.
+    missed = bench_run.aims({10: _summary(1.35, 1.1), 100: _summary(1.1, 1.31), 300: _summary(1.2, 1.2)})
+    assert [ok for _, ok in missed] == [False, False, False]
+    assert "ratio at 300 jobs <= ratio at 100 jobs + 0.05 (it is +0.10)" in missed[2][0]
+    # The growth aim needs both sizes: a smoke run at 10 jobs checks only the other two.
+    assert len(bench_run.aims({10: _summary(1.2, 1.1)})) == 2
